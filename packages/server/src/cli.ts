@@ -1,1 +1,194 @@
-export async function main(argv: string[]): Promise<number> { return argv.length; }
+// The `mkvserve` command line (yargs): `serve` (default, `mkvserve [input]`), `inspect`, `remux`.
+// `main(argv)` returns the exit code; errors become one clear line on stderr, not a stack trace
+// (set MKVSERVE_DEBUG=1 for stacks). Exit codes: 0 ok, 1 error / usage, 2 damaged input (inspect).
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import type { ServeOptions } from './serve.js';
+import { closeHttpAgents } from './inputs/open.js';
+
+/** Thrown (and caught in main) for bad command lines: printed with a hint, exit code 1. */
+class UsageError extends Error {}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** One clear line for an error: the message, plus the stack when MKVSERVE_DEBUG is set. */
+export function describeError(err: unknown): string {
+  if (process.env['MKVSERVE_DEBUG'] && err instanceof Error && err.stack) return err.stack;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+const SERVE_EPILOG = `Examples:
+  mkvserve movie.mkv                      serve a file at http://127.0.0.1:8080/stream
+  ffmpeg -re -i in.mp4 -c:v libvpx -c:a libopus -f webm - | mkvserve - --port 9000
+  mkvserve inspect movie.mkv --summary
+  mkvserve remux live-capture.webm fixed.webm`;
+
+function serveBuilder(y: Argv): Argv<any> {
+  return y
+    .positional('input', {
+      type: 'string',
+      describe: 'Matroska/WebM file, - for stdin, or an http(s):// URL (default: stdin when piped)',
+    })
+    .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on', group: 'Serve:' })
+    .option('port', { type: 'number', default: 8080, alias: 'p', describe: 'TCP port (0 = any free port)', group: 'Serve:' })
+    .option('mount', { type: 'string', default: 'stream', describe: 'Mount name: the stream is at /<mount>', group: 'Serve:' })
+    .option('loop', { type: 'boolean', describe: 'Loop a file input forever', group: 'Serve:' })
+    .option('realtime', {
+      type: 'boolean',
+      describe: 'Pace the input at real-time speed (default: on for files, off for live input; --no-realtime to disable)',
+      group: 'Serve:',
+    })
+    .option('reconnect', { type: 'boolean', describe: 'Reconnect to a URL input when it ends or fails', group: 'Serve:' })
+    .option('cors', { type: 'string', describe: 'Value of Access-Control-Allow-Origin (e.g. * or https://example.com)', group: 'Serve:' })
+    .option('admin-token', {
+      type: 'string',
+      describe: 'Bearer token for the admin API (env MKVSERVE_ADMIN_TOKEN)',
+      default: process.env['MKVSERVE_ADMIN_TOKEN'],
+      defaultDescription: '$MKVSERVE_ADMIN_TOKEN',
+      group: 'Serve:',
+    })
+    .option('keep-alive', { type: 'boolean', describe: 'Keep the server running after the input ends', group: 'Serve:' })
+    .option('join', {
+      choices: ['latest-keyframe', 'next-keyframe'] as const,
+      default: 'latest-keyframe',
+      describe: 'Where a new client starts: the latest keyframe (fast start) or the next one (low latency)',
+      group: 'Serve:',
+    })
+    .option('flush-ms', { type: 'number', hidden: true, describe: 'Client write flush interval (ms)' })
+    .option('quiet', { type: 'boolean', alias: 'q', describe: 'Log warnings and errors only', group: 'Logging:' })
+    .option('log-format', { choices: ['text', 'json'] as const, default: 'text', describe: 'Log line format', group: 'Logging:' })
+    .check((a) => {
+      const port = a['port'] as number | undefined;
+      if (port === undefined) return true; // --help / --version
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${String(a['port'])}`);
+      const mount = a['mount'] as string;
+      if (!/^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(mount)) throw new UsageError(`--mount must be a URL path segment like "stream" or "live/cam1", got "${mount}"`);
+      return true;
+    })
+    .epilog(SERVE_EPILOG);
+}
+
+function inspectBuilder(y: Argv): Argv<any> {
+  return y
+    .positional('input', { type: 'string', describe: 'Matroska/WebM file, - for stdin, or an http(s):// URL', demandOption: true })
+    .option('offsets', { type: 'boolean', describe: 'Show byte offsets and header sizes in the element tree' })
+    .option('json', { type: 'boolean', describe: 'JSON output (tree, --summary or --frames; see README)' })
+    .option('summary', { type: 'boolean', describe: 'Tracks, codecs, duration, frames per track, bitrate' })
+    .option('frames', { type: 'boolean', describe: 'One line per frame: track, timestamp, keyframe, size' })
+    .option('max-frames', { type: 'number', describe: 'Stop after N frames (blocks in tree mode)' })
+    .option('duration', { type: 'number', describe: 'Stop after SECONDS of media time' })
+    .conflicts('summary', 'frames')
+    .check((a) => {
+      const n = a['max-frames'];
+      if (n !== undefined && (!Number.isInteger(n) || (n as number) < 0)) throw new UsageError('--max-frames must be a non-negative integer');
+      const d = a['duration'];
+      if (d !== undefined && (!Number.isFinite(d) || (d as number) < 0)) throw new UsageError('--duration must be a non-negative number of seconds');
+      return true;
+    })
+    .example('mkvserve inspect movie.mkv', 'element tree, like mkvinfo')
+    .example('mkvserve inspect movie.mkv --summary', 'tracks, duration, bitrate')
+    .example('mkvserve inspect movie.mkv --frames --json | head', 'one JSON object per frame');
+}
+
+function remuxBuilder(y: Argv): Argv<any> {
+  return y
+    .positional('input', { type: 'string', describe: 'Matroska/WebM file, - for stdin, or an http(s):// URL', demandOption: true })
+    .positional('output', { type: 'string', describe: 'Output file, or - for a live-shaped stream on stdout', demandOption: true })
+    .option('progress', { type: 'boolean', describe: 'Progress line on stderr (default: when stderr is a terminal)' })
+    .example('mkvserve remux capture.webm fixed.webm', 'seekable WebM with Cues and Duration')
+    .example('curl -s http://host/live | mkvserve remux - out.mkv', 'record a live stream');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  // A closed stdout (e.g. `| head`) must end the program quietly, not crash it.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') {
+      process.exitCode = code;
+      return;
+    }
+    process.stderr.write(`mkvserve: cannot write to stdout: ${err.message}\n`);
+  });
+
+  const y = yargs(argv)
+    .scriptName('mkvserve')
+    .usage('Usage: $0 [input] [options]    serve a Matroska/WebM stream over HTTP\n       $0 <command> ...')
+    .command('$0 [input]', 'Serve a Matroska/WebM input live over HTTP (default command)', serveBuilder, async (a) => {
+      const { runServe } = await import('./serve.js');
+      const opts = {
+        input: a['input'] as string | undefined,
+        host: a['host'] as string,
+        port: a['port'] as number,
+        mount: a['mount'] as string,
+        loop: a['loop'] as boolean | undefined,
+        realtime: a['realtime'] as boolean | undefined,
+        reconnect: a['reconnect'] as boolean | undefined,
+        cors: a['cors'] as string | undefined,
+        adminToken: (a['adminToken'] as string | undefined) || undefined,
+        keepAlive: a['keepAlive'] as boolean | undefined,
+        quiet: a['quiet'] as boolean | undefined,
+        logFormat: a['logFormat'] as 'text' | 'json',
+        join: a['join'] as 'latest-keyframe' | 'next-keyframe',
+        flushMs: a['flushMs'] as number | undefined,
+      };
+      // Drop unset flags so the server sees only what was given (undefined = its default).
+      for (const k of Object.keys(opts) as (keyof typeof opts)[]) if (opts[k] === undefined) delete opts[k];
+      const serveOpts: ServeOptions = opts;
+      code = await runServe(serveOpts);
+    })
+    .command('inspect <input>', 'Show the element tree, a summary, or the frames of a Matroska/WebM input', inspectBuilder, async (a) => {
+      const { runInspect } = await import('./commands/inspect.js');
+      code = await runInspect({
+        input: a['input'] as string,
+        offsets: Boolean(a['offsets']),
+        json: Boolean(a['json']),
+        summary: Boolean(a['summary']),
+        frames: Boolean(a['frames']),
+        maxFrames: a['maxFrames'] as number | undefined,
+        duration: a['duration'] as number | undefined,
+      });
+    })
+    .command('remux <input> <output>', 'Rewrite any Matroska/WebM input as a clean, seekable file (Cues, SeekHead, Duration)', remuxBuilder, async (a) => {
+      const { runRemux } = await import('./commands/remux.js');
+      code = await runRemux({
+        input: a['input'] as string,
+        output: a['output'] as string,
+        progress: a['progress'] as boolean | undefined,
+      });
+    })
+    .strict()
+    .version(packageVersion())
+    .alias('version', 'V')
+    .help()
+    .alias('help', 'h')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      // Errors thrown by command handlers arrive here too: rethrow them for main's catch.
+      if (err && !(err instanceof UsageError)) throw err;
+      throw new UsageError(msg || err?.message || 'invalid command line');
+    });
+
+  try {
+    await y.parseAsync();
+  } catch (err) {
+    await closeHttpAgents();
+    if (err instanceof UsageError) {
+      process.stderr.write(`mkvserve: ${err.message}\nRun "mkvserve --help" for usage.\n`);
+      return 1;
+    }
+    process.stderr.write(`mkvserve: ${describeError(err)}\n`);
+    return 1;
+  }
+  await closeHttpAgents();
+  return code;
+}

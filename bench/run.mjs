@@ -1,0 +1,69 @@
+// Entry point of `pnpm bench`. Builds the packages (incremental tsc -b), generates missing inputs into
+// bench/.work/, runs the selected benchmarks and writes their reports to bench/.work/*.md (+ .json).
+// See bench/README.md. Examples:
+//   pnpm bench                          # everything, full sizes (~15-25 min on a quiet 2-core machine)
+//   pnpm bench --quick                  # small inputs, short windows, N = 100,500: checks the harness
+//   pnpm bench --only parse --big       # parse benchmark + 2 GB streaming-RSS check
+//   pnpm bench --only load --clients 1000,5000 --window 30
+//   pnpm bench --only load --self-test  # load harness against a trivial Node byte pump (not mkvserve)
+import { join } from 'node:path';
+import { ROOT, WORK, applyDefaults, log, parseArgs, run } from './lib/common.mjs';
+import { LOAD_DEFAULTS, LOAD_QUICK, runLoadBench } from './load.mjs';
+import { PARSE_DEFAULTS, PARSE_QUICK, runParseBench } from './parse.mjs';
+
+const HELP = `usage: node bench/run.mjs [options]
+  --only LIST          parse,remux,load (default: all three)
+  --quick              small inputs (A 40 MiB, B 2,000 s), 3 reps, load N=100,500, 3 s warm-up, 5 s window, 1,000 cycles
+  --size-mb N          size of input A in MiB (default 200)
+  --b-seconds N        length of input B in seconds of 20 ms Opus frames (default 10000 = 500k frames)
+  --reps N             repetitions per parse case / remux (median reported; default 5, --quick 3)
+  --big                also generate a 2 GiB file and check streaming RSS on it (--big-mb to change)
+  --chunk-kib N        read chunk size for the parse cases (default 256)
+  --clients LIST       load: client counts (default 100,1000,2000,5000)
+  --window S           load: measurement window per N (default 30)
+  --warmup S           load: warm-up after the clients connected (default 10)
+  --cycles N           load: connect/close cycles (default 10000; 0 = skip)
+  --cycle-concurrency N  load: cycles in flight at once (default 50)
+  --load-seconds S     load: length of the generated 2 Mbit/s WebM (default 90)
+  --path P             load: request path (default /stream)   --mount M  passed to mkvserve as --mount M
+  --self-test          load: run against bench/selftest-server.mjs instead of mkvserve
+  --connect-rate N     load: new connections per second (default 2000)
+  --skip-build         do not run tsc -b before benchmarking
+`;
+
+const spec = {
+  defaults: { only: 'parse,remux,load', ...PARSE_DEFAULTS, ...LOAD_DEFAULTS },
+  flags: ['quick', 'big', 'selfTest', 'skipBuild', 'help'],
+};
+spec.defaults.only = 'parse,remux,load';
+
+let o;
+try {
+  o = parseArgs(process.argv.slice(2), spec);
+} catch (e) {
+  process.stderr.write(`${e.message}\n\n${HELP}`);
+  process.exit(2);
+}
+if (o.help) { process.stdout.write(HELP); process.exit(0); }
+if (o.quick) applyDefaults(o, { ...PARSE_QUICK, ...LOAD_QUICK });
+const only = new Set(String(o.only).split(',').map((s) => s.trim()));
+for (const k of only) if (!['parse', 'remux', 'load'].includes(k)) { process.stderr.write(`--only: unknown benchmark ${k}\n`); process.exit(2); }
+
+if (!o.skipBuild) {
+  log('building packages (tsc -b packages/server)');
+  const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+  const r = await run(process.execPath, [tsc, '-b', 'packages/server'], { timeoutMs: 10 * 60_000 });
+  if (r.code !== 0) log(`WARNING: build failed, benchmarking whatever dist/ holds:\n${(r.stdout + r.stderr).trim().split('\n').slice(0, 8).join('\n')}`);
+}
+
+const reports = [];
+if (only.has('parse') || only.has('remux')) {
+  const po = { ...o, only: [...only].filter((k) => k !== 'load').join(',') };
+  reports.push(await runParseBench(po));
+  log(`parse results: ${join(WORK, 'parse-results.md')}`);
+}
+if (only.has('load')) {
+  reports.push(await runLoadBench(o));
+  log(`load results: ${join(WORK, o.selfTest ? 'load-selftest-results.md' : 'load-results.md')}`);
+}
+process.stdout.write(`${reports.join('\n\n')}\n`);

@@ -1,0 +1,720 @@
+// The Matroska/WebM demuxer: a synchronous push parser on top of EbmlReader that turns bytes into a
+// header (EBML header + Info + Tracks), frames (lacing split, content encodings undone, timestamps in ns)
+// and metadata (Cues, Chapters, Tags, Attachments). Damage is reported as typed errors; parsing goes on.
+//
+// Timing rules (documented, matching ffprobe where it can be matched):
+// - timestamp = (Cluster Timestamp + int16 block offset) * TimestampScale, in ns; CodecDelay is NOT subtracted.
+// - duration = BlockDuration * TimestampScale when present, else the track's DefaultDuration, else undefined.
+// - Laced blocks: with BlockDuration D, lace i gets timestamp + floor(D*i/n) and duration floor(D*(i+1)/n) -
+//   floor(D*i/n) (D split evenly, like FFmpeg); without it but with DefaultDuration d, lace i gets
+//   timestamp + i*d and duration d; with neither, every lace gets the block's timestamp and no duration
+//   (FFmpeg leaves those pts unset). Every lace carries the block's keyframe flag.
+
+import { EbmlError } from '../errors.js';
+import type { EbmlErrorCode } from '../errors.js';
+import { EbmlReader } from '../reader.js';
+import type { EbmlReaderOptions, EbmlValue, ElementHeader } from '../reader.js';
+import { Id } from '../schema.generated.js';
+import { readSize, vintLength } from '../vint.js';
+import { DEFAULT_MAX_DECOMPRESSED_SIZE, decodeContent, planContentDecoding } from './content-encoding.js';
+import type { ContentDecodingPlan } from './content-encoding.js';
+import { readLaceSizes } from './lacing.js';
+import { parseAttachments, parseChapters, parseCues, parseInfo, parseTags, parseTracks } from './metadata.js';
+import type { MetaNode } from './metadata.js';
+import { sniffContainer } from './sniff.js';
+import type {
+  Attachment,
+  BlockAddition,
+  CuePoint,
+  Edition,
+  EbmlHeaderInfo,
+  Frame,
+  MatroskaHeader,
+  SegmentInfo,
+  Tag,
+  TrackInfo,
+} from './types.js';
+
+export interface DemuxHandler {
+  /** Once EBML header, Info and Tracks are known (before the first frame); again after a new EBML header. */
+  onHeader?(h: MatroskaHeader): void;
+  onFrame?(f: Frame): void;
+  onCues?(c: CuePoint[]): void;
+  onChapters?(e: Edition[]): void;
+  onTags?(t: Tag[]): void;
+  onAttachments?(a: Attachment[]): void;
+  /** When a Cluster's Timestamp is known (ns) ; `offset` is the Cluster element's absolute offset. */
+  onClusterStart?(timestampNs: number, offset: number): void;
+  onError?(e: EbmlError): void;
+}
+
+export interface DemuxerOptions {
+  /** Cap on the inflated size of one zlib-compressed frame (default 10,000,000 bytes). */
+  maxDecompressedSize?: number;
+  /** Options passed to the EbmlReader (limits, ...). */
+  reader?: EbmlReaderOptions;
+  /** Bytes collected before deciding what non-EBML input looks like (default 4096). */
+  sniffBytes?: number;
+}
+
+const EBML_MAGIC = [0x1a, 0x45, 0xdf, 0xa3];
+const CLUSTER_PATH = ['Segment', 'Cluster'] as const;
+const SIMPLEBLOCK_PATH = ['Segment', 'Cluster', 'SimpleBlock'] as const;
+const BLOCK_PATH = ['Segment', 'Cluster', 'BlockGroup', 'Block'] as const;
+
+/** Per-track state used on the hot path. */
+interface TrackState {
+  readonly info: TrackInfo;
+  /** ns, or undefined. */
+  readonly defaultDuration: number | undefined;
+  /** Content encodings to undo on frames (undefined when none). */
+  readonly steps: ContentDecodingPlan['steps'] | undefined;
+}
+
+/** Level-1 masters whose subtree is collected and parsed as a whole. */
+const COLLECTED = new Set<number>([Id.EBML, Id.Info, Id.Tracks, Id.Cues, Id.Chapters, Id.Tags, Id.Attachments]);
+
+function emptyEbmlHeader(): EbmlHeaderInfo {
+  return { docType: 'matroska', docTypeVersion: 1, docTypeReadVersion: 1, ebmlVersion: 1, ebmlReadVersion: 1, ebmlMaxIdLength: 4, ebmlMaxSizeLength: 8 };
+}
+
+export class MatroskaDemuxer {
+  private readonly h: DemuxHandler;
+  private readonly reader: EbmlReader;
+  private readonly maxDecompressed: number;
+  private readonly sniffBytes: number;
+
+  /** 0: checking the first bytes, 1: running, 2: stopped by a fatal error. */
+  private state = 0;
+  private head: Uint8Array | undefined;
+  private ended = false;
+
+  // Header state.
+  private ebml: EbmlHeaderInfo = emptyEbmlHeader();
+  private info: SegmentInfo | undefined;
+  private tracks: TrackInfo[] | undefined;
+  private headerSent = false;
+  private segmentDataOffset = -1;
+  private segmentSize = -1;
+  private scale = 1_000_000;
+  private clusterBeforeTracksReported = false;
+
+  // Subtree collection (Info, Tracks, ...): a stack of open masters, root first.
+  private collect: MetaNode[] = [];
+
+  // Track lookup: small numbers in an array, others in a Map.
+  private trackArr: (TrackState | undefined)[] = [];
+  private trackMap = new Map<number, TrackState>();
+  private unknownReported = new Set<number>();
+
+  // Cluster state.
+  private inCluster = false;
+  private clusterOffset = 0;
+  private clusterTs = 0;
+  private clusterTsKnown = false;
+
+  // BlockGroup state.
+  private inGroup = false;
+  private groupDamaged = false;
+  private gBlock: Uint8Array | undefined;
+  private gBlockOffset = 0;
+  private gDuration: number | undefined;
+  private gRefs: number[] | undefined;
+  private gDiscard: number | undefined;
+  private gAdditions: BlockAddition[] | undefined;
+  private gAddId = 1;
+  private gAddData: Uint8Array | undefined;
+
+  // Streamed block payloads (a block split over chunks, delivered in parts by the reader).
+  private partBuf: Uint8Array | undefined;
+  private partLen = 0;
+
+  private readonly laceSizes: number[] = [];
+
+  constructor(handler: DemuxHandler, options: DemuxerOptions = {}) {
+    this.h = handler;
+    this.maxDecompressed = options.maxDecompressedSize ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
+    this.sniffBytes = options.sniffBytes ?? 4096;
+    this.reader = new EbmlReader(
+      {
+        onMasterStart: (el) => this.masterStart(el),
+        onMasterEnd: (el, _end, damaged) => this.masterEnd(el, damaged),
+        onValue: (el, v) => this.value(el, v),
+        onBinaryPart: (el, part, partOffset, last) => this.binaryPart(el, part, partOffset, last),
+        onError: (e) => this.readerError(e),
+      },
+      options.reader,
+    );
+  }
+
+  /** The header, once known. */
+  get header(): MatroskaHeader | undefined {
+    return this.headerSent ? this.makeHeader() : undefined;
+  }
+
+  /** True after a fatal error: further input is ignored. */
+  get stopped(): boolean {
+    return this.state === 2;
+  }
+
+  /** Absolute input offset consumed so far. */
+  get position(): number {
+    return this.reader.position;
+  }
+
+  /** Feeds a chunk; handlers are called synchronously. Chunks are not copied: frame data are views into them. */
+  push(chunk: Uint8Array): void {
+    if (this.state === 1) {
+      this.reader.push(chunk);
+      return;
+    }
+    if (this.state === 2 || this.ended || chunk.length === 0) return;
+    // Checking the first bytes.
+    let buf = chunk;
+    if (this.head) {
+      buf = new Uint8Array(this.head.length + chunk.length);
+      buf.set(this.head, 0);
+      buf.set(chunk, this.head.length);
+    }
+    const n = Math.min(buf.length, 4);
+    let isEbml = true;
+    for (let i = 0; i < n; i++) if (buf[i] !== EBML_MAGIC[i]) isEbml = false;
+    if (isEbml && buf.length >= 4) {
+      this.head = undefined;
+      this.state = 1;
+      this.reader.push(buf);
+      return;
+    }
+    if (!isEbml && buf.length >= this.sniffBytes) {
+      this.notMatroska(buf);
+      return;
+    }
+    this.head = buf === chunk ? chunk.slice() : buf;
+  }
+
+  /** End of input: flushes the reader (reports truncation) and delivers what is pending. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.state === 0) {
+      this.notMatroska(this.head ?? new Uint8Array(0));
+      return;
+    }
+    if (this.state !== 1) return;
+    this.reader.end();
+    if (this.state !== 1) return;
+    // Masters left open by damage: deliver what was collected.
+    if (this.collect.length) this.flushCollect();
+    if (!this.headerSent && this.tracks) this.sendHeader();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Errors
+
+  private error(code: EbmlErrorCode, message: string, offset: number, path: readonly string[], fatal = false): void {
+    const e = new EbmlError({ code, message, offset, path, fatal });
+    if (fatal) this.state = 2;
+    this.h.onError?.(e);
+  }
+
+  private notMatroska(bytes: Uint8Array): void {
+    const s = sniffContainer(bytes);
+    this.state = 2;
+    this.head = undefined;
+    this.h.onError?.(new EbmlError({ code: 'NOT_MATROSKA', message: s.message ?? 'input is not Matroska/WebM', offset: 0, fatal: true }));
+  }
+
+  private readerError(e: EbmlError): void {
+    if (this.state === 2) return;
+    if (this.inGroup) this.groupDamaged = true;
+    this.partBuf = undefined;
+    if (e.fatal) this.state = 2;
+    this.h.onError?.(e);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reader events
+
+  private masterStart(el: ElementHeader): boolean | void {
+    if (this.state === 2) return false;
+    const id = el.id;
+    // A collected master left open by damage ends at the next Cluster: deliver what it had.
+    if (id === Id.Cluster && this.collect.length) this.flushCollect();
+    if (this.collect.length) {
+      const node: MetaNode = { id, children: [] };
+      this.collect[this.collect.length - 1]!.children!.push(node);
+      this.collect.push(node);
+      return;
+    }
+    switch (id) {
+      case Id.Cluster:
+        this.clusterStart(el);
+        return;
+      case Id.BlockGroup:
+        this.inGroup = true;
+        this.groupDamaged = false;
+        this.gBlock = undefined;
+        this.gDuration = undefined;
+        this.gRefs = undefined;
+        this.gDiscard = undefined;
+        this.gAdditions = undefined;
+        return;
+      case Id.BlockMore:
+        this.gAddId = 1;
+        this.gAddData = undefined;
+        return;
+      case Id.Segment:
+        this.segmentDataOffset = el.dataOffset;
+        this.segmentSize = el.size;
+        this.inCluster = false;
+        return;
+      case Id.SeekHead:
+        return false;
+    }
+    if (COLLECTED.has(id)) {
+      if (id === Id.EBML) this.resetForNewHeader();
+      this.collect.push({ id, children: [] });
+    }
+  }
+
+  private masterEnd(el: ElementHeader, damaged: boolean): void {
+    if (this.state === 2) return;
+    if (this.collect.length) {
+      const node = this.collect.pop()!;
+      if (this.collect.length === 0) this.collected(node, el.offset);
+      return;
+    }
+    switch (el.id) {
+      case Id.BlockGroup:
+        if (damaged) this.groupDamaged = true;
+        this.groupEnd();
+        return;
+      case Id.BlockMore:
+        if (this.inGroup && this.gAddData) (this.gAdditions ??= []).push({ id: this.gAddId, data: this.gAddData });
+        return;
+      case Id.Cluster:
+        this.inCluster = false;
+        this.inGroup = false;
+        return;
+    }
+  }
+
+  private value(el: ElementHeader, v: EbmlValue): void {
+    const id = el.id;
+    if (id === Id.SimpleBlock) {
+      if (this.state === 1 && this.inCluster) this.block(v as Uint8Array, el.offset, true);
+      return;
+    }
+    if (this.state === 2) return;
+    if (this.collect.length) {
+      this.collect[this.collect.length - 1]!.children!.push({ id, value: v });
+      return;
+    }
+    if (!this.inCluster) return;
+    switch (id) {
+      case Id.Timestamp:
+        if (el.parent?.id === Id.Cluster || el.depth <= 2) {
+          this.clusterTs = typeof v === 'number' ? v : Number(v);
+          this.clusterTsKnown = true;
+          this.h.onClusterStart?.(this.clusterTs * this.scale, this.clusterOffset);
+        }
+        return;
+      case Id.Block:
+        if (this.inGroup) {
+          this.gBlock = v as Uint8Array;
+          this.gBlockOffset = el.offset;
+        }
+        return;
+      case Id.BlockDuration:
+        if (this.inGroup) this.gDuration = typeof v === 'number' ? v : Number(v);
+        return;
+      case Id.ReferenceBlock:
+        if (this.inGroup) (this.gRefs ??= []).push(typeof v === 'number' ? v : Number(v));
+        return;
+      case Id.DiscardPadding:
+        if (this.inGroup) this.gDiscard = typeof v === 'number' ? v : Number(v);
+        return;
+      case Id.BlockAddID:
+        if (this.inGroup) this.gAddId = typeof v === 'number' ? v : Number(v);
+        return;
+      case Id.BlockAdditional:
+        if (this.inGroup) this.gAddData = v as Uint8Array;
+        return;
+    }
+  }
+
+  /** Blocks too big for one chunk arrive in parts: gathered here (bounded by the reader's size limits). */
+  private binaryPart(el: ElementHeader, part: Uint8Array, partOffset: number, last: boolean): void {
+    if (this.state !== 1) return;
+    const id = el.id;
+    if (id !== Id.SimpleBlock && id !== Id.Block && !this.collect.length && id !== Id.BlockAdditional) return;
+    if (partOffset === 0) {
+      this.partBuf = new Uint8Array(el.size);
+      this.partLen = 0;
+    }
+    const buf = this.partBuf;
+    if (!buf || partOffset !== this.partLen || this.partLen + part.length > buf.length) {
+      this.partBuf = undefined;
+      return;
+    }
+    buf.set(part, this.partLen);
+    this.partLen += part.length;
+    if (!last) return;
+    this.partBuf = undefined;
+    if (this.partLen !== buf.length) return; // cut short: dropped
+    this.value(el, buf);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Header
+
+  private resetForNewHeader(): void {
+    this.ebml = emptyEbmlHeader();
+    this.info = undefined;
+    this.tracks = undefined;
+    this.headerSent = false;
+    this.scale = 1_000_000;
+    this.trackArr = [];
+    this.trackMap.clear();
+    this.unknownReported.clear();
+    this.clusterBeforeTracksReported = false;
+    this.inCluster = false;
+  }
+
+  private flushCollect(): void {
+    const root = this.collect[0]!;
+    this.collect = [];
+    this.collected(root, -1);
+  }
+
+  private collected(node: MetaNode, offset: number): void {
+    switch (node.id) {
+      case Id.EBML:
+        this.ebmlHeader(node, offset);
+        return;
+      case Id.Info:
+        this.info = parseInfo(node);
+        this.scale = this.info.timestampScale;
+        if (this.tracks && !this.headerSent) this.sendHeader();
+        return;
+      case Id.Tracks:
+        this.setTracks(parseTracks(node), offset);
+        if (this.info && !this.headerSent) this.sendHeader();
+        return;
+      case Id.Cues:
+        this.h.onCues?.(parseCues(node, this.scale));
+        return;
+      case Id.Chapters:
+        this.h.onChapters?.(parseChapters(node));
+        return;
+      case Id.Tags:
+        this.h.onTags?.(parseTags(node));
+        return;
+      case Id.Attachments:
+        this.h.onAttachments?.(parseAttachments(node));
+        return;
+    }
+  }
+
+  private ebmlHeader(node: MetaNode, offset: number): void {
+    const e = this.ebml;
+    for (const c of node.children ?? []) {
+      const v = c.value;
+      const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : NaN;
+      switch (c.id) {
+        case Id.DocType:
+          if (typeof v === 'string') e.docType = v;
+          break;
+        case Id.DocTypeVersion:
+          e.docTypeVersion = n;
+          break;
+        case Id.DocTypeReadVersion:
+          e.docTypeReadVersion = n;
+          break;
+        case Id.EBMLVersion:
+          e.ebmlVersion = n;
+          break;
+        case Id.EBMLReadVersion:
+          e.ebmlReadVersion = n;
+          break;
+        case Id.EBMLMaxIDLength:
+          e.ebmlMaxIdLength = n;
+          break;
+        case Id.EBMLMaxSizeLength:
+          e.ebmlMaxSizeLength = n;
+          break;
+      }
+    }
+    const path = ['EBML'];
+    if (e.docType !== 'matroska' && e.docType !== 'webm') {
+      this.error('UNSUPPORTED_DOCTYPE', `DocType "${e.docType}" is not matroska or webm`, offset, path, true);
+    } else if (!(e.docTypeReadVersion <= 4)) {
+      this.error('UNSUPPORTED_DOCTYPE', `DocTypeReadVersion ${e.docTypeReadVersion} is newer than the supported version 4`, offset, path, true);
+    } else if (!(e.ebmlReadVersion <= 1)) {
+      this.error('UNSUPPORTED_DOCTYPE', `EBMLReadVersion ${e.ebmlReadVersion} is not supported (max 1)`, offset, path, true);
+    } else if (!(e.ebmlMaxIdLength <= 4)) {
+      this.error('UNSUPPORTED_DOCTYPE', `EBMLMaxIDLength ${e.ebmlMaxIdLength} is not supported (max 4)`, offset, path, true);
+    } else if (!(e.ebmlMaxSizeLength <= 8)) {
+      this.error('UNSUPPORTED_DOCTYPE', `EBMLMaxSizeLength ${e.ebmlMaxSizeLength} is not supported (max 8)`, offset, path, true);
+    }
+  }
+
+  private setTracks(tracks: TrackInfo[], offset: number): void {
+    this.tracks = tracks;
+    this.trackArr = [];
+    this.trackMap.clear();
+    for (const t of tracks) {
+      const plan = planContentDecoding(t.contentEncodings);
+      for (const m of plan.unsupported) {
+        this.error('UNSUPPORTED', `track ${t.number}: ${m}`, offset, ['Segment', 'Tracks', 'TrackEntry']);
+      }
+      if (plan.encrypted) t.encrypted = true;
+      if (t.codecPrivate && plan.codecPrivateSteps.length) {
+        try {
+          t.codecPrivate = decodeContent(t.codecPrivate, plan.codecPrivateSteps, this.maxDecompressed);
+        } catch (err) {
+          const e = err as EbmlError;
+          this.error('DECOMPRESSION', `track ${t.number} CodecPrivate: ${e.message}`, offset, ['Segment', 'Tracks', 'TrackEntry', 'CodecPrivate']);
+        }
+      }
+      const st: TrackState = { info: t, defaultDuration: t.defaultDuration, steps: plan.steps.length ? plan.steps : undefined };
+      if (this.trackArr[t.number] || this.trackMap.has(t.number)) {
+        this.error('INVALID_VALUE', `duplicate TrackNumber ${t.number}: the first entry is used`, offset, ['Segment', 'Tracks', 'TrackEntry']);
+        continue;
+      }
+      if (t.number < 1024) this.trackArr[t.number] = st;
+      else this.trackMap.set(t.number, st);
+    }
+  }
+
+  private makeHeader(): MatroskaHeader {
+    return {
+      ebml: this.ebml,
+      info: this.info ?? { timestampScale: this.scale },
+      tracks: this.tracks ?? [],
+      segmentDataOffset: this.segmentDataOffset,
+      segmentSize: this.segmentSize,
+    };
+  }
+
+  private sendHeader(): void {
+    this.headerSent = true;
+    this.h.onHeader?.(this.makeHeader());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Clusters and blocks
+
+  private clusterStart(el: ElementHeader): void {
+    if (!this.headerSent) {
+      if (this.tracks) this.sendHeader();
+      else if (!this.clusterBeforeTracksReported) {
+        this.clusterBeforeTracksReported = true;
+        this.error('INVALID_BLOCK', 'Cluster before Tracks: blocks of unknown tracks are dropped', el.offset, CLUSTER_PATH);
+      }
+    }
+    this.inCluster = true;
+    this.inGroup = false;
+    this.clusterOffset = el.offset;
+    this.clusterTs = 0;
+    this.clusterTsKnown = false;
+  }
+
+  private groupEnd(): void {
+    if (!this.inGroup) return;
+    this.inGroup = false;
+    const data = this.gBlock;
+    this.gBlock = undefined;
+    if (this.groupDamaged || !data || !this.inCluster) return;
+    this.block(data, this.gBlockOffset, false);
+  }
+
+  private trackState(n: number): TrackState | undefined {
+    return n < 1024 ? this.trackArr[n] : this.trackMap.get(n);
+  }
+
+  private unknownTrack(n: number, offset: number, simple: boolean): void {
+    if (this.unknownReported.has(n)) return;
+    this.unknownReported.add(n);
+    this.error('INVALID_BLOCK', `block of unknown track number ${n} dropped`, offset, simple ? SIMPLEBLOCK_PATH : BLOCK_PATH);
+  }
+
+  private invalidBlock(message: string, offset: number, simple: boolean): void {
+    this.error('INVALID_BLOCK', message, offset, simple ? SIMPLEBLOCK_PATH : BLOCK_PATH);
+  }
+
+  /** One Block or SimpleBlock payload -> frames. The hot path: header parsed inline, one object per frame. */
+  private block(buf: Uint8Array, offset: number, simple: boolean): void {
+    const n = buf.length;
+    if (n < 4) {
+      this.invalidBlock('block too short for its header', offset, simple);
+      return;
+    }
+    const b0 = buf[0]!;
+    let track: number;
+    let pos: number;
+    if (b0 & 0x80) {
+      track = b0 & 0x7f;
+      pos = 1;
+    } else {
+      const len = vintLength(b0);
+      if (len === 0 || len + 3 > n) {
+        this.invalidBlock('invalid track number in block header', offset, simple);
+        return;
+      }
+      track = readSize(buf, 0, len);
+      pos = len;
+    }
+    const st = track < 1024 ? this.trackArr[track] : this.trackMap.get(track);
+    if (st === undefined) {
+      this.unknownTrack(track, offset, simple);
+      return;
+    }
+    const rel = ((buf[pos]! << 24) | (buf[pos + 1]! << 16)) >> 16;
+    const flags = buf[pos + 2]!;
+    pos += 3;
+    if (!this.clusterTsKnown) {
+      this.clusterTsKnown = true;
+      this.error('INVALID_VALUE', 'Cluster has no Timestamp before its first block: 0 assumed', offset, CLUSTER_PATH);
+      this.h.onClusterStart?.(0, this.clusterOffset);
+    }
+    const scale = this.scale;
+    const ts = (this.clusterTs + rel) * scale;
+    const lacing = flags & 0x06;
+    const onFrame = this.h.onFrame;
+
+    if (simple) {
+      const keyframe = (flags & 0x80) !== 0;
+      const invisible = (flags & 0x08) !== 0;
+      const discardable = (flags & 0x01) !== 0;
+      if (lacing === 0) {
+        let data = buf.subarray(pos);
+        if (st.steps !== undefined) {
+          const d = this.decode(data, st, offset, simple);
+          if (d === undefined) return;
+          data = d;
+        }
+        if (onFrame !== undefined) onFrame({ track, timestamp: ts, duration: st.defaultDuration, keyframe, data, discardable, invisible, offset });
+        return;
+      }
+      this.laced(buf, pos, lacing >> 1, st, track, ts, undefined, keyframe, discardable, invisible, offset, true);
+      return;
+    }
+
+    // Block inside a BlockGroup.
+    const invisible = (flags & 0x08) !== 0;
+    const keyframe = this.gRefs === undefined;
+    const blockDur = this.gDuration;
+    if (lacing === 0) {
+      let data = buf.subarray(pos);
+      if (st.steps !== undefined) {
+        const d = this.decode(data, st, offset, simple);
+        if (d === undefined) return;
+        data = d;
+      }
+      onFrame?.(this.groupFrame(track, ts, blockDur !== undefined ? blockDur * scale : st.defaultDuration, keyframe, data, invisible, offset));
+      return;
+    }
+    this.laced(buf, pos, lacing >> 1, st, track, ts, blockDur !== undefined ? blockDur * scale : undefined, keyframe, false, invisible, offset, false);
+  }
+
+  private groupFrame(track: number, ts: number, duration: number | undefined, keyframe: boolean, data: Uint8Array, invisible: boolean, offset: number): Frame {
+    const f: Frame = { track, timestamp: ts, duration, keyframe, data, discardable: false, invisible, offset, blockGroup: true };
+    if (this.gRefs !== undefined) f.references = this.gRefs;
+    if (this.gDuration !== undefined) f.blockDuration = this.gDuration;
+    if (this.gAdditions !== undefined) f.additions = this.gAdditions;
+    if (this.gDiscard !== undefined) f.discardPadding = this.gDiscard;
+    return f;
+  }
+
+  private laced(
+    buf: Uint8Array,
+    pos: number,
+    mode: number,
+    st: TrackState,
+    track: number,
+    ts: number,
+    blockDurNs: number | undefined,
+    keyframe: boolean,
+    discardable: boolean,
+    invisible: boolean,
+    offset: number,
+    simple: boolean,
+  ): void {
+    const sizes = this.laceSizes;
+    const r = readLaceSizes(buf, pos, buf.length, mode, sizes);
+    if (typeof r === 'string') {
+      this.invalidBlock(`${r}; block dropped`, offset, simple);
+      return;
+    }
+    const count = sizes.length;
+    const dd = st.defaultDuration;
+    const onFrame = this.h.onFrame;
+    let p = r;
+    for (let i = 0; i < count; i++) {
+      const size = sizes[i]!;
+      let data = buf.subarray(p, p + size);
+      p += size;
+      let t = ts;
+      let dur: number | undefined;
+      if (blockDurNs !== undefined) {
+        const a = Math.floor((blockDurNs * i) / count);
+        t = ts + a;
+        dur = Math.floor((blockDurNs * (i + 1)) / count) - a;
+      } else if (dd !== undefined) {
+        t = ts + i * dd;
+        dur = dd;
+      }
+      if (st.steps !== undefined) {
+        const d = this.decode(data, st, offset, simple);
+        if (d === undefined) continue;
+        data = d;
+      }
+      if (onFrame === undefined) continue;
+      if (simple) onFrame({ track, timestamp: t, duration: dur, keyframe, data, discardable, invisible, offset });
+      else onFrame(this.groupFrame(track, t, dur, keyframe, data, invisible, offset));
+    }
+  }
+
+  private decode(data: Uint8Array, st: TrackState, offset: number, simple: boolean): Uint8Array | undefined {
+    try {
+      return decodeContent(data, st.steps!, this.maxDecompressed);
+    } catch (err) {
+      const e = err as EbmlError;
+      this.error('DECOMPRESSION', `track ${st.info.number}: ${e.message}; frame dropped`, offset, simple ? SIMPLEBLOCK_PATH : BLOCK_PATH);
+      return undefined;
+    }
+  }
+}
+
+/** Everything demuxed from a whole input (see `demuxSync`). */
+export interface DemuxResult {
+  header: MatroskaHeader | undefined;
+  frames: Frame[];
+  cues: CuePoint[];
+  chapters: Edition[];
+  tags: Tag[];
+  attachments: Attachment[];
+  errors: EbmlError[];
+}
+
+/** Demuxes a whole input held in memory (one buffer or several chunks), synchronously. */
+export function demuxSync(input: Uint8Array | Iterable<Uint8Array>, options?: DemuxerOptions): DemuxResult {
+  const r: DemuxResult = { header: undefined, frames: [], cues: [], chapters: [], tags: [], attachments: [], errors: [] };
+  const d = new MatroskaDemuxer(
+    {
+      onHeader: (h) => (r.header = h),
+      onFrame: (f) => r.frames.push(f),
+      onCues: (c) => r.cues.push(...c),
+      onChapters: (c) => r.chapters.push(...c),
+      onTags: (t) => r.tags.push(...t),
+      onAttachments: (a) => r.attachments.push(...a),
+      onError: (e) => r.errors.push(e),
+    },
+    options,
+  );
+  if (input instanceof Uint8Array) d.push(input);
+  else for (const c of input) d.push(c);
+  d.end();
+  return r;
+}

@@ -1,0 +1,71 @@
+// Node adapters: demuxBatches/demuxFrames over a file path, a Node Readable, a web ReadableStream and
+// plain chunk iterables, and the createDemuxStream Transform, all give the same frames as the sync core.
+import t from 'tap';
+import { createReadStream, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { demuxSync } from '../src/matroska/demuxer.js';
+import type { Frame } from '../src/matroska/types.js';
+import { createDemuxStream, demuxAll, demuxBatches, demuxFrames } from '../src/node/index.js';
+import type { DemuxBatch } from '../src/node/index.js';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'fixtures');
+
+const sig = (frames: Frame[]) =>
+  frames.map((f) => `${f.track} ${f.timestamp} ${f.duration} ${f.keyframe} ${f.offset} ${f.data.length} ${Buffer.from(f.data).toString('base64').slice(0, 40)}`);
+
+for (const name of ['h264-aac-bframes.mkv', 'mkvmerge-features.mkv', 'gstreamer-streamable.webm']) {
+  t.test(name, async (t) => {
+    const path = join(dir, name);
+    const bytes = new Uint8Array(readFileSync(path));
+    const ref = demuxSync(bytes);
+    t.same(ref.errors, []);
+    const want = sig(ref.frames);
+
+    const fromPath: Frame[] = [];
+    for await (const batch of demuxFrames(path, { highWaterMark: 5000 })) fromPath.push(...batch);
+    t.same(sig(fromPath), want, 'demuxFrames(path)');
+
+    const fromReadable: Frame[] = [];
+    let header = 0;
+    for await (const b of demuxBatches(createReadStream(path, { highWaterMark: 1234 }))) {
+      if (b.header) header++;
+      fromReadable.push(...b.frames);
+      t.ok(!b.header || fromReadable.length === b.frames.length, 'header arrives with or before the first frames');
+    }
+    t.equal(header, 1);
+    t.same(sig(fromReadable), want, 'demuxBatches(Readable)');
+
+    const web = Readable.toWeb(Readable.from([bytes.subarray(0, 777), bytes.subarray(777)])) as unknown as ReadableStream<Uint8Array>;
+    const fromWeb: Frame[] = [];
+    for await (const b of demuxFrames(web)) fromWeb.push(...b);
+    t.same(sig(fromWeb), want, 'demuxFrames(web ReadableStream)');
+
+    const all = await demuxAll([bytes.subarray(0, 100), bytes.subarray(100)]);
+    t.same(sig(all.frames), want, 'demuxAll(iterable)');
+    t.same(all.cues, ref.cues);
+    t.same(all.attachments, ref.attachments);
+    t.same(all.tags.length, ref.tags.length);
+
+    const batches: DemuxBatch[] = [];
+    await pipeline(createReadStream(path, { highWaterMark: 4096 }), createDemuxStream(), async (src: AsyncIterable<DemuxBatch>) => {
+      for await (const b of src) batches.push(b);
+    });
+    t.same(sig(batches.flatMap((b) => b.frames)), want, 'createDemuxStream Transform');
+    t.ok(batches.some((b) => b.header), 'header delivered');
+    t.ok(batches.flatMap((b) => b.clusters).length > 0, 'cluster starts delivered');
+  });
+}
+
+t.test('not matroska through the adapters', async (t) => {
+  const batches: DemuxBatch[] = [];
+  for await (const b of demuxBatches([new TextEncoder().encode('#EXTM3U\n#EXT-X-VERSION:3\n')])) batches.push(b);
+  t.equal(batches.length, 1);
+  t.equal(batches[0]!.errors[0]!.code, 'NOT_MATROSKA');
+  t.match(batches[0]!.errors[0]!.message, /HLS playlist/);
+  await t.rejects(async () => {
+    for await (const _ of demuxBatches([new Uint8Array(5000)], { throwOnFatal: true })) void _;
+  }, { code: 'NOT_MATROSKA' });
+});

@@ -1,0 +1,84 @@
+// Clusterer: decides where live Clusters start (at every keyframe of the primary video track; about
+// every audioClusterNs for audio-only input; whenever a block's int16 relative timestamp would overflow
+// or the open cluster grows past maxClusterBytes) and encodes each frame ONCE into shared block bytes
+// relative to its cluster. It ignores the source's own clustering: only frames go in.
+
+import { encodeBlock } from '@mkvserve/ebml';
+import type { Frame, MatroskaHeader } from '@mkvserve/ebml';
+
+export interface ClustererOptions {
+  /** Nanoseconds per tick (Info TimestampScale). */
+  timestampScale: number;
+  /** Track number whose keyframes start clusters (join points); 0 = audio-only (time-based clusters). */
+  videoTrack: number;
+  /** Audio-only: start a cluster once this much media time (ns) is in the open one. */
+  audioClusterNs: number;
+  /** Start a (non-join) cluster once the open one holds this many bytes, so history stays bounded. */
+  maxClusterBytes: number;
+}
+
+/** Where one frame went. */
+export interface PlacedBlock {
+  /** True when this frame opens a new cluster (at `clusterTicks`). */
+  newCluster: boolean;
+  /** The new cluster is a join point (starts with a primary video keyframe, or audio-only keyframe). */
+  join: boolean;
+  /** Timestamp of the frame's cluster, in ticks (source timeline). */
+  clusterTicks: number;
+  /** The frame's timestamp in ticks (source timeline). */
+  ticks: number;
+  /** Encoded SimpleBlock / BlockGroup element, shared by every subscriber. */
+  bytes: Uint8Array;
+}
+
+const INT16_MIN = -32768;
+const INT16_MAX = 32767;
+
+/** First video track of the header (0 when there is none). */
+export function primaryVideoTrack(header: MatroskaHeader): number {
+  let best = 0;
+  for (const t of header.tracks) {
+    if (t.kind === 'video' && (best === 0 || t.number < best)) best = t.number;
+  }
+  return best;
+}
+
+export class Clusterer {
+  readonly options: ClustererOptions;
+  private open = false;
+  private clusterTicks = 0;
+  private clusterBytes = 0;
+
+  constructor(options: ClustererOptions) {
+    this.options = options;
+  }
+
+  /** The next frame starts a new cluster whatever it is (after a source restart). */
+  breakCluster(): void {
+    this.open = false;
+  }
+
+  /** Places and encodes one frame (arrival/decode order). `timestampNs` overrides frame.timestamp. */
+  push(frame: Frame, timestampNs: number = frame.timestamp): PlacedBlock {
+    const o = this.options;
+    const ticks = Math.round(timestampNs / o.timestampScale);
+    const audioOnly = o.videoTrack === 0;
+    const join = audioOnly ? frame.keyframe : frame.keyframe && frame.track === o.videoTrack;
+    let start = !this.open;
+    if (!start) {
+      const rel = ticks - this.clusterTicks;
+      if (!audioOnly && join) start = true;
+      else if (audioOnly && (ticks - this.clusterTicks) * o.timestampScale >= o.audioClusterNs) start = true;
+      else if (rel < INT16_MIN || rel > INT16_MAX) start = true;
+      else if (this.clusterBytes >= o.maxClusterBytes) start = true;
+    }
+    if (start) {
+      this.open = true;
+      this.clusterTicks = ticks;
+      this.clusterBytes = 0;
+    }
+    const bytes = encodeBlock(frame, ticks - this.clusterTicks, o.timestampScale);
+    this.clusterBytes += bytes.length;
+    return { newCluster: start, join: start && join, clusterTicks: this.clusterTicks, ticks, bytes };
+  }
+}

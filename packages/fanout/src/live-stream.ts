@@ -1,0 +1,388 @@
+// LiveStream: header + frames in, one shared live Matroska stream out to many subscribers.
+// Frames are clustered at keyframes and encoded once into a bounded shared history; subscribers are
+// cursors into it. The slow-client policy (soft limit: skip to the newest join point; hard limit or
+// idle timeout: drop) runs at every cluster start and on checkSubscribers(). No Node APIs.
+
+import { encodeInitPart } from '@mkvserve/ebml';
+import type { Frame, MatroskaHeader, TrackInfo } from '@mkvserve/ebml';
+import { Clusterer, primaryVideoTrack } from './clusterer.js';
+import { History } from './history.js';
+import type { Epoch } from './history.js';
+import { Subscriber } from './subscriber.js';
+import type { DropReason, JoinMode, SubscribeOptions, SubscriberHost } from './subscriber.js';
+
+export interface LiveStreamOptions {
+  /** History bound in block bytes (default 16 MiB). */
+  historyMaxBytes?: number;
+  /** History bound in clusters (default 32). */
+  historyMaxClusters?: number;
+  /** A cluster is closed (non-join) once it holds this many bytes (default historyMaxBytes / 4). */
+  maxClusterBytes?: number;
+  /** Audio-only input: cluster length in ns (default 1e9). */
+  audioClusterNs?: number;
+  /** Lag (ns) past which a subscriber is moved to the newest join point (default 3e9). */
+  softLimitNs?: number;
+  /** Lag (ns) since the last data it pulled past which a subscriber is dropped (default 7e9). */
+  hardLimitNs?: number;
+  /** Lag in shared-stream bytes past which a subscriber is moved to the newest join point (default Infinity). */
+  maxLagBytes?: number;
+  /** A subscriber that has not called pull() for this long is dropped (default 10,000 ms). */
+  idleTimeoutMs?: number;
+  /** Default join mode of subscribe() (default 'latest-keyframe'). */
+  join?: JoinMode;
+  /** Default rebase of subscribe() (default true). */
+  rebase?: boolean;
+  /** DocType of the init part (default: the source's). */
+  docType?: string;
+  /** Clock in ms (default Date.now). */
+  clock?: () => number;
+  /** Called when the policy moves a subscriber forward. */
+  onSkip?: (sub: Subscriber) => void;
+  /** Called when the policy drops a subscriber (its onReadable fires too; pull() then returns null). */
+  onDrop?: (sub: Subscriber, reason: DropReason) => void;
+}
+
+export interface LiveStreamStats {
+  subscribers: number;
+  waiting: number;
+  active: number;
+  /** Totals since creation. */
+  skips: number;
+  drops: number;
+  frames: number;
+  clusters: number;
+  /** Init parts made (1 + track changes). */
+  epochs: number;
+  historyBytes: number;
+  historyClusters: number;
+  historyJoinPoints: number;
+  /** Media time from the oldest cluster held to the newest frame (ns). */
+  historyDurationNs: number;
+  /** Bits per second over the history. */
+  bitrate: number;
+  /** Bytes of blocks ever produced. */
+  totalBytes: number;
+  ended: boolean;
+}
+
+export interface CheckResult {
+  skipped: Subscriber[];
+  dropped: Subscriber[];
+}
+
+const DEFAULTS = {
+  historyMaxBytes: 16 * 1024 * 1024,
+  historyMaxClusters: 32,
+  audioClusterNs: 1e9,
+  softLimitNs: 3e9,
+  hardLimitNs: 7e9,
+  maxLagBytes: Infinity,
+  idleTimeoutMs: 10_000,
+};
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameTrack(a: TrackInfo, b: TrackInfo): boolean {
+  return (
+    a.number === b.number &&
+    a.type === b.type &&
+    a.codecId === b.codecId &&
+    sameBytes(a.codecPrivate, b.codecPrivate) &&
+    a.video?.pixelWidth === b.video?.pixelWidth &&
+    a.video?.pixelHeight === b.video?.pixelHeight &&
+    a.audio?.samplingFrequency === b.audio?.samplingFrequency &&
+    a.audio?.channels === b.audio?.channels &&
+    !!a.encrypted === !!b.encrypted
+  );
+}
+
+/** True when a player needs no new init part to go from header a to header b. */
+export function sameStreamLayout(a: MatroskaHeader, b: MatroskaHeader): boolean {
+  if ((a.info.timestampScale || 1e6) !== (b.info.timestampScale || 1e6)) return false;
+  if (a.ebml.docType !== b.ebml.docType || a.tracks.length !== b.tracks.length) return false;
+  for (let i = 0; i < a.tracks.length; i++) if (!sameTrack(a.tracks[i]!, b.tracks[i]!)) return false;
+  return true;
+}
+
+export class LiveStream implements SubscriberHost {
+  readonly options: Readonly<Required<Omit<LiveStreamOptions, 'onSkip' | 'onDrop' | 'docType' | 'clock' | 'maxClusterBytes'>>> & {
+    maxClusterBytes: number;
+    docType: string | undefined;
+  };
+  /** @internal */
+  readonly history: History;
+  /** @internal */
+  currentEpoch: Epoch | undefined = undefined;
+  /** @internal */
+  newestNs = 0;
+  ended = false;
+  onSkip: ((sub: Subscriber) => void) | undefined;
+  onDrop: ((sub: Subscriber, reason: DropReason) => void) | undefined;
+
+  private readonly clockFn: () => number;
+  private clusterer: Clusterer | undefined = undefined;
+  private readonly subs = new Set<Subscriber>();
+  private parked = new Set<Subscriber>();
+  private parkedSpare = new Set<Subscriber>();
+  private readonly parkedJoin = new Set<Subscriber>();
+  private epochCount = 0;
+  private restartPending = false;
+  private tsOffset = 0;
+  private newestEndNs = 0;
+  private anyFrame = false;
+  private frames = 0;
+  private skips = 0;
+  private drops = 0;
+
+  constructor(options: LiveStreamOptions = {}) {
+    const historyMaxBytes = options.historyMaxBytes ?? DEFAULTS.historyMaxBytes;
+    this.options = {
+      historyMaxBytes,
+      historyMaxClusters: Math.max(1, options.historyMaxClusters ?? DEFAULTS.historyMaxClusters),
+      maxClusterBytes: options.maxClusterBytes ?? Math.max(1, Math.floor(historyMaxBytes / 4)),
+      audioClusterNs: options.audioClusterNs ?? DEFAULTS.audioClusterNs,
+      softLimitNs: options.softLimitNs ?? DEFAULTS.softLimitNs,
+      hardLimitNs: options.hardLimitNs ?? DEFAULTS.hardLimitNs,
+      maxLagBytes: options.maxLagBytes ?? DEFAULTS.maxLagBytes,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+      join: options.join ?? 'latest-keyframe',
+      rebase: options.rebase ?? true,
+      docType: options.docType,
+    };
+    this.clockFn = options.clock ?? Date.now;
+    this.onSkip = options.onSkip;
+    this.onDrop = options.onDrop;
+    this.history = new History({ maxBytes: historyMaxBytes, maxClusters: this.options.historyMaxClusters });
+  }
+
+  /** @internal */
+  clock(): number {
+    return this.clockFn();
+  }
+
+  /** The current init part (EBML header + unknown-size Segment + Info without Duration + Tracks). */
+  get initPart(): Uint8Array | undefined {
+    return this.currentEpoch?.init;
+  }
+
+  /**
+   * Sets the source's header. Called again (source reconnected): with the same tracks, the stream goes
+   * on in the same Segment (timestamps kept monotonic, next cluster starts fresh); with different
+   * tracks a new init part starts: new joiners get only it, and existing subscribers get it (a new EBML
+   * header + Segment) before the first cluster of the new layout, their timestamps rebased again.
+   */
+  setHeader(header: MatroskaHeader): void {
+    if (this.ended) throw new Error('LiveStream: setHeader after end()');
+    const prev = this.currentEpoch;
+    if (prev !== undefined) {
+      this.restartPending = true;
+      this.clusterer!.breakCluster();
+      if (sameStreamLayout(prev.header, header)) return;
+      this.history.closeNewest();
+    }
+    const timestampScale = header.info.timestampScale || 1e6;
+    const docType = this.options.docType;
+    const init = encodeInitPart(header, docType !== undefined ? { live: true, docType } : { live: true });
+    this.currentEpoch = { id: this.epochCount++, header, init, timestampScale, underrunTicks: 0 };
+    this.clusterer = new Clusterer({
+      timestampScale,
+      videoTrack: primaryVideoTrack(header),
+      audioClusterNs: this.options.audioClusterNs,
+      maxClusterBytes: this.options.maxClusterBytes,
+    });
+  }
+
+  /** Adds one frame (decode order, timestamp in ns). Available to subscribers at once. */
+  pushFrame(frame: Frame): void {
+    if (this.ended) throw new Error('LiveStream: pushFrame after end()');
+    const clusterer = this.clusterer;
+    const epoch = this.currentEpoch;
+    if (clusterer === undefined || epoch === undefined) throw new Error('LiveStream: pushFrame before setHeader');
+    let ts = frame.timestamp + this.tsOffset;
+    if (this.restartPending) {
+      this.restartPending = false;
+      if (this.anyFrame && ts < this.newestEndNs) {
+        this.tsOffset += this.newestEndNs - ts;
+        ts = this.newestEndNs;
+      }
+    }
+    const placed = clusterer.push(frame, ts);
+    const h = this.history;
+    if (placed.newCluster) h.openCluster(epoch, placed.clusterTicks, placed.join);
+    h.append(placed.bytes, placed.ticks);
+    this.frames++;
+    this.anyFrame = true;
+    if (ts > this.newestNs) this.newestNs = ts;
+    const end = ts + (frame.duration ?? 0);
+    if (end > this.newestEndNs) this.newestEndNs = end;
+    if (placed.newCluster) {
+      this.checkSubscribers(this.clockFn());
+      if (placed.join && this.parkedJoin.size > 0) this.wakeJoin();
+    }
+    if (this.parked.size > 0) this.wake();
+  }
+
+  /** End of input: subscribers still get everything, then pull() returns null. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.history.closeNewest();
+    this.wakeJoin();
+    this.wake();
+  }
+
+  /** Adds a subscriber. Its first pull() returns the init part, then the burst from the join point. */
+  subscribe(options: SubscribeOptions = {}): Subscriber {
+    const now = options.now ?? this.clockFn();
+    const sub = new Subscriber(this, options.join ?? this.options.join, options.rebase ?? this.options.rebase, now);
+    this.subs.add(sub);
+    const h = this.history;
+    if (sub.join === 'latest-keyframe') {
+      const c = this.currentEpoch !== undefined ? h.newestJoin(this.currentEpoch) : undefined;
+      if (c !== undefined) {
+        sub.moveTo(c);
+        sub.markDelivered();
+        return sub;
+      }
+    }
+    sub.waitFor(h.endSeq);
+    return sub;
+  }
+
+  /**
+   * Applies the slow-client policy to every subscriber (also done at each cluster start):
+   * no pull() for idleTimeoutMs, or more than hardLimitNs of media time since the data it last
+   * pulled: dropped. Cursor lag over softLimitNs or maxLagBytes, or cursor evicted from the history:
+   * moved to the newest join point (or, without one, made to wait for the next).
+   */
+  checkSubscribers(nowMs: number = this.clockFn()): CheckResult {
+    const res: CheckResult = { skipped: [], dropped: [] };
+    for (const sub of this.subs) this.police(sub, nowMs, res);
+    return res;
+  }
+
+  /** @internal */
+  recover(sub: Subscriber, now: number): void {
+    this.police(sub, now, undefined);
+    // Still behind the history (the policy found it within limits): move it anyway.
+    if ((sub.state === 'active' || sub.state === 'waiting') && sub.seq >= 0 && sub.seq < this.history.firstSeq) {
+      this.skip(sub, undefined);
+    }
+  }
+
+  private police(sub: Subscriber, now: number, res: CheckResult | undefined): void {
+    if (sub.state !== 'active' && sub.state !== 'waiting') return;
+    const o = this.options;
+    if (now - sub.lastPullMs > o.idleTimeoutMs) {
+      this.drop(sub, 'idle', res);
+      return;
+    }
+    if (sub.seq < 0 && !sub.tryAttach()) return;
+    const h = this.history;
+    if (sub.behindNs > o.hardLimitNs) {
+      this.drop(sub, 'lag', res);
+      return;
+    }
+    const evicted = sub.seq < h.firstSeq;
+    if (evicted || sub.lagNs > o.softLimitNs || h.totalBytes - sub.cursorOffset > o.maxLagBytes) {
+      this.skip(sub, res);
+    }
+  }
+
+  private skip(sub: Subscriber, res: CheckResult | undefined): void {
+    const h = this.history;
+    const evicted = sub.seq < h.firstSeq;
+    const j = this.currentEpoch !== undefined ? h.newestJoin(this.currentEpoch) : undefined;
+    if (j !== undefined && (evicted || j.seq > sub.seq)) sub.moveTo(j);
+    else if (evicted) sub.waitFor(h.endSeq);
+    else return; // no join point ahead of it: nothing to gain; the hard limit decides
+    sub.skips++;
+    this.skips++;
+    res?.skipped.push(sub);
+    this.onSkip?.(sub);
+  }
+
+  private drop(sub: Subscriber, reason: DropReason, res: CheckResult | undefined): void {
+    sub.state = 'dropped';
+    sub.dropReason = reason;
+    this.detach(sub);
+    this.drops++;
+    res?.dropped.push(sub);
+    this.onDrop?.(sub, reason);
+    sub.onReadable?.();
+  }
+
+  /** @internal */
+  park(sub: Subscriber, forJoin: boolean): void {
+    if (sub.parked || sub.onReadable === undefined) return;
+    sub.parked = true;
+    (forJoin ? this.parkedJoin : this.parked).add(sub);
+  }
+
+  /** @internal */
+  detach(sub: Subscriber): void {
+    this.subs.delete(sub);
+    if (sub.parked) {
+      sub.parked = false;
+      this.parked.delete(sub);
+      this.parkedJoin.delete(sub);
+    }
+  }
+
+  private wake(): void {
+    const list = this.parked;
+    this.parked = this.parkedSpare;
+    this.parkedSpare = list;
+    for (const sub of list) {
+      sub.parked = false;
+      sub.onReadable?.();
+    }
+    list.clear();
+  }
+
+  private wakeJoin(): void {
+    const list = [...this.parkedJoin];
+    this.parkedJoin.clear();
+    for (const sub of list) {
+      sub.parked = false;
+      sub.onReadable?.();
+    }
+  }
+
+  /** Subscribers currently attached (not finished, dropped or closed). */
+  get subscribers(): ReadonlySet<Subscriber> {
+    return this.subs;
+  }
+
+  get stats(): LiveStreamStats {
+    const h = this.history;
+    let waiting = 0;
+    for (const s of this.subs) if (s.state === 'waiting') waiting++;
+    let joins = 0;
+    for (let seq = h.firstSeq; seq < h.endSeq; seq++) if (h.get(seq)!.join) joins++;
+    const oldest = h.oldest;
+    const durationNs = oldest !== undefined ? Math.max(0, this.newestNs - oldest.startNs) : 0;
+    return {
+      subscribers: this.subs.size,
+      waiting,
+      active: this.subs.size - waiting,
+      skips: this.skips,
+      drops: this.drops,
+      frames: this.frames,
+      clusters: h.endSeq,
+      epochs: this.epochCount,
+      historyBytes: h.bytes,
+      historyClusters: h.length,
+      historyJoinPoints: joins,
+      historyDurationNs: durationNs,
+      bitrate: durationNs > 0 ? (h.bytes * 8e9) / durationNs : 0,
+      totalBytes: h.totalBytes,
+      ended: this.ended,
+    };
+  }
+}

@@ -1,0 +1,265 @@
+// Subscriber: one client's cursor into the shared history (cluster seq + block index) plus a few
+// numbers (rebase origin, lag bookkeeping, counters). pull() hands out the shared block bytes; only
+// the Cluster start (ID + unknown size + Timestamp) is per subscriber, because of rebasing.
+
+import type { Cluster, Epoch, History } from './history.js';
+
+export type JoinMode = 'latest-keyframe' | 'next-keyframe';
+export type SubscriberState = 'waiting' | 'active' | 'finished' | 'dropped' | 'closed';
+/** Why a subscriber was dropped: media-time lag past the hard limit, no pull for the idle timeout,
+ *  or its cursor fell out of the history with no join point left to move it to (never happens
+ *  today: it waits for the next keyframe instead). */
+export type DropReason = 'lag' | 'idle';
+
+export interface SubscribeOptions {
+  /** Where to start: the newest join point in the history (burst, default) or the next one to arrive. */
+  join?: JoinMode;
+  /** Rewrite Cluster timestamps so this subscriber's stream starts at 0 (default true). */
+  rebase?: boolean;
+  /** Clock value (ms) of the subscription; defaults to the stream's clock. */
+  now?: number;
+}
+
+/** What a Subscriber needs from its LiveStream (internal). */
+export interface SubscriberHost {
+  readonly history: History;
+  readonly currentEpoch: Epoch | undefined;
+  /** Largest frame timestamp pushed (ns, after restart offsets). */
+  readonly newestNs: number;
+  readonly ended: boolean;
+  clock(): number;
+  /** Applies the slow-client policy to a subscriber whose cursor was evicted. */
+  recover(sub: Subscriber, now: number): void;
+  /** Subscriber is caught up (or waiting for a join point): call its onReadable when data arrives. */
+  park(sub: Subscriber, forJoin: boolean): void;
+  detach(sub: Subscriber): void;
+}
+
+const NO_BASE = Number.NaN;
+
+export class Subscriber {
+  /** Called (synchronously, from pushFrame / end / the policy) when a subscriber that found nothing
+   *  to pull has something new, or was dropped. Called once per parking; pull again to re-arm. */
+  onReadable: (() => void) | undefined = undefined;
+  readonly join: JoinMode;
+  readonly rebase: boolean;
+  state: SubscriberState = 'waiting';
+  dropReason: DropReason | undefined = undefined;
+  /** Bytes handed out by pull(). */
+  bytesSent = 0;
+  /** Times the slow-client policy moved this cursor forward. */
+  skips = 0;
+
+  /** @internal Cursor: cluster seq (-1 while waiting for a join point) and next block index. */
+  seq = -1;
+  /** @internal */
+  idx = 0;
+  /** @internal Waiting: first cluster seq that may be joined. */
+  waitFrom = 0;
+  /** @internal The cursor cluster's start has been emitted. */
+  started = false;
+  /** @internal The cursor cluster is withheld (its timestamp is before this subscriber's origin). */
+  mute = false;
+  /** @internal Epoch id whose init part was sent (-1 none). */
+  epochId = -1;
+  /** @internal Rebase origin in ticks (NaN until the first cluster). */
+  base = NO_BASE;
+  /** @internal Media time at the cursor when it last moved (ns; used once its cluster is evicted). */
+  cursorNs = 0;
+  /** @internal Where the last pull() left the cursor (skips do not move it), and its media time. */
+  dSeq = -1;
+  /** @internal */
+  dIdx = 0;
+  /** @internal */
+  deliveredNs = 0;
+  /** @internal Stream byte offset at the cursor. */
+  cursorOffset = 0;
+  /** @internal Clock (ms) of the last pull() call. */
+  lastPullMs: number;
+  /** @internal In the host's parked set. */
+  parked = false;
+
+  private readonly host: SubscriberHost;
+
+  /** @internal Created by LiveStream.subscribe(). */
+  constructor(host: SubscriberHost, join: JoinMode, rebase: boolean, now: number) {
+    this.host = host;
+    this.join = join;
+    this.rebase = rebase;
+    this.lastPullMs = now;
+  }
+
+  /** Media time (ns) between the newest frame and the first one this subscriber has not been handed. */
+  get lagNs(): number {
+    if (this.seq < 0) return 0;
+    return Math.max(0, this.host.newestNs - this.posNs(this.seq, this.idx, this.cursorNs));
+  }
+
+  /** @internal Media time (ns) between the newest frame and where the last pull() left off. */
+  get behindNs(): number {
+    if (this.dSeq < 0) return 0;
+    return Math.max(0, this.host.newestNs - this.posNs(this.dSeq, this.dIdx, this.deliveredNs));
+  }
+
+  /** Timestamp of the first block after (seq, idx); `fallback` when evicted; newest when none yet. */
+  private posNs(seq: number, idx: number, fallback: number): number {
+    const h = this.host.history;
+    const c = h.get(seq);
+    if (c === undefined) return seq < h.firstSeq ? fallback : this.host.newestNs;
+    if (idx < c.blocks.length) return c.frameTicks[idx]! * c.epoch.timestampScale;
+    const n = h.get(seq + 1);
+    return n !== undefined ? n.startNs : this.host.newestNs;
+  }
+
+  /** @internal First attachment: a subscriber that never pulls is behind from here. */
+  markDelivered(): void {
+    this.dSeq = this.seq;
+    this.dIdx = this.idx;
+    this.deliveredNs = this.cursorNs;
+  }
+
+  /** Shared-stream bytes between this subscriber's cursor and the newest block. */
+  get lagBytes(): number {
+    if (this.seq < 0) return 0;
+    return Math.max(0, this.host.history.totalBytes - this.cursorOffset);
+  }
+
+  /** @internal Moves the cursor to the start of cluster `c`. */
+  moveTo(c: Cluster): void {
+    this.seq = c.seq;
+    this.idx = 0;
+    this.started = false;
+    this.mute = false;
+    this.cursorNs = c.startNs;
+    this.cursorOffset = c.startOffset;
+    this.state = 'active';
+  }
+
+  /** @internal Waits for a join point from cluster `seq` on. */
+  waitFor(seq: number): void {
+    this.seq = -1;
+    this.idx = 0;
+    this.started = false;
+    this.waitFrom = seq;
+    this.state = 'waiting';
+  }
+
+  /** @internal Attaches a waiting subscriber to the first join point at or after waitFrom (current epoch). */
+  tryAttach(): boolean {
+    if (this.seq >= 0) return true;
+    const h = this.host.history;
+    let c = h.firstJoinFrom(this.waitFrom);
+    const ep = this.host.currentEpoch;
+    while (c !== undefined && c.epoch !== ep) c = h.firstJoinFrom(c.seq + 1);
+    if (c === undefined) return false;
+    this.moveTo(c);
+    if (this.dSeq < 0) this.markDelivered();
+    return true;
+  }
+
+  /**
+   * Everything pending, in order: the init part (first time, and again when the source's tracks
+   * changed), then Cluster starts and shared block bytes. Stops once `maxBytes` are reached (always at
+   * a part boundary, at least one part). [] = nothing new (onReadable fires when there is);
+   * null = finished (input ended and everything was handed out), dropped or closed.
+   * The arrays are shared with other subscribers: never modify them.
+   * Call it only when the socket can take more: every call counts as progress for the idle timeout.
+   */
+  pull(maxBytes?: number): Uint8Array[] | null {
+    if (this.state !== 'waiting' && this.state !== 'active') return null;
+    const host = this.host;
+    const now = host.clock();
+    this.lastPullMs = now;
+    const limit = maxBytes !== undefined && maxBytes > 0 ? maxBytes : Infinity;
+    const out: Uint8Array[] = [];
+    let bytes = 0;
+    const h = host.history;
+
+    if (this.seq >= 0 && this.seq < h.firstSeq) {
+      host.recover(this, now); // evicted under us: skip forward (or wait)
+      if (this.state !== 'waiting' && this.state !== 'active') return null;
+    }
+    if (this.seq < 0 && !this.tryAttach()) {
+      const ep = host.currentEpoch;
+      if (ep !== undefined && this.epochId !== ep.id) {
+        out.push(ep.init);
+        bytes += ep.init.length;
+        this.epochId = ep.id;
+        this.base = NO_BASE;
+      }
+      this.bytesSent += bytes;
+      if (host.ended) {
+        this.state = 'finished';
+        host.detach(this);
+        return out.length > 0 ? out : null;
+      }
+      host.park(this, true);
+      return out;
+    }
+
+    let c: Cluster | undefined;
+    for (;;) {
+      c = h.get(this.seq)!;
+      if (!this.started) {
+        if (c.epoch.id !== this.epochId) {
+          out.push(c.epoch.init);
+          bytes += c.epoch.init.length;
+          this.epochId = c.epoch.id;
+          this.base = NO_BASE;
+        }
+        if (Number.isNaN(this.base)) {
+          this.base = !this.rebase ? 0 : c.closed ? c.minTicks : Math.min(c.minTicks, c.ticks - c.epoch.underrunTicks);
+        }
+        this.mute = c.ticks < this.base;
+        if (!this.mute) {
+          const start = c.clusterStart(c.ticks - this.base);
+          out.push(start);
+          bytes += start.length;
+        }
+        this.started = true;
+      }
+      const blocks = c.blocks;
+      const n = blocks.length;
+      const base = this.base;
+      let i = this.idx;
+      while (i < n && bytes < limit) {
+        const b = blocks[i]!;
+        this.cursorOffset += b.length;
+        if (!this.mute && c.frameTicks[i]! >= base) {
+          out.push(b);
+          bytes += b.length;
+        }
+        i++;
+      }
+      this.idx = i;
+      if (i < n || !c.closed || this.seq + 1 >= h.endSeq) break;
+      this.seq++;
+      this.idx = 0;
+      this.started = false;
+      if (bytes >= limit) break;
+    }
+
+    this.bytesSent += bytes;
+    const cur = h.get(this.seq)!;
+    const caughtUp = this.idx >= cur.blocks.length && this.seq + 1 >= h.endSeq;
+    this.cursorNs = caughtUp ? host.newestNs : this.posNs(this.seq, this.idx, this.cursorNs);
+    this.markDelivered();
+    if (caughtUp) {
+      if (host.ended) {
+        this.state = 'finished';
+        host.detach(this);
+        return out.length > 0 ? out : null;
+      }
+      host.park(this, false);
+    }
+    return out;
+  }
+
+  /** Stops the subscription (the server closed the socket). Idempotent. */
+  close(): void {
+    if (this.state === 'waiting' || this.state === 'active') {
+      this.state = 'closed';
+      this.host.detach(this);
+    }
+  }
+}

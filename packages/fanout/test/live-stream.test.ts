@@ -1,0 +1,515 @@
+// LiveStream on synthetic feeds: clustering at keyframes, int16 splits, audio-only clusters, late
+// joiners (init + burst, rebased timestamps), shared block bytes, slow-client policy, bounded history,
+// end of input, header changes. Output bytes are checked with an independent EBML walker.
+
+import t from 'tap';
+import { LiveStream, Subscriber } from '../src/index.js';
+import { concat, drain, makeFeed, makeHeader, walk } from '../testlib/helpers.js';
+import type { WalkedSegment } from '../testlib/helpers.js';
+
+/** Limits off: for tests that push a whole feed before pulling (faster than real time). */
+const NO_LIMITS = { softLimitNs: Infinity, hardLimitNs: Infinity, idleTimeoutMs: Infinity } as const;
+
+function clock(start = 0) {
+  const c = { ms: start, now: () => c.ms };
+  return c;
+}
+
+function allBlocks(seg: WalkedSegment) {
+  return seg.clusters.flatMap((c) => c.blocks);
+}
+
+t.test('clusters start at video keyframes; each keyframe is a join point', async (t) => {
+  const s = new LiveStream({ clock: () => 0, ...NO_LIMITS });
+  s.setHeader(makeHeader());
+  const sub = s.subscribe({ join: 'next-keyframe' });
+  const feed = makeFeed({ durationMs: 10_000, gop: 25, audioLagMs: 30 });
+  for (const f of feed) s.pushFrame(f);
+  s.end();
+  const out = concat(drain(sub));
+  t.equal(sub.pull(), null, 'finished');
+  t.equal(sub.state, 'finished');
+  const segs = walk(out);
+  t.equal(segs.length, 1);
+  const seg = segs[0]!;
+  t.equal(seg.tracks, 2);
+  t.notOk(seg.hasDuration, 'no Duration in a live Info');
+  t.notOk(seg.hasSeekHead);
+  t.notOk(seg.hasCues);
+  t.equal(seg.clusters.length, 10, 'one cluster per 1 s GOP');
+  for (const c of seg.clusters) {
+    const first = c.blocks[0]!;
+    t.equal(first.track, 1);
+    t.ok(first.keyframe, `cluster at ${c.timestamp} starts with a keyframe`);
+    t.equal(c.blocks.filter((b) => b.track === 1 && b.keyframe).length, 1);
+  }
+  t.equal(allBlocks(seg).length, feed.length, 'every frame delivered');
+  t.equal(s.stats.frames, feed.length);
+  t.ok(allBlocks(seg).some((b) => b.rel < 0), 'audio muxed late lands before its cluster timestamp (negative relative)');
+});
+
+t.test('source timestamps pass through exactly with rebase: false', async (t) => {
+  const s = new LiveStream({ rebase: false, ...NO_LIMITS });
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 3000, startMs: 5000, bframes: true });
+  const sub = s.subscribe();
+  for (const f of feed) s.pushFrame(f);
+  s.end();
+  const seg = walk(concat(drain(sub)))[0]!;
+  const got = allBlocks(seg).map((b) => b.ticks);
+  t.same(got, feed.map((f) => f.timestamp / 1e6));
+  // payloads identical, in order
+  const blocks = allBlocks(seg);
+  t.ok(feed.every((f, i) => blocks[i]!.data.length === f.data.length && blocks[i]!.data[0] === f.data[0] && blocks[i]!.data[1] === f.data[1]));
+});
+
+t.test('a GOP longer than int16 ticks is split into more clusters; only the first is a join point', async (t) => {
+  const s = new LiveStream({ rebase: false });
+  s.setHeader(makeHeader({ audio: false }));
+  const feed = makeFeed({ durationMs: 100_000, gop: 100_000, audioMs: 0, videoBytes: 10 });
+  const sub = s.subscribe({ join: 'next-keyframe' });
+  let maxClusters = 0;
+  for (const f of feed) {
+    s.pushFrame(f);
+    drain(sub);
+  }
+  for (const f of feed) void f;
+  maxClusters = s.stats.clusters;
+  t.equal(maxClusters, 4, '100 s at 1 ms ticks: 4 clusters of <= 32.767 s');
+  t.equal(s.stats.historyJoinPoints, 1, 'only the keyframe cluster is a join point');
+
+  // Late joiner: the join point is still in history, so it gets all of it.
+  const late = s.subscribe();
+  s.end();
+  const seg = walk(concat(drain(late)))[0]!;
+  t.equal(seg.clusters.length, 4);
+  for (const c of seg.clusters) {
+    for (const b of c.blocks) t.ok(b.rel >= -32768 && b.rel <= 32767);
+  }
+  t.ok(seg.clusters[0]!.blocks[0]!.keyframe);
+  t.notOk(seg.clusters[1]!.blocks[0]!.keyframe);
+  t.same(allBlocks(seg).map((b) => b.ticks), feed.map((f) => f.timestamp / 1e6), 'timestamps survive the split');
+});
+
+t.test('B-frames reaching below a split cluster stay in int16 or force a split', async (t) => {
+  const s = new LiveStream({ rebase: false, ...NO_LIMITS });
+  s.setHeader(makeHeader({ audio: false }));
+  const feed = makeFeed({ durationMs: 70_000, gop: 10_000, audioMs: 0, videoBytes: 10, bframes: true });
+  const sub = s.subscribe({ join: 'next-keyframe' });
+  for (const f of feed) s.pushFrame(f);
+  s.end();
+  const seg = walk(concat(drain(sub)))[0]!;
+  t.same(allBlocks(seg).map((b) => b.ticks), feed.map((f) => f.timestamp / 1e6));
+  t.ok(seg.clusters.length >= 3);
+});
+
+t.test('audio-only input is clustered about every second; every cluster is a join point', async (t) => {
+  const s = new LiveStream(NO_LIMITS);
+  s.setHeader(makeHeader({ video: false }));
+  const feed = makeFeed({ durationMs: 10_000, videoMs: 0, audioMs: 20 });
+  const sub = s.subscribe({ join: 'next-keyframe' });
+  for (const f of feed) s.pushFrame(f);
+  s.end();
+  const seg = walk(concat(drain(sub)))[0]!;
+  t.equal(seg.clusters.length, 10);
+  for (const c of seg.clusters) {
+    const dur = c.blocks[c.blocks.length - 1]!.ticks - c.blocks[0]!.ticks;
+    t.ok(dur >= 900 && dur <= 1000, `cluster spans ~1 s (${dur} ms)`);
+  }
+  t.equal(s.stats.historyJoinPoints, 10);
+  const late = s.subscribe();
+  t.equal(late.state, 'active');
+});
+
+t.test('a late subscriber gets init + burst from the newest keyframe, rebased to 0, never negative', async (t) => {
+  const s = new LiveStream();
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 20_000, startMs: 3_600_000, gop: 50, bframes: true, audioLagMs: 50 });
+  const cut = Math.floor(feed.length * 0.63);
+  for (let i = 0; i < cut; i++) s.pushFrame(feed[i]!);
+  const late = s.subscribe();
+  t.equal(late.state, 'active', 'join point available: active at once');
+  const first = late.pull()!;
+  t.equal(first[0], s.initPart, 'init part first (shared)');
+  const rest = [first, drain(late)];
+  for (let i = cut; i < feed.length; i++) {
+    s.pushFrame(feed[i]!);
+    if (i % 7 === 0) rest.push(drain(late));
+  }
+  s.end();
+  rest.push(drain(late));
+  t.equal(late.pull(), null);
+  const segs = walk(concat(rest.flat()));
+  t.equal(segs.length, 1);
+  const seg = segs[0]!;
+  const c0 = seg.clusters[0]!;
+  t.ok(c0.blocks[0]!.keyframe && c0.blocks[0]!.track === 1, 'first block is a video keyframe');
+  const firstVideo = allBlocks(seg).find((b) => b.track === 1)!;
+  t.ok(firstVideo.keyframe, 'first video frame is a keyframe');
+  const ticks = allBlocks(seg).map((b) => b.ticks);
+  t.equal(Math.min(...ticks), 0, 'timestamps start at 0');
+  t.ok(seg.clusters.every((c) => c.timestamp >= 0 && c.blocks.every((b) => b.ticks >= 0)), 'nothing negative');
+  // Every frame from the join point on arrives, shifted by one constant.
+  const joinIdx = (() => {
+    let k = -1;
+    for (let i = 0; i < cut; i++) if (feed[i]!.track === 1 && feed[i]!.keyframe) k = i;
+    return k;
+  })();
+  const expected = feed.slice(joinIdx).map((f) => f.timestamp / 1e6);
+  const shift = expected[0]! - ticks[0]!;
+  t.same(ticks, expected.map((x) => x - shift), 'continuous timeline from the join point');
+  t.ok(late.bytesSent > 0);
+});
+
+t.test('rebase origin covers audio that arrives after the keyframe with an earlier timestamp', async (t) => {
+  const s = new LiveStream();
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 6_000, gop: 25, audioLagMs: 60 });
+  // Join exactly when a keyframe cluster has just opened (only the keyframe known).
+  let subs: Subscriber[] = [];
+  const outs: Uint8Array[][] = [];
+  let clusters = 0;
+  for (const f of feed) {
+    s.pushFrame(f);
+    if (s.stats.clusters !== clusters) {
+      clusters = s.stats.clusters;
+      if (clusters >= 2 && subs.length < 3) {
+        const sub = s.subscribe();
+        subs.push(sub);
+        outs.push(sub.pull()!);
+      }
+    }
+    subs.forEach((sub, i) => outs[i]!.push(...(sub.pull() ?? [])));
+  }
+  s.end();
+  subs.forEach((sub, i) => outs[i]!.push(...drain(sub)));
+  t.equal(subs.length, 3);
+  for (const o of outs) {
+    const seg = walk(concat(o))[0]!;
+    const ticks = allBlocks(seg).map((b) => b.ticks);
+    t.ok(Math.min(...ticks) >= 0, 'never negative');
+    t.ok(Math.min(...ticks) <= 60, `starts near 0 (${Math.min(...ticks)})`);
+    t.ok(seg.clusters[0]!.blocks[0]!.keyframe);
+  }
+  subs = [];
+});
+
+t.test('two subscribers joining at different times share the same block byte arrays', async (t) => {
+  const s = new LiveStream();
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 8_000, gop: 25 });
+  const a = s.subscribe({ join: 'next-keyframe' });
+  const aParts: Uint8Array[] = [];
+  const bParts: Uint8Array[] = [];
+  let b: Subscriber | undefined;
+  feed.forEach((f, i) => {
+    s.pushFrame(f);
+    if (i === Math.floor(feed.length / 2)) b = s.subscribe();
+    aParts.push(...(a.pull() ?? []));
+    if (b) bParts.push(...(b.pull() ?? []));
+  });
+  s.end();
+  aParts.push(...drain(a));
+  bParts.push(...drain(b!));
+  // b's parts: init, then per cluster: start + blocks. Blocks must be the very same objects as a's.
+  const aSet = new Set(aParts);
+  const bBlocks = bParts.filter((p) => p[0] === 0xa3 || p[0] === 0xa0);
+  t.ok(bBlocks.length > 100);
+  t.ok(bBlocks.every((p) => aSet.has(p)), 'every block b got is === one a got');
+  const firstShared = aParts.indexOf(bBlocks[0]!);
+  const aBlocksFrom = aParts.slice(firstShared).filter((p) => p[0] === 0xa3 || p[0] === 0xa0);
+  t.equal(aBlocksFrom.length, bBlocks.length);
+  t.ok(aBlocksFrom.every((p, i) => p === bBlocks[i]), 'same order, same objects from the common point on');
+  t.equal(bParts[0], aParts[0], 'init part shared too');
+  // Cluster starts differ only by timestamp (b is rebased to its join point).
+  const segA = walk(concat(aParts))[0]!;
+  const segB = walk(concat(bParts))[0]!;
+  const off = segA.clusters.length - segB.clusters.length;
+  const delta = segA.clusters[off]!.timestamp - segB.clusters[0]!.timestamp;
+  t.ok(delta > 0);
+  t.ok(segB.clusters.every((c, i) => segA.clusters[off + i]!.timestamp - c.timestamp === delta));
+});
+
+t.test('slow subscriber: skipped past the soft limit, dropped past the hard limit; others unaffected', async (t) => {
+  const c = clock();
+  const s = new LiveStream({ clock: c.now, idleTimeoutMs: 60_000 });
+  const skipped: Subscriber[] = [];
+  const dropped: [Subscriber, string][] = [];
+  s.onSkip = (sub) => skipped.push(sub);
+  s.onDrop = (sub, why) => dropped.push([sub, why]);
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 20_000, gop: 25 }); // 1 s GOPs
+  const good = s.subscribe({ join: 'next-keyframe' });
+  const slow = s.subscribe({ join: 'next-keyframe' });
+  let slowReadable = 0;
+  slow.onReadable = () => slowReadable++;
+  slow.pull(); // parks: only the init part, waiting for a keyframe
+  const goodParts: Uint8Array[] = [];
+  let skipAtNs = -1;
+  let dropAtNs = -1;
+  for (const f of feed) {
+    c.ms = f.timestamp / 1e6;
+    s.pushFrame(f);
+    goodParts.push(...(good.pull() ?? []));
+    if (skipAtNs < 0 && slow.skips > 0) skipAtNs = f.timestamp;
+    if (dropAtNs < 0 && slow.state === 'dropped') dropAtNs = f.timestamp;
+  }
+  s.end();
+  goodParts.push(...drain(good));
+  t.ok(skipAtNs >= 3e9 && skipAtNs <= 4.1e9, `first skip just past 3 s (${skipAtNs / 1e9} s)`);
+  t.ok(dropAtNs >= 7e9 && dropAtNs <= 8.1e9, `dropped just past 7 s (${dropAtNs / 1e9} s)`);
+  t.equal(slow.dropReason, 'lag');
+  t.equal(slow.pull(), null);
+  t.ok(slowReadable >= 1, 'onReadable fired (join / drop)');
+  t.ok(skipped.includes(slow));
+  t.same(dropped.map(([, w]) => w), ['lag']);
+  t.equal(dropped[0]![0], slow);
+  t.equal(good.skips, 0);
+  t.equal(good.state, 'finished');
+  t.equal(allBlocks(walk(concat(goodParts))[0]!).length, feed.length, 'the good subscriber got every frame');
+  t.equal(s.stats.drops, 1);
+  t.equal(s.stats.skips, slow.skips);
+  t.equal(s.stats.subscribers, 0);
+});
+
+t.test('a subscriber that reads slowly is moved forward but stays decodable', async (t) => {
+  const c = clock();
+  const s = new LiveStream({ clock: c.now });
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 30_000, gop: 25, videoBytes: 2000 });
+  const sub = s.subscribe({ join: 'next-keyframe' });
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (const f of feed) {
+    c.ms = f.timestamp / 1e6;
+    s.pushFrame(f);
+    if (n++ % 4 !== 0) continue;
+    const p = sub.pull(1500); // about 2/3 of the stream's rate
+    if (p) parts.push(...p);
+  }
+  t.ok(sub.skips >= 2, `skipped ${sub.skips} times`);
+  t.equal(sub.state, 'active');
+  t.ok(sub.lagNs <= 3.1e9);
+  const seg = walk(concat(parts))[0]!;
+  for (const cl of seg.clusters) t.ok(cl.blocks.length === 0 || cl.blocks[0]!.keyframe, 'every cluster starts with a keyframe');
+  const ticks = allBlocks(seg).map((b) => b.ticks);
+  t.ok(ticks.every((x, i) => i === 0 || x >= ticks[i - 1]! - 100), 'timestamps stay continuous in media time after skips (no reset)');
+  t.ok(ticks[ticks.length - 1]! > 20_000, 'timeline keeps the gaps');
+});
+
+t.test('idle subscriber (never pulls) is dropped after the idle timeout', async (t) => {
+  const c = clock();
+  const s = new LiveStream({ clock: c.now, idleTimeoutMs: 10_000, hardLimitNs: 1e12, softLimitNs: 1e12 });
+  s.setHeader(makeHeader());
+  const idle = s.subscribe();
+  const live = s.subscribe();
+  c.ms = 5_000;
+  t.same(s.checkSubscribers(), { skipped: [], dropped: [] });
+  live.pull();
+  c.ms = 10_001;
+  const r = s.checkSubscribers();
+  t.same(r.dropped, [idle]);
+  t.equal(idle.dropReason, 'idle');
+  t.equal(live.state, 'waiting');
+  t.equal(s.stats.subscribers, 1);
+});
+
+t.test('history stays within its byte and cluster bounds under a long feed; cursors never dangle', async (t) => {
+  const c = clock();
+  const maxBytes = 256 * 1024;
+  const s = new LiveStream({ clock: c.now, historyMaxBytes: maxBytes, historyMaxClusters: 8, softLimitNs: 1e12, hardLimitNs: 1e12, idleTimeoutMs: 1e12 });
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 600_000, gop: 50, videoBytes: 1500 }); // ~600 s at ~0.4 Mbit/s
+  const stuck = s.subscribe({ join: 'next-keyframe' });
+  const live = s.subscribe({ join: 'next-keyframe' });
+  const first: Uint8Array[] = [];
+  let maxSeen = 0;
+  let maxClusters = 0;
+  let n = 0;
+  for (const f of feed) {
+    c.ms = f.timestamp / 1e6;
+    s.pushFrame(f);
+    if (n++ % 3 === 0) drain(live);
+    const st = s.stats;
+    if (st.historyBytes > maxSeen) maxSeen = st.historyBytes;
+    if (st.historyClusters > maxClusters) maxClusters = st.historyClusters;
+    if (n === 100) first.push(...stuck.pull()!); // attach, then never again
+  }
+  t.ok(maxSeen <= maxBytes, `history bytes peak ${maxSeen} <= ${maxBytes}`);
+  t.ok(maxClusters <= 8);
+  t.ok(s.stats.historyBytes > 0);
+  // The stuck cursor points far behind the (evicted) history: the next pull moves it to a join point.
+  const parts = [...first, ...drain(stuck)];
+  t.ok(stuck.skips >= 1, 'evicted cursor moved forward');
+  const seg = walk(concat(parts))[0]!;
+  t.ok(seg.clusters.length >= 1);
+  t.ok(seg.clusters[seg.clusters.length - 1]!.blocks[0]!.keyframe);
+  // ... after the skip it resumes at a join point
+  t.ok(seg.clusters.slice(1).every((cl) => cl.blocks[0]!.keyframe));
+});
+
+t.test('a single cluster larger than the history cap is cut so eviction can keep the bound', async (t) => {
+  const s = new LiveStream({ historyMaxBytes: 64 * 1024 });
+  s.setHeader(makeHeader({ audio: false }));
+  const feed = makeFeed({ durationMs: 20_000, gop: 100_000, audioMs: 0, videoBytes: 1000 });
+  let peak = 0;
+  for (const f of feed) {
+    s.pushFrame(f);
+    peak = Math.max(peak, s.stats.historyBytes);
+  }
+  t.ok(peak <= 64 * 1024, `peak ${peak}`);
+  t.equal(s.stats.historyJoinPoints, 0, 'the keyframe cluster was evicted');
+  const sub = s.subscribe();
+  t.equal(sub.state, 'waiting', 'no join point: waits for the next keyframe');
+});
+
+t.test('next-keyframe join waits (init part at once) and onReadable fires at the keyframe', async (t) => {
+  const s = new LiveStream();
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 3_000, gop: 25 });
+  for (const f of feed.slice(0, 10)) s.pushFrame(f);
+  const sub = s.subscribe({ join: 'next-keyframe' });
+  let woke = 0;
+  sub.onReadable = () => woke++;
+  const p0 = sub.pull()!;
+  t.same(p0, [s.initPart!], 'init part at once');
+  t.same(sub.pull(), [], 'nothing until the next keyframe');
+  t.equal(sub.state, 'waiting');
+  let i = 10;
+  while (s.stats.historyJoinPoints < 2) s.pushFrame(feed[i++]!);
+  t.equal(woke, 1, 'woken once when the keyframe cluster opened');
+  const p1 = sub.pull()!;
+  t.equal(sub.state, 'active');
+  const seg = walk(concat([...p0, ...p1]))[0]!;
+  t.equal(seg.clusters.length, 1);
+  t.ok(seg.clusters[0]!.blocks[0]!.keyframe);
+  t.equal(seg.clusters[0]!.blocks[0]!.ticks, 0);
+  // caught up: parked; the next frame wakes it once
+  woke = 0;
+  s.pushFrame(feed[i++]!);
+  s.pushFrame(feed[i++]!);
+  t.equal(woke, 1);
+  t.equal(sub.pull()!.length, 2);
+  s.end();
+  t.equal(woke, 2, 'end wakes parked subscribers');
+  t.equal(sub.pull(), null);
+});
+
+t.test('pull(maxBytes) splits at part boundaries and loses nothing', async (t) => {
+  const s = new LiveStream();
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 5_000, gop: 25 });
+  for (const f of feed) s.pushFrame(f);
+  s.end();
+  const a = s.subscribe();
+  const b = s.subscribe();
+  const whole = concat(drain(a));
+  const pieces: Uint8Array[] = [];
+  let calls = 0;
+  for (;;) {
+    const p = b.pull(1000);
+    if (p === null) break;
+    calls++;
+    let n = 0;
+    for (const x of p) n += x.length;
+    t.ok(p.length >= 1);
+    if (p.length > 1) t.ok(n - p[p.length - 1]!.length < 1000, 'stops once maxBytes is reached');
+    pieces.push(...p);
+  }
+  t.ok(calls > 5);
+  t.same(concat(pieces), whole);
+  t.equal(b.bytesSent, whole.length);
+});
+
+t.test('end(): everything is delivered, then null; subscribers after end finish too', async (t) => {
+  const s = new LiveStream();
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 2_500, gop: 25 });
+  const a = s.subscribe({ join: 'next-keyframe' });
+  for (const f of feed) s.pushFrame(f);
+  s.end();
+  const seg = walk(concat(drain(a)))[0]!;
+  t.equal(allBlocks(seg).length, feed.length);
+  t.equal(a.pull(), null);
+  t.equal(a.state, 'finished');
+  const late = s.subscribe();
+  const lateSeg = walk(concat(drain(late)))[0]!;
+  t.equal(lateSeg.clusters.length, 1, 'burst of the last GOP');
+  t.equal(late.pull(), null);
+  const waiting = s.subscribe({ join: 'next-keyframe' });
+  t.same(waiting.pull(), [s.initPart!]);
+  t.equal(waiting.pull(), null);
+  t.throws(() => s.pushFrame(feed[0]!));
+});
+
+t.test('setHeader: same tracks continue the Segment; new tracks start a new init part', async (t) => {
+  const s = new LiveStream();
+  s.setHeader(makeHeader());
+  const sub = s.subscribe({ join: 'next-keyframe' });
+  const parts: Uint8Array[] = [];
+  for (const f of makeFeed({ durationMs: 2_000 })) s.pushFrame(f);
+  parts.push(...drain(sub));
+  // Source reconnects with the same layout; its clock restarts at 0.
+  s.setHeader(makeHeader());
+  for (const f of makeFeed({ durationMs: 2_000 })) s.pushFrame(f);
+  parts.push(...drain(sub));
+  let segs = walk(concat(parts));
+  t.equal(segs.length, 1, 'same Segment');
+  const ticks = allBlocks(segs[0]!).filter((b) => b.track === 1).map((b) => b.ticks);
+  t.ok(ticks.every((x, i) => i === 0 || x > ticks[i - 1]!), 'video timestamps stay increasing across the reconnect');
+  t.equal(s.stats.epochs, 1);
+  // New layout (different codec private): new init part, and the subscriber gets it.
+  s.setHeader(makeHeader({ codecPrivate: new Uint8Array([1, 2, 3]) }));
+  const late = s.subscribe();
+  t.equal(late.state, 'waiting', 'joiners wait for the new layout\'s first keyframe');
+  for (const f of makeFeed({ durationMs: 2_000 })) s.pushFrame(f);
+  s.end();
+  parts.push(...drain(sub));
+  segs = walk(concat(parts));
+  t.equal(segs.length, 2, 'a second EBML header + Segment');
+  t.equal(s.stats.epochs, 2);
+  t.equal(segs[1]!.clusters[0]!.blocks[0]!.ticks, 0, 'the new Segment is rebased to 0');
+  const lateSegs = walk(concat(drain(late)));
+  t.equal(lateSegs.length, 1, 'a new joiner sees only the new layout');
+});
+
+t.test('per-subscriber cost: pushFrame does not touch idle subscribers; memory per subscriber is small', async (t) => {
+  const s = new LiveStream({ clock: () => 0 });
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 4_000, gop: 25 });
+  for (const f of feed.slice(0, 60)) s.pushFrame(f);
+  const before = process.memoryUsage().heapUsed;
+  const subs: Subscriber[] = [];
+  for (let i = 0; i < 5000; i++) subs.push(s.subscribe());
+  const per = (process.memoryUsage().heapUsed - before) / 5000;
+  t.ok(per < 1024, `~${Math.round(per)} bytes of heap per subscriber`);
+  for (const sub of subs) drain(sub);
+  let readable = 0;
+  for (const sub of subs) sub.onReadable = () => readable++;
+  for (const sub of subs) sub.pull(); // park
+  s.pushFrame(feed[60]!);
+  t.equal(readable, 5000, 'each parked subscriber woken once');
+  s.pushFrame(feed[61]!);
+  t.equal(readable, 5000, 'not again until it pulls');
+  t.equal(s.stats.subscribers, 5000);
+  for (const sub of subs) sub.close();
+  t.equal(s.stats.subscribers, 0);
+});
+
+t.test('a forward jump in source timestamps does not drop caught-up subscribers', async (t) => {
+  const c = clock();
+  const s = new LiveStream({ clock: c.now });
+  s.setHeader(makeHeader());
+  const sub = s.subscribe({ join: 'next-keyframe' });
+  const parts: Uint8Array[] = [];
+  const feed = [...makeFeed({ durationMs: 3_000 }), ...makeFeed({ durationMs: 3_000, startMs: 60_000 })];
+  for (const f of feed) {
+    c.ms += 10;
+    s.pushFrame(f);
+    parts.push(...(sub.pull() ?? []));
+  }
+  t.equal(sub.state, 'active');
+  t.equal(sub.skips, 0);
+  t.equal(s.stats.drops, 0);
+  t.equal(allBlocks(walk(concat(parts))[0]!).length, feed.length);
+});

@@ -1,0 +1,236 @@
+// Streaming responses: one StreamClient per connected viewer (socket + fanout subscriber), and the
+// Flusher, a shared timer that coalesces what each client is sent into one corked write per tick.
+// A joining client's burst (init part + GOP) is written at once; backpressure stops pulling until
+// 'drain'. Listeners are shared functions; the only per-client closure is the onReadable hook.
+
+import type { Socket } from 'node:net';
+
+/** The fanout Subscriber surface used here (@mkvserve/fanout Subscriber satisfies it). */
+export interface SubscriberLike {
+  onReadable: (() => void) | undefined;
+  pull(maxBytes?: number): Uint8Array[] | null;
+  close(): void;
+  readonly state: string;
+  readonly dropReason?: string | undefined;
+  readonly lagNs: number;
+  readonly bytesSent: number;
+  readonly skips: number;
+}
+
+export type EndReason = 'eof' | 'client_closed' | 'error' | 'dropped_lag' | 'dropped_idle' | 'dropped' | 'shutdown' | 'new_input';
+
+export interface ClientEvents {
+  /** The client is gone (socket closed); called exactly once. */
+  onClientClosed(c: StreamClient): void;
+}
+
+const kClient = Symbol('mkvserve.client');
+type ClientSocket = Socket & { [kClient]?: StreamClient };
+
+let nextId = 1;
+
+export class StreamClient {
+  readonly id = nextId++;
+  readonly socket: Socket;
+  readonly sub: SubscriberLike;
+  readonly mount: string;
+  readonly address: string;
+  readonly port: number;
+  readonly since = Date.now();
+  /** Bytes handed to the socket (response head included). */
+  bytesWritten = 0;
+  /** Queued in the flusher's dirty list. */
+  queued = false;
+  /** Why the response ended (set when we end or destroy it). */
+  reason: EndReason | undefined;
+  ended = false;
+  /** @internal The flusher serving this client. */
+  flusher: Flusher | undefined;
+  private readonly events: ClientEvents;
+  private closedOnce = false;
+
+  constructor(socket: Socket, sub: SubscriberLike, mount: string, events: ClientEvents) {
+    this.socket = socket;
+    this.sub = sub;
+    this.mount = mount;
+    this.address = socket.remoteAddress ?? '';
+    this.port = socket.remotePort ?? 0;
+    this.events = events;
+    (socket as ClientSocket)[kClient] = this;
+    socket.on('close', onClientSocketClose);
+  }
+
+  /** The response is over: send what is buffered, then FIN. */
+  end(reason: EndReason): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.reason ??= reason;
+    this.sub.close();
+    this.socket.end();
+    // A peer that never reads would keep the socket (and its buffer) forever.
+    this.socket.setTimeout(5000);
+  }
+
+  /** Cuts the connection now. */
+  destroy(reason: EndReason): void {
+    this.reason ??= reason;
+    this.ended = true;
+    this.sub.close();
+    this.socket.destroy();
+  }
+
+  /** @internal */
+  closed(): void {
+    if (this.closedOnce) return;
+    this.closedOnce = true;
+    this.ended = true;
+    this.sub.onReadable = undefined;
+    if (this.reason === undefined) this.reason = 'client_closed';
+    this.sub.close();
+    this.events.onClientClosed(this);
+  }
+}
+
+function onClientSocketClose(this: ClientSocket): void {
+  this[kClient]?.closed();
+}
+
+function onClientDrain(this: ClientSocket): void {
+  const c = this[kClient];
+  if (c && c.flusher) c.flusher.mark(c);
+}
+
+export interface FlusherOptions {
+  /** Tick period in ms (default 40). */
+  intervalMs?: number;
+  /** Most bytes pulled for one client per tick (default 512 KiB); more waits for the next tick. */
+  maxBytesPerTick?: number;
+  /** Called after a subscriber turns out dropped (the socket is destroyed by then). */
+  onDropped?(c: StreamClient): void;
+  /** Called after a finished response was ended. */
+  onFinished?(c: StreamClient): void;
+}
+
+/**
+ * Shared write scheduler. Clients with something to send are queued (by the subscriber's
+ * onReadable, the socket's 'drain', or a partial pull) and served once per tick.
+ */
+export class Flusher {
+  readonly intervalMs: number;
+  readonly maxBytesPerTick: number;
+  private queue: StreamClient[] = [];
+  private spare: StreamClient[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly opts: FlusherOptions;
+  /** Counters (for metrics). */
+  writes = 0;
+  ticks = 0;
+  bytes = 0;
+
+  constructor(opts: FlusherOptions = {}) {
+    this.opts = opts;
+    this.intervalMs = Math.max(1, opts.intervalMs ?? 40);
+    this.maxBytesPerTick = opts.maxBytesPerTick ?? 512 * 1024;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Starts serving a client: writes `head` and the joining burst right now. */
+  attach(c: StreamClient, head: string | Uint8Array): void {
+    c.flusher = this;
+    const flusher = this;
+    c.sub.onReadable = function onReadable(): void {
+      flusher.mark(c);
+    };
+    c.socket.on('drain', onClientDrain);
+    c.socket.cork();
+    c.socket.write(head);
+    c.bytesWritten += typeof head === 'string' ? Buffer.byteLength(head) : head.byteLength;
+    this.serve(c, Infinity, true);
+  }
+
+  /** Queues a client for the next tick. */
+  mark(c: StreamClient): void {
+    if (c.queued || c.ended) return;
+    c.queued = true;
+    this.queue.push(c);
+  }
+
+  /** Serves every queued client once. */
+  tick(): void {
+    this.ticks++;
+    if (this.queue.length === 0) return;
+    const list = this.queue;
+    this.queue = this.spare;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      c.queued = false;
+      if (!c.ended) this.serve(c, this.maxBytesPerTick, false);
+    }
+    list.length = 0;
+    this.spare = list;
+  }
+
+  /** Pulls and writes for one client; `corked`: the socket is already corked by the caller. */
+  private serve(c: StreamClient, maxBytes: number, corked: boolean): void {
+    const s = c.socket;
+    const sub = c.sub;
+    if (sub.state === 'dropped') {
+      if (corked) s.uncork();
+      c.destroy(sub.dropReason === 'idle' ? 'dropped_idle' : sub.dropReason === 'lag' ? 'dropped_lag' : 'dropped');
+      this.opts.onDropped?.(c);
+      return;
+    }
+    if (s.destroyed) {
+      if (corked) s.uncork();
+      return;
+    }
+    if (s.writableNeedDrain) {
+      // Not pulling counts against the subscriber's lag; 'drain' re-queues it.
+      if (corked) s.uncork();
+      return;
+    }
+    const parts = sub.pull(maxBytes === Infinity ? undefined : maxBytes);
+    if (parts === null) {
+      if (corked) s.uncork();
+      if (sub.state === 'dropped') {
+        c.destroy(sub.dropReason === 'idle' ? 'dropped_idle' : sub.dropReason === 'lag' ? 'dropped_lag' : 'dropped');
+        this.opts.onDropped?.(c);
+      } else {
+        c.end(sub.state === 'finished' ? 'eof' : 'shutdown');
+        this.opts.onFinished?.(c);
+      }
+      return;
+    }
+    let bytes = 0;
+    if (parts.length > 0) {
+      if (!corked) s.cork();
+      for (let i = 0; i < parts.length; i++) {
+        const p = parts[i]!;
+        s.write(p);
+        bytes += p.byteLength;
+      }
+      s.uncork();
+      this.writes++;
+    } else if (corked) {
+      s.uncork();
+    }
+    c.bytesWritten += bytes;
+    this.bytes += bytes;
+    // A full batch means more is waiting (the subscriber is not parked): come back next tick.
+    if (bytes >= maxBytes && !s.writableNeedDrain) this.mark(c);
+    // A finished subscriber reports it on the next pull: ask right away.
+    if (sub.state === 'finished') {
+      c.end('eof');
+      this.opts.onFinished?.(c);
+    }
+  }
+}

@@ -1,0 +1,80 @@
+// CLI basics, spawning the real built CLI: --help, --version, usage errors (exit 1, one clear line),
+// input errors (file not found, directory) without stack traces. Run `npx tsc -b packages/server` first.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = join(here, '..', 'bin', 'mkvserve.js');
+const PKG = JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')) as { version: string };
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+t.test('--help lists the commands and the serve flags', async (t) => {
+  const r = await run(['--help']);
+  t.equal(r.code, 0);
+  for (const s of ['inspect <input>', 'remux <input> <output>', '--host', '--port', '--mount', '--loop', '--realtime', '--reconnect', '--cors', '--admin-token', '--keep-alive', '--quiet', '--log-format', '--join']) {
+    t.match(r.stdout, s);
+  }
+  t.equal(r.stderr, '');
+});
+
+t.test('inspect --help and remux --help', async (t) => {
+  const a = await run(['inspect', '--help']);
+  t.equal(a.code, 0);
+  for (const s of ['--offsets', '--json', '--summary', '--frames', '--max-frames', '--duration']) t.match(a.stdout, s);
+  const b = await run(['remux', '--help']);
+  t.equal(b.code, 0);
+  t.match(b.stdout, 'remux <input> <output>');
+});
+
+t.test('--version prints the package version', async (t) => {
+  const r = await run(['--version']);
+  t.equal(r.code, 0);
+  t.equal(r.stdout.trim(), PKG.version);
+});
+
+t.test('usage errors: exit 1, one clear message, a hint, no stack', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--bogus'], /Unknown argument: bogus/],
+    [['inspect'], /Not enough non-option arguments/],
+    [['remux', 'a.mkv'], /Not enough non-option arguments/],
+    [['a.mkv', 'b.mkv'], /Unknown argument/],
+    [['--port', '70000'], /--port must be an integer from 0 to 65535/],
+    [['--log-format', 'xml'], /Invalid values/],
+    [['--join', 'now'], /Invalid values/],
+    [['--mount', 'a b'], /--mount must be/],
+    [['inspect', 'x.mkv', '--summary', '--frames'], /mutually exclusive/],
+    [['inspect', 'x.mkv', '--max-frames', '-3'], /--max-frames/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await run(args);
+    t.equal(r.code, 1, args.join(' '));
+    t.match(r.stderr, re, args.join(' '));
+    t.match(r.stderr, /mkvserve --help/);
+    t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+t.test('input errors are clear messages', async (t) => {
+  const a = await run(['inspect', '/nonexistent/file.mkv']);
+  t.equal(a.code, 1);
+  t.equal(a.stderr, 'mkvserve: file not found: /nonexistent/file.mkv\n');
+  const b = await run(['inspect', here]);
+  t.equal(b.code, 1);
+  t.match(b.stderr, /not a file/);
+  const c = await run(['remux', '/nonexistent/file.mkv', '/tmp/out.mkv']);
+  t.equal(c.code, 1);
+  t.equal(c.stderr, 'mkvserve: file not found: /nonexistent/file.mkv\n');
+});

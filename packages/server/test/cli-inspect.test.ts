@@ -1,0 +1,308 @@
+// `mkvserve inspect` on the real fixtures, spawning the built CLI: --frames --json against the ffprobe
+// truth files (counts, sizes, video keyframe flags per track), the element tree (text and --json),
+// --summary, limits, damaged copies (exit 2, offsets on stderr, frames recovered), an MPEG-TS input
+// (clear message, exit 1), stdin, an http URL on a real local socket, and a closed stdout pipe.
+import t from 'tap';
+import type { Test } from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = join(here, '..', 'bin', 'mkvserve.js');
+const FIX = join(here, '..', '..', '..', 'fixtures');
+const tmp = mkdtempSync(join(tmpdir(), 'mkvserve-inspect-'));
+
+interface RunResult { code: number | null; stdout: string; stderr: string }
+function run(args: string[], stdinFile?: string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { stdio: [stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    if (stdinFile && p.stdin) {
+      p.stdin.on('error', () => {});
+      createReadStream(stdinFile, { highWaterMark: 7000 }).pipe(p.stdin);
+    }
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+interface Truth {
+  streams: { index: number; codec_type: string; codec_name?: string }[];
+  packets: { stream_index: number; size: number; flags: string }[];
+}
+interface FrameLine { track: number; timestamp: number; keyframe: boolean; size: number }
+
+const fixtures = existsSync(FIX) ? readdirSync(FIX).filter((f) => /\.(mkv|webm)$/.test(f) && existsSync(join(FIX, f + '.truth.json'))) : [];
+if (fixtures.length === 0) t.comment(`no fixtures in ${FIX}`);
+
+function truthOf(name: string): Truth {
+  return JSON.parse(readFileSync(join(FIX, name + '.truth.json'), 'utf8')) as Truth;
+}
+
+function parseFrames(stdout: string): FrameLine[] {
+  return stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as FrameLine);
+}
+
+/** Compares frames with the truth: ffprobe stream index i = i-th TrackEntry = TrackNumber i+1 in all fixtures. */
+function checkAgainstTruth(t: Test, name: string, frames: FrameLine[]): void {
+  const truth = truthOf(name);
+  for (const s of truth.streams) {
+    if (s.codec_type === 'attachment') continue;
+    const tp = truth.packets.filter((p) => p.stream_index === s.index);
+    const ours = frames.filter((f) => f.track === s.index + 1);
+    t.equal(ours.length, tp.length, `${name} track ${s.index + 1} (${s.codec_name}): frame count`);
+    t.same(ours.map((f) => f.size), tp.map((p) => p.size), `${name} track ${s.index + 1}: sizes`);
+    if (s.codec_type === 'video') {
+      t.same(ours.map((f) => f.keyframe), tp.map((p) => p.flags.includes('K')), `${name} track ${s.index + 1}: keyframe flags`);
+    }
+  }
+}
+
+t.test('--frames --json equals the truth files', async (t) => {
+  for (const name of fixtures) {
+    const r = await run(['inspect', join(FIX, name), '--frames', '--json']);
+    t.equal(r.code, 0, `${name}: exit code`);
+    t.equal(r.stderr, '', `${name}: no stderr`);
+    const lines = r.stdout.split('\n').filter((l) => l !== '');
+    for (const l of lines.slice(0, 5)) {
+      t.match(l, /^\{"track":\d+,"timestamp":-?\d+,"keyframe":(true|false),"size":\d+[,}]/, `${name}: line shape`);
+    }
+    checkAgainstTruth(t, name, parseFrames(r.stdout));
+  }
+});
+
+t.test('frames text output and limits', async (t) => {
+  const demo = join(FIX, 'demo.webm');
+  const text = await run(['inspect', demo, '--frames']);
+  t.equal(text.code, 0);
+  const truth = truthOf('demo.webm');
+  t.equal(text.stdout.trim().split('\n').length, truth.packets.length);
+  t.match(text.stdout, /^track \d+ \d\d:\d\d:\d\d\.\d{9} (key|   ) \d+/);
+
+  const ten = await run(['inspect', demo, '--frames', '--json', '--max-frames', '10']);
+  t.equal(ten.code, 0);
+  t.equal(parseFrames(ten.stdout).length, 10);
+
+  const oneSec = await run(['inspect', demo, '--frames', '--json', '--duration', '1']);
+  t.equal(oneSec.code, 0);
+  const fr = parseFrames(oneSec.stdout);
+  t.ok(fr.length > 40 && fr.length < 100, `about 1 s of frames (${fr.length})`);
+  for (const f of fr) t.ok(f.timestamp - fr[0]!.timestamp < 1e9);
+});
+
+t.test('element tree (text)', async (t) => {
+  const r = await run(['inspect', join(FIX, 'h264-aac-bframes.mkv')]);
+  t.equal(r.code, 0);
+  t.equal(r.stderr, '');
+  t.match(r.stdout, /^EBML \(0x1A45DFA3\) size \d+\n  EBMLVersion \(0x4286\) size 1: 1\n/);
+  t.match(r.stdout, /\n {2}DocType \(0x4282\) size 8: "matroska"\n/);
+  t.match(r.stdout, /\nSegment \(0x18538067\) size \d+\n/);
+  t.match(r.stdout, /\n {4}SimpleBlock \(0xA3\) size \d+: track 1, 00:00:00\.\d{9}, keyframe, 1 frame \(\d+\)\n/);
+  t.match(r.stdout, /CodecID \(0x86\) size \d+: "V_MPEG4\/ISO\/AVC"/);
+
+  const live = await run(['inspect', join(FIX, 'gstreamer-streamable.webm'), '--offsets']);
+  t.equal(live.code, 0);
+  t.match(live.stdout, /^EBML \(0x1A45DFA3\) size \d+ @0 header \d+ data @\d+\n/);
+  t.match(live.stdout, /\nSegment \(0x18538067\) size unknown @\d+/);
+  t.match(live.stdout, /\n {2}Cluster \(0x1F43B675\) size unknown/);
+
+  const laced = await run(['inspect', join(FIX, 'mkvmerge-xiph-lacing.mkv')]);
+  t.match(laced.stdout, /xiph lacing, \d+ frames \(/);
+});
+
+interface JNode { id: string; name: string; offset: number; headerSize: number; size: number | null; value?: unknown; block?: { track: number; frames: number[] }; children?: JNode[] }
+
+function walk(nodes: JNode[], fn: (n: JNode, parent: JNode | undefined) => void, parent?: JNode): void {
+  for (const n of nodes) {
+    fn(n, parent);
+    if (n.children) walk(n.children, fn, n);
+  }
+}
+
+t.test('element tree --json', async (t) => {
+  for (const name of fixtures) {
+    const r = await run(['inspect', join(FIX, name), '--json']);
+    t.equal(r.code, 0, name);
+    const doc = JSON.parse(r.stdout) as { elements: JNode[]; errors: unknown[] };
+    t.same(doc.errors, [], `${name}: no errors`);
+    t.same(doc.elements.map((e) => e.name), ['EBML', 'Segment'], `${name}: top level`);
+    const [ebml, seg] = doc.elements as [JNode, JNode];
+    t.match(ebml, { id: '0x1A45DFA3', offset: 0 });
+    t.equal(seg.offset, ebml.offset + ebml.headerSize + (ebml.size ?? 0), `${name}: Segment follows EBML`);
+    if (/pipe-live|gstreamer/.test(name)) t.equal(seg.size, null, `${name}: unknown-size Segment`);
+    else t.equal(seg.size, statSync(join(FIX, name)).size - seg.offset - seg.headerSize, `${name}: Segment size`);
+    // Each child lies inside its parent; laced blocks split into as many frames as ffprobe has packets.
+    let laces = 0;
+    walk(doc.elements, (n, p) => {
+      if (p && p.size !== null) t.ok(n.offset >= p.offset + p.headerSize && n.offset + n.headerSize + (n.size ?? 0) <= p.offset + p.headerSize + p.size);
+      if (n.block) laces += n.block.frames.length;
+    });
+    const truth = truthOf(name);
+    t.equal(laces, truth.packets.length, `${name}: frames in blocks`);
+  }
+  const uid = await run(['inspect', join(FIX, 'gstreamer-streamable.webm'), '--json']);
+  const doc = JSON.parse(uid.stdout) as { elements: JNode[] };
+  let trackUid: unknown;
+  let codecPrivate: unknown;
+  walk(doc.elements, (n) => {
+    if (n.name === 'TrackUID') trackUid ??= n.value;
+    if (n.name === 'CodecPrivate') codecPrivate ??= n.value;
+  });
+  t.ok(typeof trackUid === 'string' || typeof trackUid === 'number', 'TrackUID is a number or a decimal string');
+  if (typeof trackUid === 'string') t.match(trackUid, /^\d+$/);
+  t.match(codecPrivate, { binary: Number, hex: String });
+});
+
+t.test('--summary (text and json)', async (t) => {
+  const r = await run(['inspect', join(FIX, 'demo.webm'), '--summary', '--json']);
+  t.equal(r.code, 0);
+  const s = JSON.parse(r.stdout) as { docType: string; duration: number; bitrate: number; tracks: { number: number; codecId: string; frames: number; keyframes: number }[] };
+  t.equal(s.docType, 'webm');
+  t.ok(Math.abs(s.duration - 10e9) < 0.1e9, `duration ${s.duration}`);
+  t.ok(s.bitrate > 300_000 && s.bitrate < 700_000, `bitrate ${s.bitrate}`);
+  t.match(s.tracks, [{ number: 1, codecId: 'V_VP8', frames: 300, keyframes: 10 }, { number: 2, codecId: 'A_OPUS', frames: 501 }]);
+
+  for (const name of fixtures) {
+    const j = await run(['inspect', join(FIX, name), '--summary', '--json']);
+    t.equal(j.code, 0, name);
+    const sum = JSON.parse(j.stdout) as { tracks: { number: number; frames: number }[]; duration: number | null };
+    const truth = truthOf(name);
+    for (const st of truth.streams) {
+      if (st.codec_type === 'attachment') continue;
+      t.equal(sum.tracks.find((x) => x.number === st.index + 1)?.frames, truth.packets.filter((p) => p.stream_index === st.index).length, `${name} track ${st.index + 1}`);
+    }
+    t.ok(sum.duration !== null && sum.duration > 0, `${name}: duration`);
+  }
+
+  const txt = await run(['inspect', join(FIX, 'pipe-live.mkv'), '--summary']);
+  t.equal(txt.code, 0);
+  t.match(txt.stdout, /Duration: +00:00:0\d\.\d{9} \(measured from the frames\)/);
+  t.match(txt.stdout, /#1 video V_MPEG4\/ISO\/AVC, 320x240/);
+  t.match(txt.stdout, /75 frames \(\d+ keyframes\)/);
+});
+
+/** Inserts `garbage` bytes before the Cluster found after `after`. */
+function damagedCopy(src: string, dst: string, after: number): void {
+  const buf = readFileSync(src);
+  const at = buf.indexOf(Buffer.from([0x1f, 0x43, 0xb6, 0x75]), after);
+  const garbage = Buffer.alloc(200, 0x00);
+  writeFileSync(dst, Buffer.concat([buf.subarray(0, at), garbage, buf.subarray(at)]));
+}
+
+t.test('damaged input: errors with offsets on stderr, recovered frames, exit 2', async (t) => {
+  const demo = join(FIX, 'demo.webm');
+  const total = truthOf('demo.webm').packets.length;
+  const bad = join(tmp, 'garbage.webm');
+  damagedCopy(demo, bad, 300_000);
+  const r = await run(['inspect', bad, '--frames', '--json']);
+  t.equal(r.code, 2, 'exit 2 on damage');
+  t.match(r.stderr, /at byte \d+/, 'stderr names an offset');
+  t.match(r.stderr, /mkvserve: damaged input: [A-Z_]+: /);
+  const frames = parseFrames(r.stdout);
+  t.ok(frames.length >= total - 40, `most frames recovered (${frames.length} of ${total})`);
+
+  const cut = join(tmp, 'truncated.webm');
+  const buf = readFileSync(demo);
+  writeFileSync(cut, buf.subarray(0, Math.floor(buf.length * 0.6)));
+  const c = await run(['inspect', cut, '--frames', '--json']);
+  t.equal(c.code, 2);
+  t.match(c.stderr, /TRUNCATED/);
+  const cf = parseFrames(c.stdout);
+  t.ok(cf.length > total * 0.4 && cf.length < total, `frames before the cut (${cf.length})`);
+
+  const tree = await run(['inspect', bad]);
+  t.equal(tree.code, 2);
+  t.match(tree.stderr, /at byte \d+/);
+  t.match(tree.stdout, /SimpleBlock/);
+
+  const tj = await run(['inspect', bad, '--json']);
+  t.equal(tj.code, 2);
+  const doc = JSON.parse(tj.stdout) as { errors: { code: string; offset: number }[] };
+  t.ok(doc.errors.length > 0);
+  t.ok(doc.errors.every((e) => typeof e.offset === 'number'));
+});
+
+t.test('non-Matroska input (MPEG-TS from ffmpeg): clear message, exit 1', async (t) => {
+  const ts = join(tmp, 'in.ts');
+  const ff = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25', '-t', '1', '-c:v', 'mpeg2video', '-f', 'mpegts', '-y', ts]);
+  if (ff.error || ff.status !== 0) {
+    t.skip('ffmpeg not available: cannot make an MPEG-TS file');
+    return;
+  }
+  for (const mode of [[], ['--frames'], ['--summary', '--json']]) {
+    const r = await run(['inspect', ts, ...mode]);
+    t.equal(r.code, 1, mode.join(' '));
+    t.equal(r.stdout, '');
+    t.match(r.stderr, /MPEG-TS/);
+    t.match(r.stderr, /ffmpeg -i/);
+    t.notMatch(r.stderr, /\n\s+at /);
+  }
+  writeFileSync(join(tmp, 'empty.mkv'), '');
+  const e = await run(['inspect', join(tmp, 'empty.mkv')]);
+  t.equal(e.code, 1);
+  t.match(e.stderr, /empty/);
+});
+
+t.test('stdin input', async (t) => {
+  const name = 'vp9-opus.webm';
+  const r = await run(['inspect', '-', '--frames', '--json'], join(FIX, name));
+  t.equal(r.code, 0);
+  checkAgainstTruth(t, name, parseFrames(r.stdout));
+  const s = await run(['inspect', '-', '--summary'], join(FIX, 'pipe-live.webm'));
+  t.equal(s.code, 0);
+  t.match(s.stdout, /Input: +stdin/);
+});
+
+t.test('http URL input on a local socket', async (t) => {
+  const name = 'mkvmerge-features.mkv';
+  const body = readFileSync(join(FIX, name));
+  const server = createServer((req, res) => {
+    if (req.url === '/' + name) {
+      res.writeHead(200, { 'content-type': 'video/x-matroska' });
+      // Send in small pieces, like a live stream.
+      let i = 0;
+      const next = (): void => {
+        if (i >= body.length) return void res.end();
+        res.write(body.subarray(i, i + 4000));
+        i += 4000;
+        setImmediate(next);
+      };
+      next();
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const addr = server.address();
+  const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const r = await run(['inspect', `${base}/${name}`, '--frames', '--json']);
+  t.equal(r.code, 0);
+  checkAgainstTruth(t, name, parseFrames(r.stdout));
+  const m = await run(['inspect', `${base}/missing.mkv`]);
+  t.equal(m.code, 1);
+  t.equal(m.stderr, `mkvserve: HTTP 404 Not Found from ${base}/missing.mkv\n`);
+});
+
+t.test('a closed stdout pipe (| head) ends quietly', async (t) => {
+  const p = spawn(process.execPath, [BIN, 'inspect', join(FIX, 'demo.webm'), '--frames'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  await new Promise<void>((resolve) => p.stdout.once('data', () => resolve()));
+  p.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => p.on('close', (c) => resolve(c)));
+  t.equal(code, 0);
+  t.equal(stderr, '');
+
+  // The same through a real shell pipe into head.
+  const sh = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" inspect "${join(FIX, 'demo.webm')}" --frames --json | head -n 3; echo "rc=\${PIPESTATUS:-x}"`], { encoding: 'utf8' });
+  t.equal(sh.stdout.split('\n').filter((l) => l.startsWith('{')).length, 3);
+  t.equal(sh.stderr, '');
+});

@@ -1,0 +1,182 @@
+// `mkvserve remux` on the real fixtures, spawning the built CLI: mkvinfo accepts every output,
+// ffprobe sees the same packets (count, sizes, keyframe flags per stream) as on the input, WebM stays
+// WebM, live (unknown-size) input gets Cues + SeekHead + Duration, `-` output pipes into ffprobe,
+// stdin input, non-Matroska input leaves no output file. Interop checks skip without mkvinfo/ffprobe.
+import t from 'tap';
+import type { Test } from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = join(here, '..', 'bin', 'mkvserve.js');
+const FIX = join(here, '..', '..', '..', 'fixtures');
+const tmp = mkdtempSync(join(tmpdir(), 'mkvserve-remux-'));
+
+const has = (cmd: string, arg = '-version'): boolean => {
+  const r = spawnSync(cmd, [arg], { stdio: 'ignore' });
+  return !r.error;
+};
+const HAVE_FFPROBE = has('ffprobe');
+const HAVE_MKVINFO = has('mkvinfo', '--version');
+if (!HAVE_FFPROBE) t.comment('ffprobe not found: packet comparisons skipped');
+if (!HAVE_MKVINFO) t.comment('mkvinfo not found: mkvinfo checks skipped');
+
+function run(args: string[], stdinFile?: string): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { stdio: [stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => out.push(d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    if (stdinFile && p.stdin) {
+      p.stdin.on('error', () => {});
+      createReadStream(stdinFile, { highWaterMark: 5000 }).pipe(p.stdin);
+    }
+    p.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
+  });
+}
+
+interface Pkt { stream_index: number; size: string; flags: string }
+interface Probe { packets: Pkt[]; streams: { index: number; codec_type: string }[]; format: { duration?: string } }
+function probe(file: string, input?: Buffer): Probe {
+  const r = spawnSync('ffprobe', ['-v', 'error', '-show_packets', '-show_streams', '-show_format', '-of', 'json', file], {
+    encoding: 'utf8', maxBuffer: 64 << 20, ...(input ? { input } : {}),
+  });
+  if (r.status !== 0) throw new Error(`ffprobe failed on ${file}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Probe;
+}
+
+/** Per stream: [size, keyframe] lists (audio keyframe flags are ffprobe's own guess, so only video flags count). */
+function packetsByStream(p: Probe): Map<number, { sizes: number[]; keys: boolean[]; type: string }> {
+  const m = new Map<number, { sizes: number[]; keys: boolean[]; type: string }>();
+  for (const s of p.streams) if (s.codec_type !== 'attachment') m.set(s.index, { sizes: [], keys: [], type: s.codec_type });
+  for (const k of p.packets) {
+    const e = m.get(k.stream_index);
+    if (!e) continue;
+    e.sizes.push(Number(k.size));
+    e.keys.push(k.flags.includes('K'));
+  }
+  return m;
+}
+
+function mkvinfoOk(t: Test, file: string): string {
+  const r = spawnSync('mkvinfo', ['-v', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  t.equal(r.status, 0, `mkvinfo exit status on ${file}`);
+  t.notMatch(r.stdout + r.stderr, /(^|\n)\s*(Error|Warning)/i, 'mkvinfo reports no error or warning');
+  return r.stdout;
+}
+
+const fixtures = existsSync(FIX) ? readdirSync(FIX).filter((f) => /\.(mkv|webm)$/.test(f)) : [];
+
+t.test('remux each fixture: mkvinfo clean, same packets in ffprobe', async (t) => {
+  for (const name of fixtures) {
+    const out = join(tmp, 'out-' + name);
+    const r = await run(['remux', join(FIX, name), out]);
+    t.equal(r.code, 0, `${name}: exit code`);
+    t.equal(r.stderr, '', `${name}: quiet when stderr is not a TTY`);
+    const head = readFileSync(out).subarray(0, 64).toString('latin1');
+    t.match(head, name.endsWith('.webm') ? 'webm' : 'matroska', `${name}: DocType kept`);
+    if (HAVE_MKVINFO) {
+      const info = mkvinfoOk(t, out);
+      t.match(info, /Cues/, `${name}: has Cues`);
+    }
+    if (HAVE_FFPROBE) {
+      const a = packetsByStream(probe(join(FIX, name)));
+      const b = packetsByStream(probe(out));
+      t.equal(b.size, a.size, `${name}: stream count`);
+      for (const [i, s] of a) {
+        const o = b.get(i);
+        t.equal(o?.sizes.length, s.sizes.length, `${name} stream ${i}: packet count`);
+        t.same(o?.sizes, s.sizes, `${name} stream ${i}: sizes`);
+        if (s.type === 'video') t.same(o?.keys, s.keys, `${name} stream ${i}: keyframe flags`);
+      }
+    }
+  }
+});
+
+t.test('live (unknown-size) input -> Cues, SeekHead, Duration', async (t) => {
+  for (const name of ['pipe-live.mkv', 'pipe-live.webm', 'gstreamer-streamable.webm']) {
+    if (!fixtures.includes(name)) continue;
+    const out = join(tmp, 'fixed-' + name);
+    const r = await run(['remux', join(FIX, name), out]);
+    t.equal(r.code, 0);
+    if (HAVE_MKVINFO) {
+      const info = mkvinfoOk(t, out);
+      t.match(info, /Seek head/);
+      t.match(info, /Cues/);
+      t.match(info, /Duration: \d\d:\d\d:\d\d/);
+      t.notMatch(info, /size unknown/);
+    }
+    if (HAVE_FFPROBE) {
+      const p = probe(out);
+      const d = Number(p.format.duration);
+      t.ok(d > 2.5 && d < 3.6, `${name}: duration ${d}`);
+    }
+    const s = await run(['inspect', out, '--summary', '--json']);
+    const sum = JSON.parse(s.stdout.toString()) as { live: boolean; durationSource: string; cuePoints: number };
+    t.equal(sum.live, false);
+    t.equal(sum.durationSource, 'info');
+    t.ok(sum.cuePoints > 0);
+  }
+});
+
+t.test('remux from stdin, and to stdout piped into ffprobe', async (t) => {
+  const name = 'pipe-live.webm';
+  const out = join(tmp, 'from-stdin.webm');
+  const r = await run(['remux', '-', out], join(FIX, name));
+  t.equal(r.code, 0);
+  if (HAVE_MKVINFO) mkvinfoOk(t, out);
+
+  const s = await run(['remux', join(FIX, 'h264-aac-bframes.mkv'), '-']);
+  t.equal(s.code, 0);
+  t.equal(s.stderr, '');
+  t.ok(s.stdout.length > 10_000);
+  const lived = await run(['inspect', '-', '--summary', '--json'], (writeFileSync(join(tmp, 'live-out.mkv'), s.stdout), join(tmp, 'live-out.mkv')));
+  t.equal((JSON.parse(lived.stdout.toString()) as { live: boolean }).live, true, 'live-shaped output');
+  if (!HAVE_FFPROBE) return;
+  // A real pipe: mkvserve remux ... - | ffprobe -i pipe:0
+  const sh = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" remux "${join(FIX, 'h264-aac-bframes.mkv')}" - | ffprobe -v error -show_packets -show_streams -show_format -of json -i pipe:0`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  t.equal(sh.status, 0);
+  const piped = packetsByStream(JSON.parse(sh.stdout) as Probe);
+  const orig = packetsByStream(probe(join(FIX, 'h264-aac-bframes.mkv')));
+  for (const [i, st] of orig) {
+    t.same(piped.get(i)?.sizes, st.sizes, `stream ${i}: same packet sizes through the pipe`);
+    if (st.type === 'video') t.same(piped.get(i)?.keys, st.keys);
+  }
+});
+
+t.test('non-Matroska input: clear message, exit 1, no output file', async (t) => {
+  const ts = join(tmp, 'in.ts');
+  const ff = spawnSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25', '-t', '1', '-c:v', 'mpeg2video', '-f', 'mpegts', '-y', ts]);
+  if (ff.error || ff.status !== 0) {
+    t.skip('ffmpeg not available');
+    return;
+  }
+  const out = join(tmp, 'never.mkv');
+  const r = await run(['remux', ts, out]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /MPEG-TS/);
+  t.notOk(existsSync(out), 'no output left behind');
+  t.same(readdirSync(tmp).filter((f) => f.includes('partial')), [], 'no temporary file left behind');
+});
+
+t.test('remux refuses to overwrite its input', async (t) => {
+  const r = await run(['remux', join(FIX, 'demo.webm'), join(FIX, 'demo.webm')]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /must not be the input/);
+});
+
+t.test('damaged input: remux keeps what can be recovered, exit 2', async (t) => {
+  const buf = readFileSync(join(FIX, 'demo.webm'));
+  const bad = join(tmp, 'cut.webm');
+  writeFileSync(bad, buf.subarray(0, Math.floor(buf.length / 2)));
+  const out = join(tmp, 'cut-fixed.webm');
+  const r = await run(['remux', bad, out]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /TRUNCATED/);
+  if (HAVE_MKVINFO) mkvinfoOk(t, out);
+  if (HAVE_FFPROBE) t.ok(probe(out).packets.length > 300);
+});

@@ -1,0 +1,70 @@
+// Request-head parser and helpers: limits, malformed heads, Range, mount names, loopback/admin rules.
+import t from 'tap';
+import { parseRequestHead, parseRange, MAX_HEAD_BYTES } from '../src/http/parser.js';
+import { validateMountName, isLoopbackHost, adminAccess, bearerMatches, contentTypeFor } from '../src/http/routes.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+t.test('parses a normal GET head', async (t) => {
+  const r = parseRequestHead(b('GET /stream?x=1 HTTP/1.1\r\nHost: a\r\nRange: bytes=0-\r\nX-A: 1\r\nx-a: 2\r\n\r\nleftover'));
+  t.equal(r.kind, 'ok');
+  if (r.kind !== 'ok') return;
+  t.equal(r.head.method, 'GET');
+  t.equal(r.head.path, '/stream');
+  t.equal(r.head.query, 'x=1');
+  t.equal(r.head.headers.get('host'), 'a');
+  t.equal(r.head.headers.get('x-a'), '1, 2');
+  t.equal(r.head.headLength, b('GET /stream?x=1 HTTP/1.1\r\nHost: a\r\nRange: bytes=0-\r\nX-A: 1\r\nx-a: 2\r\n\r\n').length);
+});
+
+t.test('bare LF, absolute-form, percent-decoding', async (t) => {
+  const r = parseRequestHead(b('HEAD http://h:1/a%20b HTTP/1.0\nA: b\n\n'));
+  t.equal(r.kind, 'ok');
+  if (r.kind === 'ok') t.equal(r.head.path, '/a b');
+});
+
+t.test('incomplete, too large, malformed', async (t) => {
+  t.equal(parseRequestHead(b('GET / HTTP/1.1\r\nHost: a\r\n')).kind, 'incomplete');
+  const big = b('GET / HTTP/1.1\r\nX: ' + 'a'.repeat(MAX_HEAD_BYTES) + '\r\n\r\n');
+  const r = parseRequestHead(big);
+  t.same(r.kind === 'error' ? r.status : 0, 431);
+  const partialBig = b('GET / HTTP/1.1\r\nX: ' + 'a'.repeat(MAX_HEAD_BYTES));
+  t.same((parseRequestHead(partialBig) as { status?: number }).status, 431, 'no blank line within the limit');
+  for (const bad of ['GET /\r\n\r\n', 'GET / HTTP/1.1 x\r\n\r\n', 'GET / FOO/1.1\r\n\r\n', 'GET x HTTP/1.1\r\n\r\n',
+    'GET / HTTP/1.1\r\nno colon\r\n\r\n', 'GET / HTTP/1.1\r\n folded\r\n\r\n', 'GET /%zz HTTP/1.1\r\n\r\n', 'G(T / HTTP/1.1\r\n\r\n']) {
+    const r2 = parseRequestHead(b(bad));
+    t.equal(r2.kind === 'error' ? r2.status : 0, 400, JSON.stringify(bad));
+  }
+  const v2 = parseRequestHead(b('GET / HTTP/2.0\r\n\r\n'));
+  t.equal(v2.kind === 'error' ? v2.status : 0, 505);
+});
+
+t.test('Range parsing', async (t) => {
+  t.same(parseRange(undefined), undefined);
+  t.same(parseRange('bytes=0-'), { start: 0 });
+  t.same(parseRange('bytes=10-20'), { start: 10, end: 20 });
+  t.equal(parseRange('bytes=-5'), 'suffix');
+  t.equal(parseRange('bytes=5-1'), 'invalid');
+  t.equal(parseRange('items=1-2'), 'invalid');
+});
+
+t.test('mount names', async (t) => {
+  t.equal(validateMountName('stream'), 'stream');
+  t.equal(validateMountName('/live-1'), 'live-1');
+  for (const bad of ['api', 'metrics', 'API', 'a.webm', 'a/b', '', 'favicon.ico']) t.throws(() => validateMountName(bad), bad);
+});
+
+t.test('loopback, admin access and bearer tokens', async (t) => {
+  for (const h of ['127.0.0.1', '127.1.2.3', '::1', 'localhost', '[::1]']) t.ok(isLoopbackHost(h), h);
+  for (const h of ['0.0.0.0', '::', '192.168.1.2', 'example.com']) t.notOk(isLoopbackHost(h), h);
+  t.equal(adminAccess('127.0.0.1', undefined), 'open');
+  t.equal(adminAccess('0.0.0.0', undefined), 'forbidden');
+  t.equal(adminAccess('0.0.0.0', 'tok'), 'token');
+  t.equal(adminAccess('127.0.0.1', 'tok'), 'token');
+  t.ok(bearerMatches('Bearer tok', 'tok'));
+  t.notOk(bearerMatches('Bearer tok2', 'tok'));
+  t.notOk(bearerMatches('Basic tok', 'tok'));
+  t.notOk(bearerMatches(undefined, 'tok'));
+  t.equal(contentTypeFor('webm'), 'video/webm');
+  t.equal(contentTypeFor('matroska'), 'video/x-matroska');
+});
