@@ -72,12 +72,14 @@ export class Clusterer {
       else if (rel < INT16_MIN || rel > INT16_MAX) start = true;
       else if (this.clusterBytes >= o.maxClusterBytes) start = true;
     }
+    const clusterTicks = start ? ticks : this.clusterTicks;
+    // Encode before committing, so a frame that cannot be encoded leaves the state untouched.
+    const bytes = encodeBlock(frame, ticks - clusterTicks, o.timestampScale);
     if (start) {
       this.open = true;
       this.clusterTicks = ticks;
       this.clusterBytes = 0;
     }
-    const bytes = encodeBlock(frame, ticks - this.clusterTicks, o.timestampScale);
     this.clusterBytes += bytes.length;
     return { newCluster: start, join: start && join, clusterTicks: this.clusterTicks, ticks, bytes };
   }

@@ -203,15 +203,15 @@ export class LiveStream implements SubscriberHost {
     const clusterer = this.clusterer;
     const epoch = this.currentEpoch;
     if (clusterer === undefined || epoch === undefined) throw new Error('LiveStream: pushFrame before setHeader');
-    let ts = frame.timestamp + this.tsOffset;
-    if (this.restartPending) {
-      this.restartPending = false;
-      if (this.anyFrame && ts < this.newestEndNs) {
-        this.tsOffset += this.newestEndNs - ts;
-        ts = this.newestEndNs;
-      }
+    if (!Number.isFinite(frame.timestamp)) throw new Error(`LiveStream: invalid frame timestamp ${frame.timestamp}`);
+    let offset = this.tsOffset;
+    if (this.restartPending && this.anyFrame && frame.timestamp + offset < this.newestEndNs) {
+      offset = this.newestEndNs - frame.timestamp; // source restarted: keep time going forward
     }
-    const placed = clusterer.push(frame, ts);
+    const ts = frame.timestamp + offset;
+    const placed = clusterer.push(frame, ts); // throws (nothing changed) when the frame cannot be encoded
+    this.restartPending = false;
+    this.tsOffset = offset;
     const h = this.history;
     if (placed.newCluster) h.openCluster(epoch, placed.clusterTicks, placed.join);
     h.append(placed.bytes, placed.ticks);
