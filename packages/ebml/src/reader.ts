@@ -123,6 +123,7 @@ interface Tables {
 
 const SEGMENT = 0x18538067;
 const CRC32_ID = 0xbf;
+const CLUSTER = 0x1f43b675;
 
 function buildTables(infos: Iterable<ElementInfo>): Tables {
   const t1: (Rec | undefined)[] = new Array(256).fill(undefined);
@@ -555,7 +556,10 @@ export class EbmlReader {
       return this.damage('INVALID_ID', offset, `reserved element ID ${hex(id)}`, null, offset + 1);
     }
     let sp = this.sp;
-    if (sp === 0 || (rec !== undefined && rec.parent !== this.els[sp - 1]!.id && !rec.global)) {
+    if (
+      sp === 0 ||
+      (rec !== undefined ? rec.parent !== this.els[sp - 1]!.id && !rec.global : this.closedSchema(this.els[sp - 1]!.id))
+    ) {
       if (!this.place(rec, id, offset)) return this.resumeIndex;
       sp = this.sp;
     }
@@ -633,7 +637,7 @@ export class EbmlReader {
     }
     if (problem !== null) {
       const name = info?.name ?? hex(id);
-      if (end === Infinity && (problem !== 'INVALID_VALUE' || size > this.maxBinary)) {
+      if (bound === Infinity && (problem !== 'INVALID_VALUE' || size > this.maxBinary)) {
         return this.damage(
           problem === 'INVALID_VALUE' ? 'ELEMENT_TOO_LARGE' : problem,
           offset,
@@ -764,12 +768,20 @@ export class EbmlReader {
         this.damage('INVALID_ID', offset, `${rec ? rec.info.name : 'unknown element ' + hex(id)} at the top level`, rec, offset + 1);
         return false;
       }
-      if (rec === undefined) return true;
       const top = this.els[sp - 1]!;
+      if (rec === undefined) {
+        if (!this.closedSchema(top.id)) return true;
+        this.damage('INVALID_ID', offset, `unknown element ${hex(id)} inside ${top.info?.name ?? hex(top.id)}`, rec, offset + 1);
+        return false;
+      }
       if (rec.parent === top.id || rec.global || (rec.recursive && rec.id === top.id)) return true;
       let higher = rec.parent === 0;
       for (let k = sp - 2; k >= 0 && !higher; k--) if (this.els[k]!.id === rec.parent) higher = true;
-      if (!higher) return true; // misplaced but not a sibling of an ancestor: read it as a child
+      if (!higher) {
+        if (!this.closedSchema(top.id)) return true; // misplaced but not a sibling of an ancestor: a child
+        this.damage('INVALID_ID', offset, `${rec.info.name} inside ${top.info?.name ?? hex(top.id)}`, rec, offset + 1);
+        return false;
+      }
       if (top.size < 0) {
         this.closeTop(offset, false);
         continue;
@@ -785,6 +797,15 @@ export class EbmlReader {
   }
 
   private resumeIndex = 0;
+
+  /**
+   * Segment and Cluster hold nearly all the bytes of a file and have a closed set of children, so an
+   * unknown or misplaced ID directly inside them is taken as damage (junk, a bad size before it), not
+   * as an unknown child. Elsewhere unknown IDs are read as binary leaves.
+   */
+  private closedSchema(parentId: number): boolean {
+    return parentId === SEGMENT || parentId === CLUSTER;
+  }
 
   private stackPath(rec: Rec | undefined | null): string[] {
     const names: string[] = [];

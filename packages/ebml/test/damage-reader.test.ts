@@ -31,8 +31,8 @@ const ebmlHeader = () => el(Id.EBML, [uint1(Id.EBMLVersion, 1), el(Id.DocType, n
 function block(track: number, n: number, size = 24): Uint8Array {
   const b = new Uint8Array(size).fill(n & 0xff);
   b[0] = 0x80 | track;
-  b[1] = 0;
-  b[2] = n & 0x7f;
+  b[1] = (n >> 8) & 0xff;
+  b[2] = n & 0xff;
   b[3] = 0x80;
   return el(Id.SimpleBlock, b);
 }
@@ -63,7 +63,7 @@ function read(chunks: Iterable<Uint8Array>, opts?: EbmlReaderOptions): Res {
       res.log.push(`end ${e.info?.name}@${end}${damaged ? '!' : ''}`);
     },
     onValue: (e: ElementHeader, v) => {
-      if (e.id === Id.SimpleBlock) res.blocks.push((v as Uint8Array)[2]!);
+      if (e.id === Id.SimpleBlock) res.blocks.push(((v as Uint8Array)[1]! << 8) | (v as Uint8Array)[2]!);
       res.log.push(`v ${e.id}@${e.offset}`);
     },
     onError: (err) => {
@@ -192,12 +192,12 @@ t.test('junk between clusters: every cluster after the junk is recovered', async
 });
 
 t.test('Cluster cut short: a Cluster starting inside a known-size Cluster', async (t) => {
-  const short = cluster(1, 20, 20).subarray(0, 100); // header claims more than is there
+  const short = cluster(1, 20, 20).subarray(0, 6 + 4 + 26 * 3); // header claims 20 blocks, 3 are there
   const doc = cat([ebmlHeader(), el(Id.Segment, [clusters[0]!, short, cluster(2, 40, 20), cluster(3, 60, 20)], { unknown: true })]);
   const r = read([doc]);
   t.same(r.errors.map((e) => e.code), ['INVALID_ID']);
   t.match(r.errors[0]!.message, /Cluster inside Cluster/);
-  t.same(r.blocks.filter((b) => b < 20 || b >= 40), [...range(0, 20), ...range(40, 40)]);
+  t.same(r.blocks, [...range(0, 23), ...range(40, 40)]);
   t.equal(r.starts, r.ends);
 });
 

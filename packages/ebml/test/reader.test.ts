@@ -154,12 +154,14 @@ t.test('values of every type', async (t) => {
       ]),
       el(Id.Cluster, [
         uint(Id.Timestamp, 5),
+        el(Id.BlockGroup, [
         el(Id.DiscardPadding, bytes(0xff)), // -1
         el(Id.DiscardPadding, bytes(0x80, 0, 0, 0, 0, 0)), // -2^47
         el(Id.DiscardPadding, bytes(0x80, 0, 0, 0, 0, 0, 0, 0)), // int64 min
         el(Id.DiscardPadding, bytes(0xff, 0xe0, 0, 0, 0, 0, 0, 1)), // -(2^53)+1 safe
         el(Id.DiscardPadding, bytes(0x7f)),
         el(Id.DiscardPadding, new Uint8Array(0)),
+        ]),
       ]),
     ]),
   ]);
@@ -240,11 +242,12 @@ t.test('unknown-size Cluster inside a known-size Segment ends with it', async (t
   t.equal(log.filter((l) => l.startsWith('error')).length, 0);
 });
 
-t.test('unknown IDs inside masters are binary leaves; misplaced known IDs stay children', async (t) => {
+t.test('unknown IDs: binary leaves in open masters, damage directly in Segment/Cluster', async (t) => {
   const doc = cat([
     ebmlHeader(),
     el(Id.Segment, [
-      el(Id.Cluster, [uint(Id.Timestamp, 0), el(0x2abcde, bytes(9, 9)), el(Id.TrackNumber, bytes(1)), block(1)], { unknown: true }),
+      el(Id.Info, [el(0x2abcde, bytes(9, 9)), el(Id.TrackNumber, bytes(1)), uint(Id.TimestampScale, 1000)]),
+      el(Id.Cluster, [uint(Id.Timestamp, 0), block(1)], { unknown: true }),
     ], { unknown: true }),
   ]);
   const { values, errors } = run([doc]);
@@ -252,9 +255,19 @@ t.test('unknown IDs inside masters are binary leaves; misplaced known IDs stay c
   const unk = values.find(([e]) => e.id === 0x2abcde)!;
   t.equal(unk[0].info, undefined);
   t.same(unk[1], bytes(9, 9));
-  t.same(elementPath(unk[0]), ['Segment', 'Cluster', 'Unknown']);
-  t.equal(values.find(([e]) => e.id === Id.TrackNumber)![0].parent?.id, Id.Cluster);
+  t.same(elementPath(unk[0]), ['Segment', 'Info', 'Unknown']);
+  t.equal(values.find(([e]) => e.id === Id.TrackNumber)![0].parent?.id, Id.Info, 'misplaced known ID read as a child');
   t.equal(values.filter(([e]) => e.id === Id.SimpleBlock).length, 1);
+  // directly inside a Cluster or the Segment, unknown and misplaced IDs are junk: one error, resync
+  for (const junk of [el(0x2abcde, bytes(9, 9)), el(Id.TrackNumber, bytes(1))]) {
+    const d = cat([ebmlHeader(), el(Id.Segment, [cluster(0, [1], true), junk, cluster(1, [2], true), cluster(2, [3])], { unknown: true })]);
+    const r = run([d]);
+    t.same(r.errors.map((e) => e.code), ['INVALID_ID']);
+    t.equal(r.values.filter(([e]) => e.id === Id.SimpleBlock).length, 3, 'all blocks recovered');
+    const s2 = cat([ebmlHeader(), el(Id.Segment, [cluster(0, [1]), junk, cluster(1, [2])])]);
+    t.same(run([s2]).errors.map((e) => e.code), ['INVALID_ID']);
+    t.equal(run([s2]).values.filter(([e]) => e.id === Id.SimpleBlock).length, 2);
+  }
 });
 
 t.test('onMasterStart returning false skips content', async (t) => {
