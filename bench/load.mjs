@@ -78,11 +78,13 @@ function probeGet(port, path, { minBytes = 2048, timeoutMs = 5000 } = {}) {
     const t0 = performance.now();
     let buf = Buffer.alloc(0);
     let done = false;
+    let firstMs;
     const sock = connect({ host: '127.0.0.1', port });
-    const finish = (r) => { if (done) return; done = true; clearTimeout(timer); sock.destroy(); res({ ...r, ms: performance.now() - t0 }); };
+    const finish = (r) => { if (done) return; done = true; clearTimeout(timer); sock.destroy(); res({ ...r, ms: performance.now() - t0, firstMs }); };
     const timer = setTimeout(() => finish({ error: `timeout after ${buf.length} bytes` }), timeoutMs);
     sock.on('connect', () => sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
     sock.on('data', (d) => {
+      firstMs ??= performance.now() - t0;
       buf = Buffer.concat([buf, d]);
       const m = buf.toString('latin1', 0, Math.min(buf.length, 64)).match(/^HTTP\/1\.[01] (\d{3})/);
       if (m && m[1] !== '200') finish({ status: Number(m[1]), bytes: buf.length, head: buf.toString('latin1', 0, 200) });
@@ -132,6 +134,11 @@ async function measureN(o, bin, file, bitrate, n, pin) {
     if (!ready.ok) return { n, error: ready.why };
     await sleep(1000);
     const idle = procMem(s.pid);
+    // Time to first byte of a lone client on the idle server (the table's ttfb is under a mass join).
+    const lone = [];
+    for (let i = 0; i < 5; i++) { const p = await probeGet(s.port, o.path, { minBytes: 1, timeoutMs: 3000 }); if (p.firstMs !== undefined) lone.push(p.firstMs); }
+    lone.sort((a, b) => a - b);
+    const loneTtfbMs = lone.length ? lone[lone.length >> 1] : NaN;
     let cpu0 = 0; let tw0 = 0; let cpu1 = 0; let tw1 = 0; let memEnd = null; let peakRss = 0;
     let sampler = null;
     const sample = () => { const m = procMem(s.pid); if (m?.rssKiB > peakRss) peakRss = m.rssKiB; };
@@ -150,7 +157,7 @@ async function measureN(o, bin, file, bitrate, n, pin) {
     const serverDied = s.exited() ? `server exited during the run: ${s.tail().trim().split('\n').slice(-2).join(' | ')}` : undefined;
     return {
       n, client: r, cpuPct, gbps: r.windowGbps, cpuPerGbps: r.windowGbps > 0 ? cpuPct / r.windowGbps : NaN,
-      rssKiB: memEnd?.rssKiB ?? NaN, peakRssKiB: peakRss || NaN, idleRssKiB: idle?.rssKiB ?? NaN, error: serverDied,
+      rssKiB: memEnd?.rssKiB ?? NaN, peakRssKiB: peakRss || NaN, idleRssKiB: idle?.rssKiB ?? NaN, loneTtfbMs, error: serverDied,
     };
   } finally {
     await stopServer(s);
@@ -215,15 +222,15 @@ export async function runLoadBench(o) {
     r.n.toLocaleString('en-US'), `${r.client.connected.toLocaleString('en-US')} (${r.client.status200} x 200)`,
     `${r.client.keepingUp.toLocaleString('en-US')} (${fmt((r.client.keepingUp / r.n) * 100, 0)} %)`,
     `${fmt(r.client.rateKbps.p1, 0)} / ${fmt(r.client.rateKbps.p50, 0)}`, fmt(r.gbps, 3), fmt(r.cpuPct, 1), fmt(r.cpuPerGbps, 1),
-    fmt(r.rssKiB / 1024, 1), fmt(r.idleRssKiB / 1024, 1), `${fmt(r.client.ttfbMs.p50, 1)} / ${fmt(r.client.ttfbMs.p99, 1)}`,
+    fmt(r.rssKiB / 1024, 1), fmt(r.idleRssKiB / 1024, 1), `${fmt(r.client.ttfbMs.p50, 1)} / ${fmt(r.client.ttfbMs.p99, 1)}`, fmt(r.loneTtfbMs, 1),
     fmt(r.client.clientCpuPct, 0), r.error ?? (r.client.closedBeforeWindowEnd ? `${r.client.closedBeforeWindowEnd} closed early` : ''),
-  ] : [r.n.toLocaleString('en-US'), 'n/a', 'n/a', '', '', '', '', '', '', '', '', `not measured: ${r.error}`]));
+  ] : [r.n.toLocaleString('en-US'), 'n/a', 'n/a', '', '', '', '', '', '', '', '', '', `not measured: ${r.error}`]));
   const out = [];
   out.push('# mkvserve load benchmark', '', `Run ${new Date().toISOString()} (${machineNote()}).`,
     `Server: ${what}; ${pin ? `server pinned to core ${o.serverCore}, client (bench/loadclient.c) to core ${o.clientCore}` : 'NOT pinned'}; loopback.`,
     `Stream: ${file.split('/').pop()} (${fmt(bitrate / 1e6, 3)} Mbit/s average, ${fmt(info.duration, 0)} s, looped). Warm-up ${o.warmup} s, window ${o.window} s; "keeping up" = open at the end of the window and >= ${o.keep * 100} % of ${fmt(bitrate / 1e6, 3)} Mbit/s received during it.`,
     '**Figures from a busy machine are indicative only: take final figures on a quiet machine.**', '',
-    mdTable(['clients N', 'connected', 'keeping up', 'client kbit/s p1 / p50', 'Gbit/s sent', 'server CPU % of core', 'CPU % per Gbit/s', 'server RSS MiB', 'idle RSS MiB', 'ttfb ms p50 / p99', 'client CPU %', 'notes'], rows), '',
+    mdTable(['clients N', 'connected', 'keeping up', 'client kbit/s p1 / p50', 'Gbit/s sent', 'server CPU % of core', 'CPU % per Gbit/s', 'server RSS MiB', 'idle RSS MiB', 'ttfb ms p50 / p99 (mass join)', 'lone-client ttfb ms', 'client CPU %', 'notes'], rows), '',
     `RSS growth per client (${ok.length >= 2 ? `${ok[0].n} -> ${ok[ok.length - 1].n} clients` : 'needs 2 client counts'}): ${Number.isNaN(perClient) ? 'n/a' : `${fmt(perClient, 1)} KiB`}.`, '');
   if (cycles) {
     if (cycles.client && !cycles.client.error) {

@@ -1,7 +1,7 @@
 // One parse-benchmark case, run in its own process so that peak RSS (process.resourceUsage().maxRSS)
 // belongs to that case alone. Prints one JSON line on stdout:
 //   {case, ok, bytes, frames, frameBytes, seconds, maxRssKiB, note?, error?}
-// Usage: node bench/parse-case.mjs <raw|sync|node|node-stream|ebml-stream|walker> FILE [chunkBytes]
+// Usage: node bench/parse-case.mjs <raw|sync|node|node-stream|ebml-stream|walker> FILE [chunkBytes] [passes]
 //
 // Timing starts before the file is opened and stops when the last frame has been delivered, so it
 // covers open + read + parse. Module loading happens before the clock starts.
@@ -10,8 +10,10 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { DIST, ROOT } from './lib/common.mjs';
 
-const [kind, file, chunkArg] = process.argv.slice(2);
+const [kind, file, chunkArg, passesArg] = process.argv.slice(2);
 const CHUNK = Number(chunkArg ?? 256 * 1024);
+// passes > 1: run the case that many times in this process and report the last pass (JIT warm).
+const PASSES = Math.max(1, Number(passesArg ?? 1));
 
 function finish(r) {
   // maxRSS is in KiB (getrusage ru_maxrss).
@@ -161,7 +163,9 @@ process.on('uncaughtException', (e) => { finish({ error: `uncaught: ${String(e?.
 
 try {
   if (!CASES[kind]) throw new Error(`unknown case ${kind}`);
-  finish(await CASES[kind]());
+  let r;
+  for (let p = 0; p < PASSES; p++) r = await CASES[kind]();
+  finish(PASSES > 1 ? { ...r, note: [r.note, `last of ${PASSES} passes`].filter(Boolean).join('; ') } : r);
 } catch (e) {
   finish({ error: String(e?.message ?? e).split('\n')[0] });
 }

@@ -21,9 +21,9 @@ const CASE_LABEL = {
 };
 
 export const PARSE_QUICK = { sizeMb: 40, bSeconds: 2000, reps: 3 };
-export const PARSE_DEFAULTS = { sizeMb: 200, bSeconds: 10000, reps: 5, bigMb: 2048, chunkKib: 256, only: 'parse,remux' };
+export const PARSE_DEFAULTS = { sizeMb: 200, bSeconds: 10000, reps: 5, bigMb: 2048, chunkKib: 256, passes: 1, only: 'parse,remux' };
 
-async function runCase(kind, file, chunk) {
+async function runCase(kind, file, chunk, passes = 1) {
   if (kind === 'ffmpeg') {
     const r = await run('/usr/bin/time', ['-f', 'MAXRSS %M', 'ffmpeg', '-hide_banner', '-v', 'error', '-nostdin', '-i', file,
       '-map', '0', '-c', 'copy', '-f', 'null', '-'], { timeoutMs: 20 * 60_000 });
@@ -31,7 +31,7 @@ async function runCase(kind, file, chunk) {
     if (r.code !== 0) return { case: kind, ok: false, error: r.stderr.trim().split('\n').slice(-2).join(' ') };
     return { case: kind, ok: true, bytes: fileSize(file), seconds: r.seconds, maxRssKiB: m ? Number(m[1]) : NaN, note: 'wall time incl. process start' };
   }
-  const r = await run(process.execPath, [join(BENCH_DIR, 'parse-case.mjs'), kind, file, String(chunk)], { timeoutMs: 20 * 60_000 });
+  const r = await run(process.execPath, [join(BENCH_DIR, 'parse-case.mjs'), kind, file, String(chunk), String(passes)], { timeoutMs: 20 * 60_000 });
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (!line) return { case: kind, ok: false, error: `no result (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim().split('\n').slice(-3).join(' ')}` };
   return JSON.parse(line);
@@ -42,7 +42,7 @@ async function warmCache(file) {
   await run('sh', ['-c', `cat "${file}" > /dev/null`]);
 }
 
-async function benchFile(label, file, kinds, reps, chunk) {
+async function benchFile(label, file, kinds, reps, chunk, passes = 1) {
   const info = await probe(file);
   await warmCache(file);
   const runs = Object.fromEntries(kinds.map((k) => [k, []]));
@@ -50,7 +50,7 @@ async function benchFile(label, file, kinds, reps, chunk) {
   for (let rep = 0; rep < reps; rep++) {
     for (const k of kinds) {
       if (failed[k]) continue;
-      const r = await runCase(k, file, chunk);
+      const r = await runCase(k, file, chunk, k === 'ffmpeg' ? 1 : passes);
       if (!r.ok) { failed[k] = r.error; log(`${label} ${k}: ${r.error}`); continue; }
       runs[k].push(r);
       log(`${label} ${k} rep ${rep + 1}/${reps}: ${fmt(r.bytes / MB / r.seconds)} MB/s${r.frames ? `, ${fmt(r.frames / r.seconds / 1e6, 3)} M frames/s` : ''}, RSS ${fmt(r.maxRssKiB / 1024)} MiB`);
@@ -96,7 +96,7 @@ export async function runParseBench(o) {
   const only = new Set(String(o.only).split(','));
   const out = [];
   out.push('# mkvserve parse benchmark', '', `Run ${new Date().toISOString()} (${machineNote()}).`,
-    `Settings: ${o.reps} repetition(s) per case (median reported, cases interleaved), ${o.chunkKib} KiB read chunks, each case in its own process; MB = 10^6 bytes.`,
+    `Settings: ${o.reps} repetition(s) per case (median reported, cases interleaved), ${o.chunkKib} KiB read chunks, each case in its own process, ${o.passes > 1 ? `${o.passes} passes per process, the last one timed (JIT warm; ffmpeg: 1 pass)` : '1 pass per process (cold JIT: what a CLI run sees)'}; MB = 10^6 bytes.`,
     '**Figures from a busy machine are indicative only: take final figures on a quiet machine.**', '');
   const json = { when: new Date().toISOString(), machine: machineNote(), options: o, files: [], big: null, remux: null };
   let A;
@@ -106,8 +106,8 @@ export async function runParseBench(o) {
   if (only.has('parse')) {
     A = await inputA(o.sizeMb);
     const B = await inputB(o.bSeconds);
-    resA = await benchFile('A', A, kinds, o.reps, chunk);
-    resB = await benchFile('B', B, kinds, o.reps, chunk);
+    resA = await benchFile('A', A, kinds, o.reps, chunk, o.passes);
+    resB = await benchFile('B', B, kinds, o.reps, chunk, o.passes);
     for (const r of [resA, resB]) {
       json.files.push(r);
       out.push(`## ${r.label}: ${r.file.split('/').pop()} (${fmt(r.info.size / MB, 1)} MB, ${r.info.codecs.join('+')}, ${r.info.packets.toLocaleString('en-US')} frames, ${fmt(r.info.duration, 0)} s)`, '', fileTable(r), '');

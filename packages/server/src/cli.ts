@@ -108,8 +108,13 @@ function remuxBuilder(y: Argv): Argv<any> {
     .example('curl -s http://host/live | mkvserve remux - out.mkv', 'record a live stream');
 }
 
+/** yargs-parser turns a bare `-` into '' or true: it is carried through as this token instead. */
+const STDIN_TOKEN = '\u0000stdin';
+const unToken = (v: unknown): string | undefined => (v === STDIN_TOKEN ? '-' : typeof v === 'string' ? v : v === undefined ? undefined : String(v));
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
+  argv = argv.map((a) => (a === '-' ? STDIN_TOKEN : a));
   // A closed stdout (e.g. `| head`) must end the program quietly, not crash it.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') {
@@ -125,7 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('$0 [input]', 'Serve a Matroska/WebM input live over HTTP (default command)', serveBuilder, async (a) => {
       const { runServe } = await import('./serve.js');
       const opts = {
-        input: a['input'] as string | undefined,
+        input: unToken(a['input']),
         host: a['host'] as string,
         port: a['port'] as number,
         mount: a['mount'] as string,
@@ -148,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('inspect <input>', 'Show the element tree, a summary, or the frames of a Matroska/WebM input', inspectBuilder, async (a) => {
       const { runInspect } = await import('./commands/inspect.js');
       code = await runInspect({
-        input: a['input'] as string,
+        input: unToken(a['input'])!,
         offsets: Boolean(a['offsets']),
         json: Boolean(a['json']),
         summary: Boolean(a['summary']),
@@ -160,8 +165,8 @@ export async function main(argv: string[]): Promise<number> {
     .command('remux <input> <output>', 'Rewrite any Matroska/WebM input as a clean, seekable file (Cues, SeekHead, Duration)', remuxBuilder, async (a) => {
       const { runRemux } = await import('./commands/remux.js');
       code = await runRemux({
-        input: a['input'] as string,
-        output: a['output'] as string,
+        input: unToken(a['input'])!,
+        output: unToken(a['output'])!,
         progress: a['progress'] as boolean | undefined,
       });
     })

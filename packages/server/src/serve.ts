@@ -7,6 +7,7 @@ import { MkvServer } from './server.js';
 import type { MountConfig } from './server.js';
 import { validateMountName } from './http/routes.js';
 import { demoPath } from './demo.js';
+import { closeHttpAgents } from './inputs/open.js';
 
 export interface ServeOptions {
   /** File path, '-' for stdin, http(s) URL; undefined = stdin when piped, else the built-in demo clip. */
@@ -24,6 +25,8 @@ export interface ServeOptions {
   /** Pacing speed factor (default 1; also env MKVSERVE_PACE_SPEED). */
   speed?: number;
   keepAlive?: boolean;
+  /** Where a new client starts: newest keyframe with a burst (default) or the next keyframe. */
+  join?: 'latest-keyframe' | 'next-keyframe';
   cors?: string;
   /** Default env MKVSERVE_ADMIN_TOKEN. */
   adminToken?: string;
@@ -80,6 +83,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     ...(inputName !== undefined ? { inputName } : {}),
     ...(realtime !== undefined ? { realtime } : {}),
     ...(speed !== undefined ? { speed } : {}),
+    ...(opts.join !== undefined ? { live: { join: opts.join } } : {}),
   };
   const server = new MkvServer({
     host: opts.host ?? '127.0.0.1',
@@ -125,6 +129,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     else await server.stop(0);
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    await closeHttpAgents().catch(() => {});
   }
   const failed = [...server.mounts.values()].some((m) => m.source.state === 'failed');
   log.info('exit', { reason: signalled ?? (failed ? 'input_failed' : 'input_ended'), code: failed && !signalled ? 1 : 0 });
