@@ -11,7 +11,7 @@ import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { BENCH_DIR, CLI, WORK, applyDefaults, ensureWork, exists, fmt, log, machineNote, mdTable, parseArgs, procCpuSeconds, procFdCount, procMem, which } from './lib/common.mjs';
+import { BENCH_DIR, CLI, WORK, applyDefaults, coreBusyPct, coreTimes, ensureWork, exists, fmt, log, machineNote, mdTable, parseArgs, procCpuSeconds, procFdCount, procMem, which } from './lib/common.mjs';
 import { inputLoad, probe } from './lib/inputs.mjs';
 
 export const LOAD_DEFAULTS = {
@@ -140,6 +140,8 @@ async function measureN(o, bin, file, bitrate, n, pin) {
     lone.sort((a, b) => a - b);
     const loneTtfbMs = lone.length ? lone[lone.length >> 1] : NaN;
     let cpu0 = 0; let tw0 = 0; let cpu1 = 0; let tw1 = 0; let memEnd = null; let peakRss = 0;
+    let core0; let core1; let connectCpuPct = NaN;
+    const cc0 = procCpuSeconds(s.pid); const ct0 = performance.now();
     let sampler = null;
     const sample = () => { const m = procMem(s.pid); if (m?.rssKiB > peakRss) peakRss = m.rssKiB; };
     const args = ['-p', String(s.port), '-u', o.path, '-n', String(n), '-w', String(o.warmup), '-W', String(o.window),
@@ -147,16 +149,24 @@ async function measureN(o, bin, file, bitrate, n, pin) {
     const hardMs = (o.connectTimeout + o.warmup + o.window + 60) * 1000;
     log(`load N=${n}: connecting (window ${o.window} s after ${o.warmup} s warm-up)`);
     const r = await runClient(bin, args, pin, o.clientCore, {
-      connected: (line) => log(`load N=${n}: ${line}`),
-      start: () => { cpu0 = procCpuSeconds(s.pid); tw0 = performance.now(); sample(); sampler = setInterval(sample, 500); },
-      end: () => { cpu1 = procCpuSeconds(s.pid); tw1 = performance.now(); clearInterval(sampler); sample(); memEnd = procMem(s.pid); },
+      connected: (line) => {
+        connectCpuPct = ((procCpuSeconds(s.pid) - cc0) / ((performance.now() - ct0) / 1000)) * 100;
+        log(`load N=${n}: ${line.replace(/^CONNECTED (\d+) ([\d.]+)/, '$1 connected in $2 s')}, server CPU ${fmt(connectCpuPct)} % meanwhile`);
+      },
+      start: () => { cpu0 = procCpuSeconds(s.pid); tw0 = performance.now(); core0 = coreTimes(); sample(); sampler = setInterval(sample, 500); },
+      end: () => { cpu1 = procCpuSeconds(s.pid); tw1 = performance.now(); core1 = coreTimes(); clearInterval(sampler); sample(); memEnd = procMem(s.pid); },
     }, hardMs);
     clearInterval(sampler);
     if (r.error) return { n, error: r.error };
     const cpuPct = tw1 > tw0 && cpu0 !== null && cpu1 !== null ? ((cpu1 - cpu0) / ((tw1 - tw0) / 1000)) * 100 : NaN;
     const serverDied = s.exited() ? `server exited during the run: ${s.tail().trim().split('\n').slice(-2).join(' | ')}` : undefined;
+    // Load on the two cores that was NOT ours: on a busy machine this says how far to trust the row.
+    const serverCoreBusy = core0 && core1 ? coreBusyPct(core0, core1, o.serverCore) : NaN;
+    const clientCoreBusy = core0 && core1 ? coreBusyPct(core0, core1, o.clientCore) : NaN;
+    const othersOnServerCore = Math.max(0, serverCoreBusy - cpuPct);
+    const othersOnClientCore = Math.max(0, clientCoreBusy - r.clientCpuPct);
     return {
-      n, client: r, cpuPct, gbps: r.windowGbps, cpuPerGbps: r.windowGbps > 0 ? cpuPct / r.windowGbps : NaN,
+      n, client: r, cpuPct, connectCpuPct, serverCoreBusy, clientCoreBusy, othersOnServerCore, othersOnClientCore, gbps: r.windowGbps, cpuPerGbps: r.windowGbps > 0 ? cpuPct / r.windowGbps : NaN,
       rssKiB: memEnd?.rssKiB ?? NaN, peakRssKiB: peakRss || NaN, idleRssKiB: idle?.rssKiB ?? NaN, loneTtfbMs, error: serverDied,
     };
   } finally {
@@ -223,14 +233,16 @@ export async function runLoadBench(o) {
     `${r.client.keepingUp.toLocaleString('en-US')} (${fmt((r.client.keepingUp / r.n) * 100, 0)} %)`,
     `${fmt(r.client.rateKbps.p1, 0)} / ${fmt(r.client.rateKbps.p50, 0)}`, fmt(r.gbps, 3), fmt(r.cpuPct, 1), fmt(r.cpuPerGbps, 1),
     fmt(r.rssKiB / 1024, 1), fmt(r.idleRssKiB / 1024, 1), `${fmt(r.client.ttfbMs.p50, 1)} / ${fmt(r.client.ttfbMs.p99, 1)}`, fmt(r.loneTtfbMs, 1),
-    fmt(r.client.clientCpuPct, 0), r.error ?? (r.client.closedBeforeWindowEnd ? `${r.client.closedBeforeWindowEnd} closed early` : ''),
-  ] : [r.n.toLocaleString('en-US'), 'n/a', 'n/a', '', '', '', '', '', '', '', '', '', `not measured: ${r.error}`]));
+    fmt(r.client.clientCpuPct, 0), `${fmt(r.othersOnServerCore, 0)} / ${fmt(r.othersOnClientCore, 0)}`,
+    [r.error, r.client.closedBeforeWindowEnd ? `${r.client.closedBeforeWindowEnd} closed early` : '', r.client.failedConnect ? `${r.client.failedConnect} without a response after the ${fmt(r.client.connectPhaseS, 0)} s connect phase (server CPU ${fmt(r.connectCpuPct, 0)} % meanwhile)` : '', r.client.opened < r.n ? `only ${r.client.opened} opened` : ''].filter(Boolean).join('; '),
+  ] : [r.n.toLocaleString('en-US'), 'n/a', 'n/a', '', '', '', '', '', '', '', '', '', '', `not measured: ${r.error}`]));
   const out = [];
   out.push('# mkvserve load benchmark', '', `Run ${new Date().toISOString()} (${machineNote()}).`,
     `Server: ${what}; ${pin ? `server pinned to core ${o.serverCore}, client (bench/loadclient.c) to core ${o.clientCore}` : 'NOT pinned'}; loopback.`,
     `Stream: ${file.split('/').pop()} (${fmt(bitrate / 1e6, 3)} Mbit/s average, ${fmt(info.duration, 0)} s, looped). Warm-up ${o.warmup} s, window ${o.window} s; "keeping up" = open at the end of the window and >= ${o.keep * 100} % of ${fmt(bitrate / 1e6, 3)} Mbit/s received during it.`,
     '**Figures from a busy machine are indicative only: take final figures on a quiet machine.**', '',
-    mdTable(['clients N', 'connected', 'keeping up', 'client kbit/s p1 / p50', 'Gbit/s sent', 'server CPU % of core', 'CPU % per Gbit/s', 'server RSS MiB', 'idle RSS MiB', 'ttfb ms p50 / p99 (mass join)', 'lone-client ttfb ms', 'client CPU %', 'notes'], rows), '',
+    mdTable(['clients N', 'connected', 'keeping up', 'client kbit/s p1 / p50', 'Gbit/s sent', 'server CPU % of core', 'CPU % per Gbit/s', 'server RSS MiB', 'idle RSS MiB', 'ttfb ms p50 / p99 (mass join)', 'lone-client ttfb ms', 'client CPU %', 'other load on server / client core %', 'notes'], rows), '',
+    ...(ok.some((r) => r.othersOnServerCore > 10 || r.othersOnClientCore > 10) ? ['**Other processes used more than 10 % of a pinned core during a window: those rows measure the machine, not the server.**', ''] : []),
     `RSS growth per client (${ok.length >= 2 ? `${ok[0].n} -> ${ok[ok.length - 1].n} clients` : 'needs 2 client counts'}): ${Number.isNaN(perClient) ? 'n/a' : `${fmt(perClient, 1)} KiB`}.`, '');
   if (cycles) {
     if (cycles.client && !cycles.client.error) {

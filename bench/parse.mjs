@@ -144,7 +144,7 @@ export async function runParseBench(o) {
       tRows.push([`2 GB: ${k} peak RSS < 100 MB`, r?.maxRssKiB ? `${fmt(r.maxRssKiB / 1024, 1)} MiB` : 'n/a', verdict(r?.maxRssKiB, r?.maxRssKiB * 1024 < 100 * MB)]);
     }
   }
-  if (json.remux) tRows.push(['remux A >= 300 MB/s', json.remux.mbps ? `${fmt(json.remux.mbps, 0)} MB/s` : 'n/a', verdict(json.remux.mbps, json.remux.mbps >= 300)]);
+  if (json.remux) tRows.push(['remux A >= 300 MB/s (wall clock, start-up included)', json.remux.mbps ? `${fmt(json.remux.mbps, 0)} MB/s (${fmt(json.remux.mbpsNoStartup, 0)} without the ${fmt(json.remux.startup, 2)} s start-up)` : 'n/a', verdict(json.remux.mbps, json.remux.mbps >= 300)]);
   out.push('## Targets', '', mdTable(['target', 'measured', 'verdict'], tRows), '');
   const md = out.join('\n');
   writeFileSync(join(WORK, 'parse-results.md'), md);
@@ -185,10 +185,15 @@ async function remuxBench(A, reps) {
     rmSync(`${outFile}.json`, { force: true });
   }
   const seconds = median(times);
-  const res = { seconds, mbps: info.size / MB / seconds, maxRssKiB: Math.max(...rss), outSize: fileSize(outFile), check, reps: times.length, error: err };
+  // The CLI's own start-up (node + yargs + imports), measured as `mkvserve --version`, to show the
+  // steady-state remux speed next to the wall-clock figure.
+  const st = [];
+  for (let i = 0; i < 3; i++) { const v = await run(process.execPath, [CLI, '--version']); if (v.code === 0) st.push(v.seconds); }
+  const startup = median(st);
+  const res = { seconds, startup, mbpsNoStartup: seconds > startup ? info.size / MB / (seconds - startup) : NaN, mbps: info.size / MB / seconds, maxRssKiB: Math.max(...rss), outSize: fileSize(outFile), check, reps: times.length, error: err };
   rmSync(outFile, { force: true });
-  res.markdown = mdTable(['input', 'MB/s (wall, incl. node start)', 'median s', 'peak RSS MiB', 'output', 'check'],
-    [[`${fmt(info.size / MB, 1)} MB`, fmt(res.mbps, 0), fmt(seconds, 3), fmt(res.maxRssKiB / 1024, 1), `${fmt(res.outSize / MB, 1)} MB`, check + (err ? `; a later rep failed: ${err}` : '')]]);
+  res.markdown = mdTable(['input', 'MB/s (wall, incl. node start)', 'MB/s excluding CLI start-up', 'median s', 'CLI start-up s (`--version`)', 'peak RSS MiB', 'output', 'check'],
+    [[`${fmt(info.size / MB, 1)} MB`, fmt(res.mbps, 0), fmt(res.mbpsNoStartup, 0), fmt(seconds, 3), fmt(startup, 3), fmt(res.maxRssKiB / 1024, 1), `${fmt(res.outSize / MB, 1)} MB`, check + (err ? `; a later rep failed: ${err}` : '')]]);
   return res;
 }
 

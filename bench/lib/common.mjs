@@ -149,3 +149,27 @@ export function machineNote() {
 }
 
 export function exists(p) { return existsSync(p); }
+
+/** Per-core busy/total jiffies from /proc/stat: {cpu0: {busy, total}, ...}. */
+export function coreTimes() {
+  const out = {};
+  try {
+    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const m = line.match(/^(cpu\d+)\s+(.*)$/);
+      if (!m) continue;
+      const v = m[2].trim().split(/\s+/).map(Number);
+      const idle = v[3] + (v[4] ?? 0); // idle + iowait
+      const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // user..steal (guest is inside user)
+      out[m[1]] = { busy: total - idle, total };
+    }
+  } catch { /* not Linux */ }
+  return out;
+}
+
+/** Busy % of core `n` between two coreTimes() snapshots. */
+export function coreBusyPct(a, b, n) {
+  const x = a[`cpu${n}`];
+  const y = b[`cpu${n}`];
+  if (!x || !y || y.total <= x.total) return NaN;
+  return ((y.busy - x.busy) / (y.total - x.total)) * 100;
+}
