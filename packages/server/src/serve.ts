@@ -53,7 +53,6 @@ export async function runServe(opts: ServeOptions): Promise<number> {
   try {
     mountName = validateMountName(opts.mount ?? 'stream');
   } catch (err) {
-    log.error('config_error', { error: (err as Error).message });
     process.stderr.write(`mkvserve: ${(err as Error).message}\n`);
     return 2;
   }
@@ -107,7 +106,8 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     process.stderr.write(`mkvserve: ${msg}\n`);
     return 1;
   }
-  if (!(opts.quiet ?? false) || opts.out) out.write(`mkvserve: serving ${inputName ?? input} at ${server.url(mountName)}\n`);
+  // Always printed (also with --quiet): with --port 0 it is the only way to learn the port.
+  out.write(`mkvserve: serving ${inputName ?? input} at ${server.url(mountName)}\n`);
 
   let signalled: NodeJS.Signals | undefined;
   const signals = opts.signals ?? (['SIGINT', 'SIGTERM'] as NodeJS.Signals[]);

@@ -377,6 +377,9 @@ export class MkvServer implements ConnectionHandler {
     if (path === '/api/status' || path === '/metrics') {
       if (!this.authorized(socket, head, isHead)) return;
       if (path === '/api/status') {
+        // Diagnostics: with node --expose-gc, `?gc=1` collects garbage first (leak checks).
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (gc && /(^|&)gc=1(&|$)/.test(head.query)) gc();
         sendResponse(socket, 200, [['Content-Type', 'application/json; charset=utf-8'], ['Cache-Control', 'no-store'], ...cors], JSON.stringify(this.status(), null, 2) + '\n', isHead);
       } else {
         sendResponse(socket, 200, [['Content-Type', 'text/plain; version=0.0.4; charset=utf-8'], ['Cache-Control', 'no-store']], renderMetrics(this), isHead);

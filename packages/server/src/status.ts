@@ -68,6 +68,7 @@ export interface ServerStatus {
   uptimeSec: number;
   listening: string;
   rssBytes: number;
+  memory: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
   mounts: MountStatus[];
   clients: ClientStatus[];
   totals: { clients: number; connections: number; requests: number; rejected: number; bytesSent: number };
@@ -157,6 +158,7 @@ export function buildStatus(server: MkvServer): ServerStatus {
       });
     }
   }
+  const mem = process.memoryUsage();
   return {
     name: 'mkvserve',
     version,
@@ -164,7 +166,8 @@ export function buildStatus(server: MkvServer): ServerStatus {
     startedAt: new Date(server.startedAt).toISOString(),
     uptimeSec: Math.round((now - server.startedAt) / 100) / 10,
     listening: server.url(''),
-    rssBytes: process.memoryUsage.rss(),
+    rssBytes: mem.rss,
+    memory: { rss: mem.rss, heapTotal: mem.heapTotal, heapUsed: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers },
     mounts,
     clients,
     totals: { clients: clients.length, connections: server.connections, requests: server.requests, rejected: server.rejectedCount, bytesSent },

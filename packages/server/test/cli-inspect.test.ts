@@ -139,10 +139,12 @@ t.test('element tree --json', async (t) => {
     else t.equal(seg.size, statSync(join(FIX, name)).size - seg.offset - seg.headerSize, `${name}: Segment size`);
     // Each child lies inside its parent; laced blocks split into as many frames as ffprobe has packets.
     let laces = 0;
+    const outside: string[] = [];
     walk(doc.elements, (n, p) => {
-      if (p && p.size !== null) t.ok(n.offset >= p.offset + p.headerSize && n.offset + n.headerSize + (n.size ?? 0) <= p.offset + p.headerSize + p.size);
+      if (p && p.size !== null && !(n.offset >= p.offset + p.headerSize && n.offset + n.headerSize + (n.size ?? 0) <= p.offset + p.headerSize + p.size)) outside.push(`${n.name}@${n.offset}`);
       if (n.block) laces += n.block.frames.length;
     });
+    t.same(outside, [], `${name}: every child lies inside its parent`);
     const truth = truthOf(name);
     t.equal(laces, truth.packets.length, `${name}: frames in blocks`);
   }
@@ -316,4 +318,29 @@ t.test('a closed stdout pipe (| head) ends quietly', async (t) => {
   const sh = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" inspect "${join(FIX, 'demo.webm')}" --frames --json | head -n 3; echo "rc=\${PIPESTATUS:-x}"`], { encoding: 'utf8' });
   t.equal(sh.stdout.split('\n').filter((l) => l.startsWith('{')).length, 3);
   t.equal(sh.stderr, '');
+});
+
+t.test('--max-frames / --duration stop a live http source that never ends', async (t) => {
+  const body = readFileSync(join(FIX, 'pipe-live.webm'));
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'video/webm' });
+    let i = 0;
+    const iv = setInterval(() => {
+      if (i < body.length) res.write(body.subarray(i, (i += 2000)));
+    }, 10);
+    res.on('close', () => clearInterval(iv));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => { server.closeAllConnections(); server.close(); });
+  const addr = server.address();
+  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/live`;
+  const t0 = Date.now();
+  const r = await run(['inspect', url, '--frames', '--json', '--max-frames', '20']);
+  t.equal(r.code, 0);
+  t.equal(parseFrames(r.stdout).length, 20);
+  const d = await run(['inspect', url, '--summary', '--json', '--duration', '0.5']);
+  t.equal(d.code, 0);
+  const s = JSON.parse(d.stdout) as { tracks: { frames: number }[] };
+  t.ok(s.tracks[0]!.frames > 0 && s.tracks[0]!.frames < 75);
+  t.ok(Date.now() - t0 < 15_000, 'stopped promptly');
 });

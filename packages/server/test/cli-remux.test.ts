@@ -180,3 +180,25 @@ t.test('damaged input: remux keeps what can be recovered, exit 2', async (t) => 
   if (HAVE_MKVINFO) mkvinfoOk(t, out);
   if (HAVE_FFPROBE) t.ok(probe(out).packets.length > 300);
 });
+
+t.test('Ctrl-C while recording a live stdin input finishes a valid file', async (t) => {
+  const out = join(tmp, 'recording.webm');
+  const p = spawn(process.execPath, [BIN, 'remux', '-', out], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  p.stdin.on('error', () => {});
+  p.stdin.write(readFileSync(join(FIX, 'pipe-live.webm')).subarray(0, 50_000));
+  await new Promise((r) => setTimeout(r, 1500));
+  p.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => p.on('close', (c) => resolve(c)));
+  t.equal(code, 0);
+  t.match(stderr, /interrupted: finishing the output/);
+  t.notMatch(stderr, /TRUNCATED/);
+  t.ok(existsSync(out));
+  if (HAVE_MKVINFO) t.match(mkvinfoOk(t, out), /Duration/);
+  if (HAVE_FFPROBE) {
+    const pr = probe(out);
+    t.ok(pr.packets.length > 50, `packets kept (${pr.packets.length})`);
+    t.ok(Number(pr.format.duration) > 1, 'has a duration');
+  }
+});

@@ -153,9 +153,9 @@ export interface CliRun {
 }
 
 /** Spawns the real CLI; `url` resolves with the printed stream URL. */
-export function runCli(args: string[], opts: { env?: Record<string, string>; stdin?: 'pipe' | 'ignore' | number } = {}): CliRun {
+export function runCli(args: string[], opts: { env?: Record<string, string>; stdin?: 'pipe' | 'ignore' | number; nodeArgs?: string[] } = {}): CliRun {
   const start = performance.now();
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], {
     env: { ...process.env, ...opts.env },
     stdio: [opts.stdin ?? 'pipe', 'pipe', 'pipe'],
   });
@@ -167,6 +167,7 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; std
     resolveUrl = res;
     rejectUrl = rej;
   });
+  url.catch(() => {}); // tests that expect an early exit never await it
   const scan = (): void => {
     const m = /(http:\/\/[^\s]+)/.exec(out) ?? /url=(http:\/\/[^\s"]+)/.exec(err);
     if (m) resolveUrl(m[1]!);

@@ -348,7 +348,8 @@ export async function runRemux(opts: RemuxOptions): Promise<number> {
       await sink.pace();
       progress(false);
     }
-    if (!notMatroska && !fatal) demuxer.end();
+    // After Ctrl-C the input was cut on purpose: a partial last block is not damage.
+    if (!notMatroska && !fatal && !interrupted) demuxer.end();
   } catch (e) {
     input.close();
     process.off('SIGINT', onSigint);
