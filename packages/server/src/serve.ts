@@ -32,7 +32,7 @@ export interface ServeOptions {
   adminToken?: string;
   quiet?: boolean;
   logFormat?: 'text' | 'json';
-  /** Shared flush interval for client writes, ms (default 40). */
+  /** Shared flush interval for client writes, ms (default 100). */
   flushMs?: number;
   /** Grace period for open responses at SIGINT/SIGTERM, ms (default 1500). */
   shutdownGraceMs?: number;

@@ -13,7 +13,6 @@ import { nullLogger } from './log.js';
 import { acceptConnection } from './http/connection.js';
 import type { ConnectionHandler } from './http/connection.js';
 import type { RequestHead } from './http/parser.js';
-import { parseRange } from './http/parser.js';
 import { responseHead, sendResponse, sendText } from './http/response.js';
 import type { HeaderList } from './http/response.js';
 import { adminAccess, bearerMatches, contentTypeFor, isLoopbackHost, renderListing, validateMountName } from './http/routes.js';
@@ -35,7 +34,7 @@ export interface MountConfig {
   /** Display name of the input (default `input`). */
   inputName?: string;
   /** Custom opener (tests, embedding); default openInput from ./inputs/open.js. */
-  open?: (spec: string) => Promise<Input>;
+  open?: (spec: string, signal: AbortSignal) => Promise<Input>;
   loop?: boolean;
   reconnect?: boolean;
   /** true/false force real-time pacing; undefined = automatic. */
@@ -60,7 +59,7 @@ export interface MkvServerOptions {
   adminToken?: string;
   /** Keep serving after every input ended (stream requests then get 503). */
   keepAlive?: boolean;
-  /** Shared flush period, ms (default 40). */
+  /** Shared flush period, ms (default 100: the cost per client is the number of writes). */
   flushMs?: number;
   /** Time allowed to send the request head, ms (default 5000). */
   headTimeoutMs?: number;
@@ -195,7 +194,7 @@ export class MkvServer implements ConnectionHandler {
     }
     this.admin = adminAccess(options.host ?? '127.0.0.1', options.adminToken);
     this.flusher = new Flusher({
-      intervalMs: options.flushMs ?? 40,
+      intervalMs: options.flushMs ?? 100,
       onDropped: (c) => {
         const m = this.mounts.get(c.mount);
         if (m) m.drops++;
@@ -283,7 +282,7 @@ export class MkvServer implements ConnectionHandler {
     const deadline = Date.now() + graceMs;
     for (const m of this.mounts.values()) for (const c of m.clients) this.flusher.mark(c);
     while (this.clientCount > 0 && Date.now() < deadline) {
-      this.flusher.tick();
+      this.flusher.flushAll();
       for (const m of this.mounts.values()) for (const c of m.clients) if (!c.ended) c.end('shutdown');
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -339,7 +338,8 @@ export class MkvServer implements ConnectionHandler {
       return;
     }
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    (socket as OwnedSocket)[kOwner] = this.sockets;
+    socket.once('close', onOwnedSocketClose);
     acceptConnection(socket, this);
   }
 
@@ -393,7 +393,6 @@ export class MkvServer implements ConnectionHandler {
     }
     // Range: a live stream has no byte positions. Every Range (bytes=0- from browsers, or any other)
     // gets the normal 200 stream, with Accept-Ranges: none. A malformed one is ignored too.
-    void parseRange(head.headers.get('range'));
     if (mount.inputEnded) {
       sendText(socket, 503, 'input ended\n', isHead, [['Retry-After', 5]]);
       return;
@@ -475,6 +474,13 @@ export class MkvServer implements ConnectionHandler {
   metrics(): string {
     return renderMetrics(this);
   }
+}
+
+const kOwner = Symbol('mkvserve.owner');
+type OwnedSocket = Socket & { [kOwner]?: Set<Socket> };
+/** Shared 'close' listener (no per-connection closure): forget the socket. */
+function onOwnedSocketClose(this: OwnedSocket): void {
+  this[kOwner]?.delete(this);
 }
 
 const kStreaming = Symbol('mkvserve.streaming');

@@ -38,7 +38,7 @@ t.test('late join after ~3 s starts on a keyframe and decodes without errors', a
       t.match(first?.flags ?? '', /K/, `${name}: ffprobe: first video packet is a keyframe`);
     }
     if (hasFfmpeg) t.equal(ffmpegErrors(cap.body), '', `${name}: ffmpeg decodes the capture without errors`);
-    else t.skip('ffmpeg not installed');
+    else t.comment('ffmpeg not installed: decode check skipped');
   }
 });
 

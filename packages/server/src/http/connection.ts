@@ -82,8 +82,8 @@ function onError(this: ConnSocket): void {
 }
 
 function onEnd(this: ConnSocket): void {
-  // The peer half-closed. Before a complete head that is the end of it; after, a response that is
-  // being written continues (the server runs with allowHalfOpen) and ends the socket itself.
+  // The peer half-closed. Before a complete head that is the end of it; after, a short response
+  // being written still completes (the server runs with allowHalfOpen). Streams: see StreamClient.
   if (this[kConn]?.inHead && !this.destroyed) this.destroy();
 }
 

@@ -46,6 +46,8 @@ export class StreamClient {
   ended = false;
   /** @internal The flusher serving this client. */
   flusher: Flusher | undefined;
+  /** @internal Flusher slot. */
+  slot = 0;
   private readonly events: ClientEvents;
   private closedOnce = false;
 
@@ -58,6 +60,7 @@ export class StreamClient {
     this.events = events;
     (socket as ClientSocket)[kClient] = this;
     socket.on('close', onClientSocketClose);
+    socket.on('end', onClientSocketEnd);
   }
 
   /** The response is over: send what is buffered, then FIN. */
@@ -95,15 +98,24 @@ function onClientSocketClose(this: ClientSocket): void {
   this[kClient]?.closed();
 }
 
+/** The viewer half-closed: browsers and players never do that mid-stream, so it is gone. */
+function onClientSocketEnd(this: ClientSocket): void {
+  const c = this[kClient];
+  if (c && !c.ended) c.destroy('client_closed');
+}
+
 function onClientDrain(this: ClientSocket): void {
   const c = this[kClient];
   if (c && c.flusher) c.flusher.mark(c);
 }
 
 export interface FlusherOptions {
-  /** Tick period in ms (default 40). */
+  /** Each client is written at most once per this many ms (default 40; MkvServer uses 100). */
   intervalMs?: number;
-  /** Most bytes pulled for one client per tick (default 512 KiB); more waits for the next tick. */
+  /** The clients are spread over this many slots, one served per timer tick, so a tick never
+   *  blocks the event loop for long (default: one slot per 20 ms of interval). */
+  slices?: number;
+  /** Most bytes pulled for one client per turn (default 512 KiB); more waits for its next turn. */
   maxBytesPerTick?: number;
   /** Called after a subscriber turns out dropped (the socket is destroyed by then). */
   onDropped?(c: StreamClient): void;
@@ -113,13 +125,17 @@ export interface FlusherOptions {
 
 /**
  * Shared write scheduler. Clients with something to send are queued (by the subscriber's
- * onReadable, the socket's 'drain', or a partial pull) and served once per tick.
+ * onReadable, the socket's 'drain', or a partial pull) in their slot's queue; the timer fires every
+ * intervalMs / slices and serves one slot, so every client gets one coalesced write per interval
+ * while the work (and the event-loop pause new connections see) is spread evenly.
  */
 export class Flusher {
   readonly intervalMs: number;
+  readonly slices: number;
   readonly maxBytesPerTick: number;
-  private queue: StreamClient[] = [];
+  private readonly queues: StreamClient[][];
   private spare: StreamClient[] = [];
+  private slot = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly opts: FlusherOptions;
   /** Counters (for metrics). */
@@ -130,12 +146,14 @@ export class Flusher {
   constructor(opts: FlusherOptions = {}) {
     this.opts = opts;
     this.intervalMs = Math.max(1, opts.intervalMs ?? 40);
+    this.slices = Math.max(1, Math.floor(opts.slices ?? Math.round(this.intervalMs / 20)));
     this.maxBytesPerTick = opts.maxBytesPerTick ?? 512 * 1024;
+    this.queues = Array.from({ length: this.slices }, () => []);
   }
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.tick(), this.intervalMs);
+    this.timer = setInterval(() => this.tick(), this.intervalMs / this.slices);
   }
 
   stop(): void {
@@ -146,6 +164,7 @@ export class Flusher {
   /** Starts serving a client: writes `head` and the joining burst right now. */
   attach(c: StreamClient, head: string | Uint8Array): void {
     c.flusher = this;
+    c.slot = c.id % this.slices;
     const flusher = this;
     c.sub.onReadable = function onReadable(): void {
       flusher.mark(c);
@@ -157,21 +176,32 @@ export class Flusher {
     this.serve(c, Infinity, true);
   }
 
-  /** Queues a client for the next tick. */
+  /** Queues a client for its slot's next turn. */
   mark(c: StreamClient): void {
     if (c.queued || c.ended) return;
     c.queued = true;
-    this.queue.push(c);
+    this.queues[c.slot]!.push(c);
   }
 
-  /** Serves every queued client once. */
+  /** Serves the queued clients of the next slot. */
   tick(): void {
     this.ticks++;
-    if (this.queue.length === 0) return;
-    const list = this.queue;
-    this.queue = this.spare;
-    for (let i = 0; i < list.length; i++) {
-      const c = list[i]!;
+    const i = this.slot;
+    this.slot = (i + 1) % this.slices;
+    this.serveSlot(i);
+  }
+
+  /** Serves every queued client of every slot now (shutdown). */
+  flushAll(): void {
+    for (let i = 0; i < this.slices; i++) this.serveSlot(i);
+  }
+
+  private serveSlot(i: number): void {
+    const list = this.queues[i]!;
+    if (list.length === 0) return;
+    this.queues[i] = this.spare;
+    for (let k = 0; k < list.length; k++) {
+      const c = list[k]!;
       c.queued = false;
       if (!c.ended) this.serve(c, this.maxBytesPerTick, false);
     }

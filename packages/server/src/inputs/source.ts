@@ -36,7 +36,7 @@ export interface SourceOptions {
   /** Display name in logs/status (default spec). */
   name?: string;
   createDemuxer: DemuxerFactory;
-  open?: (spec: string) => Promise<Input>;
+  open?: (spec: string, signal: AbortSignal) => Promise<Input>;
   loop?: boolean;
   reconnect?: boolean;
   /** true/false force pacing; undefined = pace inputs that look like files (known Segment size or a Duration). */
@@ -94,6 +94,8 @@ export class Source {
   private readonly log: Logger;
   private readonly sink: FrameSink;
   private stopped = false;
+  /** Aborts a pending open (e.g. an HTTP request waiting for headers) at stop(). */
+  private readonly abort = new AbortController();
   private input: Input | undefined;
   private pacer: Pacer | undefined;
   private wake: (() => void) | undefined;
@@ -133,6 +135,7 @@ export class Source {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.abort.abort();
     this.pacer?.abort();
     this.input?.close();
     this.wake?.();
@@ -147,7 +150,7 @@ export class Source {
   }
 
   private async loop(): Promise<void> {
-    const open = this.opts.open ?? ((s: string) => defaultOpenInput(s));
+    const open = this.opts.open ?? ((s: string, signal: AbortSignal) => defaultOpenInput(s, { signal }));
     let backoff = this.opts.backoffMs ?? 500;
     const maxBackoff = this.opts.maxBackoffMs ?? 10_000;
     let pass = 0;
@@ -157,7 +160,7 @@ export class Source {
       let framesThisPass = 0;
       let failure: string | undefined;
       try {
-        const input = await open(this.spec);
+        const input = await open(this.spec, this.abort.signal);
         this.input = input;
         this.kind = input.kind;
         this.opens++;
@@ -179,6 +182,9 @@ export class Source {
       }
       pass++;
       const canReopen = this.kind !== 'stdin';
+      if (!canReopen && (this.opts.loop || this.opts.reconnect)) {
+        this.log.warn('input_option_ignored', { input: this.name, reason: 'stdin cannot be re-opened: --loop/--reconnect ignored' });
+      }
       if (failure === undefined && this.opts.loop && canReopen && framesThisPass > 0) {
         this.loops++;
         this.log.info('input_loop', { input: this.name, loop: this.loops, offsetMs: Math.round(this.absEnd / 1e6) });
@@ -276,9 +282,7 @@ export class Source {
     demux.end();
     await drain();
     if (fatal) throw fatal;
-    if (this.header === undefined || count === 0) {
-      if (!this.header) throw new Error('no Matroska header in the input');
-    }
+    if (!this.header) throw new Error('no Matroska header in the input');
     return count;
   }
 

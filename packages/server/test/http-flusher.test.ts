@@ -1,0 +1,152 @@
+// Flusher: one coalesced (corked) write per client per turn, burst at attach, backpressure stops
+// pulling until 'drain', dropped/finished subscribers end or destroy the socket, slots spread work.
+import t from 'tap';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { Flusher, StreamClient } from '../src/http/stream.js';
+import type { SubscriberLike } from '../src/http/stream.js';
+
+class FakeSocket extends EventEmitter {
+  corks = 0;
+  uncorks = 0;
+  writes: (string | Uint8Array)[] = [];
+  flushes = 0; // uncork calls that had writes since the last one
+  private pending = 0;
+  writableNeedDrain = false;
+  destroyed = false;
+  endedBy: string | undefined;
+  remoteAddress = '127.0.0.1';
+  remotePort = 1234;
+  cork(): void { this.corks++; }
+  uncork(): void { this.uncorks++; if (this.pending > 0) this.flushes++; this.pending = 0; }
+  write(d: string | Uint8Array): boolean { this.writes.push(d); this.pending++; return !this.writableNeedDrain; }
+  end(): void { this.endedBy = 'end'; }
+  destroy(): void { this.destroyed = true; this.endedBy ??= 'destroy'; this.emit('close'); }
+  setTimeout(): void {}
+}
+
+class FakeSub implements SubscriberLike {
+  onReadable: (() => void) | undefined;
+  state = 'active';
+  dropReason: string | undefined;
+  lagNs = 0;
+  bytesSent = 0;
+  skips = 0;
+  queue: Uint8Array[] = [];
+  pulls = 0;
+  finishAfter = false;
+  pull(max?: number): Uint8Array[] | null {
+    this.pulls++;
+    if (this.state === 'dropped' || this.state === 'closed' || this.state === 'finished') return null;
+    const out: Uint8Array[] = [];
+    let n = 0;
+    while (this.queue.length > 0 && n < (max ?? Infinity)) {
+      const b = this.queue.shift()!;
+      out.push(b);
+      n += b.length;
+    }
+    if (this.queue.length === 0 && this.finishAfter) this.state = 'finished';
+    return out;
+  }
+  close(): void { if (this.state === 'active') this.state = 'closed'; }
+  push(...sizes: number[]): void {
+    for (const s of sizes) this.queue.push(new Uint8Array(s));
+    const cb = this.onReadable;
+    cb?.();
+  }
+}
+
+function client(f: Flusher, closed: StreamClient[] = []): { c: StreamClient; sock: FakeSocket; sub: FakeSub } {
+  const sock = new FakeSocket();
+  const sub = new FakeSub();
+  sub.queue.push(new Uint8Array(100), new Uint8Array(200)); // init + burst
+  const c = new StreamClient(sock as unknown as Socket, sub, 'stream', { onClientClosed: (x) => closed.push(x) });
+  f.attach(c, 'HTTP/1.1 200 OK\r\n\r\n');
+  return { c, sock, sub };
+}
+
+t.test('burst at attach in one corked write, then one write per turn', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 1 });
+  const { c, sock, sub } = client(f);
+  t.equal(sock.writes.length, 3, 'head + init + burst');
+  t.equal(sock.flushes, 1, 'one corked flush');
+  t.equal(c.bytesWritten, 'HTTP/1.1 200 OK\r\n\r\n'.length + 300);
+  sub.push(10);
+  sub.push(20);
+  sub.push(30);
+  t.equal(sock.flushes, 1, 'nothing written before the tick');
+  f.tick();
+  t.equal(sock.flushes, 2, 'three frames -> one flush');
+  t.equal(sock.writes.length, 6);
+  f.tick();
+  t.equal(sock.flushes, 2, 'nothing new: no write');
+});
+
+t.test('backpressure: no pull while the socket needs drain; drain re-queues', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 1 });
+  const { sock, sub } = client(f);
+  sock.writableNeedDrain = true;
+  sub.push(10);
+  const pulls = sub.pulls;
+  f.tick();
+  t.equal(sub.pulls, pulls, 'not pulled while full');
+  sock.writableNeedDrain = false;
+  sock.emit('drain');
+  f.tick();
+  t.equal(sub.pulls, pulls + 1, 'pulled after drain');
+  t.equal(sock.writes.length, 4);
+});
+
+t.test('maxBytesPerTick splits a backlog over turns', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 1, maxBytesPerTick: 1000 });
+  const { sock, sub } = client(f);
+  sub.push(600, 600, 600);
+  f.tick();
+  t.equal(sock.writes.length, 3 + 2, 'first turn: up to the limit');
+  f.tick();
+  t.equal(sock.writes.length, 3 + 3, 'rest next turn without a new wake-up');
+});
+
+t.test('dropped -> destroyed with the reason; finished -> ended after the last bytes', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 1 });
+  const closed: StreamClient[] = [];
+  const a = client(f, closed);
+  a.sub.state = 'dropped';
+  a.sub.dropReason = 'lag';
+  a.sub.onReadable?.();
+  f.tick();
+  t.ok(a.sock.destroyed);
+  t.equal(closed[0]?.reason, 'dropped_lag');
+  const b = client(f, closed);
+  b.sub.finishAfter = true;
+  b.sub.push(50);
+  f.tick();
+  t.equal(b.sock.endedBy, 'end', 'socket ended (FIN), not destroyed');
+  t.equal(b.c.reason, 'eof');
+  t.equal(b.sock.writes.length, 4, 'last bytes written before the end');
+});
+
+t.test('slots: each client is served on its own tick of the cycle', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 5 });
+  t.equal(f.slices, 5);
+  const cs = Array.from({ length: 10 }, () => client(f));
+  for (const x of cs) x.sub.push(10);
+  const served: number[] = [];
+  for (let k = 0; k < 5; k++) {
+    const before = cs.map((x) => x.sock.flushes);
+    f.tick();
+    served.push(cs.filter((x, i) => x.sock.flushes > before[i]!).length);
+  }
+  t.same(served, [2, 2, 2, 2, 2], 'two clients per tick');
+  t.ok(cs.every((x) => x.sock.flushes === 2), 'every client served once per cycle');
+  t.equal(new Flusher({ intervalMs: 100 }).slices, 5, 'default: one slot per 20 ms');
+});
+
+t.test('half-close by the viewer ends its stream', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 1 });
+  const closed: StreamClient[] = [];
+  const { sock } = client(f, closed);
+  sock.emit('end');
+  t.ok(sock.destroyed);
+  t.equal(closed[0]?.reason, 'client_closed');
+});
