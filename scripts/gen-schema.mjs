@@ -1,13 +1,24 @@
 #!/usr/bin/env node
 // Generates packages/ebml/src/schema.generated.ts from the official EBML + Matroska schema files
 // (RFC 8794 EBMLSchema XML) in ../shared/spec/. Run with `pnpm gen:schema`; the output is committed.
+// Usage: node scripts/gen-schema.mjs [SPEC_DIR] [--out FILE]   (defaults: ../shared/spec, the committed file;
+// --out lets a test generate into a temporary file and compare it with the committed one)
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const specDir = process.argv[2] ?? join(root, '..', 'shared', 'spec');
-const out = join(root, 'packages', 'ebml', 'src', 'schema.generated.ts');
+const args = process.argv.slice(2);
+let outArg;
+const positional = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--out') outArg = args[++i];
+  else if (args[i].startsWith('--out=')) outArg = args[i].slice(6);
+  else positional.push(args[i]);
+}
+if (outArg === '' || (args.includes('--out') && outArg === undefined)) throw new Error('--out needs a file path');
+const specDir = positional[0] ?? join(root, '..', 'shared', 'spec');
+const out = outArg !== undefined ? resolve(outArg) : join(root, 'packages', 'ebml', 'src', 'schema.generated.ts');
 
 const decode = (s) => s.replace(/&gt;/g, '>').replace(/&lt;/g, '<').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 

@@ -8,7 +8,11 @@ export type EbmlErrorCode =
   | 'INVALID_ID'
   /** A declared size above a configured limit (max element size, string or binary size). */
   | 'ELEMENT_TOO_LARGE'
-  /** A child whose end passes the end of its known-size parent. */
+  /**
+   * A child whose end passes the end of its known-size parent (damage: the reader resyncs). For a direct
+   * child of a known-size Segment it means the Segment size is wrong: reported once, non-fatal, and the
+   * Segment is read as unknown-size from there on (nothing is skipped).
+   */
   | 'CHILD_OVERRUNS_PARENT'
   /** Masters nested deeper than maxDepth. */
   | 'MAX_DEPTH'

@@ -277,6 +277,8 @@ export class EbmlReader {
   private reinjectAbs = 0;
 
   private orphanReported = false;
+  /** Depth of a known-size Segment read as unknown-size after a child overran it (relaxSegment), or -1. */
+  private relaxed = -1;
 
   constructor(handler: EbmlReaderHandler, options: EbmlReaderOptions = {}) {
     this.h = handler;
@@ -346,7 +348,7 @@ export class EbmlReader {
     } else if (this.mode === M_HEADER) {
       for (let k = this.sp - 1; k >= 0; k--) {
         const el = this.els[k]!;
-        if (el.size >= 0 && this.ends[k]! > pos) {
+        if (el.size >= 0 && k !== this.relaxed && this.ends[k]! > pos) {
           this.error('TRUNCATED', pos, `input ended inside ${el.info?.name ?? 'an element'}`, elementPath(el), false);
           truncated = true;
           break;
@@ -446,6 +448,7 @@ export class EbmlReader {
     const k = --this.sp;
     const el = this.els[k]!;
     this.els[k] = undefined;
+    if (k === this.relaxed) this.relaxed = -1;
     if (this.crcActive > 0 && this.crcExp[k]! >= 0) {
       if (!damaged) {
         this.hashTo(k, endOffset);
@@ -577,7 +580,7 @@ export class EbmlReader {
       end = bound;
     } else {
       end = dataAbs + size;
-      if (end > bound) {
+      if (end > bound && !this.relaxSegment(sp, rec, id, offset, size, end, bound)) {
         return this.damage(
           'CHILD_OVERRUNS_PARENT',
           offset,
@@ -785,7 +788,7 @@ export class EbmlReader {
         this.damage('INVALID_ID', offset, `${rec.info.name} inside ${top.info?.name ?? hex(top.id)}`, rec, offset + 1);
         return false;
       }
-      if (top.size < 0) {
+      if (top.size < 0 || this.relaxed === sp - 1) {
         this.closeTop(offset, false);
         continue;
       }
@@ -800,6 +803,37 @@ export class EbmlReader {
   }
 
   private resumeIndex = 0;
+
+  /**
+   * Leniency for a wrong Segment size (bytes inserted, or a muxer that wrote a wrong size), as FFmpeg
+   * and mkvtoolnix are lenient: a direct child of a known-size Segment that would end past the
+   * Segment's declared end is accepted. One non-fatal CHILD_OVERRUNS_PARENT is reported and the
+   * Segment is read as unknown-size from there on (it ends at a root element or the end of input).
+   * Only for direct children of the Segment whose own size is plausible (<= maxElementSize); anything
+   * else that overruns its parent stays damage. Returns false when the leniency does not apply.
+   */
+  private relaxSegment(sp: number, rec: Rec | undefined, id: number, offset: number, size: number, end: number, bound: number): boolean {
+    const k = sp - 1;
+    if (k < 0 || rec === undefined || this.relaxed === k || size > this.maxBinary) return false;
+    const seg = this.els[k]!;
+    if (seg.id !== SEGMENT || seg.size < 0 || this.ends[k] !== bound) return false;
+    this.error(
+      'CHILD_OVERRUNS_PARENT',
+      offset,
+      `${rec?.info.name ?? hex(id)} of ${size} bytes ends at ${end}, past the Segment's declared end ${bound}: ` +
+        'the Segment size is wrong; the Segment is read as unknown-size from here on',
+      this.stackPath(rec),
+      false,
+    );
+    this.relaxed = k;
+    this.ends[k] = k > 0 ? this.ends[k - 1]! : Infinity;
+    if (this.crcActive > 0 && this.crcExp[k]! >= 0) {
+      // A CRC-32 over a Segment of unknown extent cannot be checked.
+      this.crcExp[k] = -1;
+      this.crcActive--;
+    }
+    return true;
+  }
 
   /**
    * Segment and Cluster hold nearly all the bytes of a file and have a closed set of children, so an

@@ -162,3 +162,27 @@ t.test('garbage input and empty input', async (t) => {
     t.ok(x.allTyped);
   }
 });
+
+t.test('bytes inserted without fixing the Segment size: every frame is kept (lenient Segment end)', async (t) => {
+  // Like FFmpeg: the Cluster that now overruns the Segment's declared end, and the Cues/Clusters after
+  // it, are read; one non-fatal CHILD_OVERRUNS_PARENT says the Segment size is wrong.
+  for (const name of ['vp9-opus.webm', 'h264-aac-bframes.mkv', 'mkvmerge-features.mkv']) {
+    const bytes = load(name);
+    const ref = run(bytes);
+    // A 40-byte Void element inserted in front of the 2nd Cluster: valid EBML, but the Segment size is now short.
+    const at = ref.clusters[1]!;
+    const voidEl = new Uint8Array(40);
+    voidEl[0] = 0xec;
+    voidEl[1] = 0x80 | 38;
+    const bad = new Uint8Array(bytes.length + 40);
+    bad.set(bytes.subarray(0, at), 0);
+    bad.set(voidEl, at);
+    bad.set(bytes.subarray(at), at + 40);
+    for (const chunk of [bad.length, 4096, 333]) {
+      const r = run(bad, chunk);
+      t.same(r.errors.map((e) => [e.code, e.fatal]), [['CHILD_OVERRUNS_PARENT', false]], `${name}/${chunk}: one non-fatal error`);
+      t.equal(r.frames.length, ref.frames.length, `${name}/${chunk}: all ${ref.frames.length} frames`);
+      t.ok(r.frames.every((f, i) => same(f, ref.frames[i]!)), `${name}/${chunk}: frames identical`);
+    }
+  }
+});

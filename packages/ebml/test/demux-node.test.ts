@@ -69,3 +69,18 @@ t.test('not matroska through the adapters', async (t) => {
     for await (const _ of demuxBatches([new Uint8Array(5000)], { throwOnFatal: true })) void _;
   }, { code: 'NOT_MATROSKA' });
 });
+
+t.test('file paths are read in 1 MiB chunks by default (fewer straddling frames, fewer iterations)', async (t) => {
+  const { DEFAULT_FILE_HWM } = await import('../src/node/index.js');
+  t.equal(DEFAULT_FILE_HWM, 1 << 20);
+  // demo.webm (~600 KB) fits one default read: one batch with every frame (64 KiB reads gave ten).
+  const path = join(dir, 'demo.webm');
+  const ref = demuxSync(new Uint8Array(readFileSync(path)));
+  const batches: DemuxBatch[] = [];
+  for await (const b of demuxBatches(path)) batches.push(b);
+  t.equal(batches.length, 1, 'one read, one batch');
+  t.equal(batches[0]!.frames.length, ref.frames.length);
+  const small: DemuxBatch[] = [];
+  for await (const b of demuxBatches(path, { highWaterMark: 65536 })) small.push(b);
+  t.ok(small.length >= 9, `an explicit highWaterMark is still honoured (${small.length} batches)`);
+});

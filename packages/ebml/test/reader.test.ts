@@ -115,7 +115,8 @@ function sameForAllChunkings(t: Tap.Test, buf: Uint8Array, opts?: EbmlReaderOpti
   const rand = rng(buf.length * 7 + 1);
   let same = true;
   for (let k = 0; k < runs && same; k++) {
-    const log = run(randomChunks(buf, rand, 1 + Math.floor(rand() * 64)), opts).log;
+    // maxLen >= 2: with 1 every chunk would be empty and the chunking would never end.
+    const log = run(randomChunks(buf, rand, 2 + Math.floor(rand() * 63)), opts).log;
     if (JSON.stringify(log) !== JSON.stringify(whole)) {
       t.same(log, whole, `random chunking ${k}`);
       same = false;
@@ -312,7 +313,7 @@ t.test('callback logs are identical for every chunking (fixtures)', async (t) =>
     const whole = run([buf], { verifyCrc: true }).log;
     t.equal(whole.filter((l) => l.startsWith('error')).length, 0, `${f}: no errors`);
     const rand = rng(f.length);
-    for (let k = 0; k < 3; k++) t.same(run(randomChunks(buf, rand, 1 + Math.floor(rand() * 3000)), { verifyCrc: true }).log, whole, `${f} chunking ${k}`);
+    for (let k = 0; k < 3; k++) t.same(run(randomChunks(buf, rand, 2 + Math.floor(rand() * 2999)), { verifyCrc: true }).log, whole, `${f} chunking ${k}`);
   }
 });
 
@@ -406,5 +407,75 @@ t.test('error codes', async (t) => {
     const r = new EbmlReader({});
     r.end();
     t.throws(() => r.push(bytes(1)));
+  });
+});
+
+t.test('wrong Segment size: a level-1 element overrunning a known-size Segment is read leniently', async (t) => {
+  const clusters = [cluster(0, [1, 2, 3]), cluster(1, [4, 5, 6]), cluster(2, [7, 8, 9]), cluster(3, [10, 11, 12])];
+  const blocksOf = (r: Run) => r.values.filter(([e]) => e.id === Id.SimpleBlock).map(([, v]) => (v as Uint8Array)[7]);
+  const body = cat(clusters);
+  const segHead = (size: number) => el(Id.Segment, new Uint8Array(0), { size, sizeLen: 8 });
+
+  t.test('Segment size too small: the Cluster across the declared end and everything after are kept', async (t) => {
+    // The declared end falls inside the second Cluster (as when bytes were inserted in the first one).
+    const declared = clusters[0]!.length + 10;
+    const doc = cat([ebmlHeader(), segHead(declared), body]);
+    const log = sameForAllChunkings(t, doc);
+    const r = run([doc]);
+    t.same(r.errors.map((e) => [e.code, e.fatal]), [['CHILD_OVERRUNS_PARENT', false]], 'one non-fatal error');
+    t.same(r.errors[0]!.path, ['Segment', 'Cluster']);
+    t.equal(r.errors[0]!.offset, ebmlHeader().length + 12 + clusters[0]!.length, 'at the overrunning Cluster');
+    t.match(r.errors[0]!.message, /Segment size is wrong/);
+    t.same(blocksOf(r), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], 'no frame lost');
+    t.notOk(log.some((l) => l.startsWith('resync')), 'no resync: nothing skipped');
+    t.notOk(log.some((l) => / damaged$/.test(l)), 'nothing closed as damaged');
+    t.ok(log.includes(`end Segment@${doc.length}`), 'the Segment ends at the end of input, not truncated');
+    t.equal(log.filter((l) => l.startsWith('start Segment')).length, 1, 'still one Segment');
+  });
+
+  t.test('the relaxed Segment ends at a new EBML header; the next Segment is strict again', async (t) => {
+    const declared = 5;
+    const second = cat([ebmlHeader(), el(Id.Segment, [clusters[2]!, clusters[3]!])]);
+    const doc = cat([ebmlHeader(), segHead(declared), clusters[0]!, clusters[1]!, second]);
+    const log = sameForAllChunkings(t, doc);
+    const r = run([doc]);
+    t.same(r.errors.map((e) => e.code), ['CHILD_OVERRUNS_PARENT']);
+    t.same(blocksOf(r), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    const firstEnd = doc.length - second.length;
+    t.ok(log.includes(`end Segment@${firstEnd}`), 'first Segment ends where the EBML header starts');
+    t.ok(log.includes(`end Segment@${doc.length}`), 'second Segment ends at its declared end');
+    t.equal(log.filter((l) => l.startsWith('start EBML ') || l.startsWith('start EBML@')).length, 2);
+  });
+
+  t.test('declared end exactly between two Clusters: the Segment ends there, later Clusters are orphans', async (t) => {
+    // Nothing overruns, so the Segment keeps its size; the level-1 elements after it are read at the top
+    // level with one INVALID_ID (unchanged behaviour), and no frame is lost either.
+    const doc = cat([ebmlHeader(), segHead(clusters[0]!.length), body]);
+    sameForAllChunkings(t, doc);
+    const r = run([doc]);
+    t.same(r.errors.map((e) => e.code), ['INVALID_ID']);
+    t.match(r.errors[0]!.message, /Cluster outside a Segment/);
+    t.same(blocksOf(r), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  });
+
+  t.test('inside a Cluster the strict rule stays', async (t) => {
+    const bad = el(Id.Cluster, [uint(Id.Timestamp, 1), el(Id.SimpleBlock, new Uint8Array(8), { size: 100 })]);
+    const doc = cat([ebmlHeader(), el(Id.Segment, [clusters[0]!, bad, clusters[2]!])]);
+    const r = run([doc]);
+    t.same(r.errors.map((e) => e.code), ['CHILD_OVERRUNS_PARENT']);
+    t.same(r.errors[0]!.path, ['Segment', 'Cluster', 'SimpleBlock']);
+    t.ok(r.log.some((l) => l.startsWith('resync')), 'damage: resync as before');
+    t.same(blocksOf(r), [1, 2, 3, 7, 8, 9]);
+  });
+
+  t.test('an implausible size (above maxElementSize) is still damage', async (t) => {
+    const huge = new Uint8Array(12);
+    writeId(huge, 0, Id.Cluster);
+    writeSize(huge, 4, 2 ** 40, 8);
+    const doc = cat([ebmlHeader(), el(Id.Segment, [clusters[0]!, huge, clusters[2]!, clusters[3]!])]);
+    const r = run([doc]);
+    t.same(r.errors.map((e) => e.code), ['CHILD_OVERRUNS_PARENT']);
+    t.ok(r.log.some((l) => l.startsWith('resync')), 'resynced');
+    t.same(blocksOf(r), [1, 2, 3, 7, 8, 9, 10, 11, 12]);
   });
 });

@@ -46,11 +46,17 @@ export function primaryVideoTrack(header: MatroskaHeader): number {
 export class Clusterer {
   readonly options: ClustererOptions;
   private open = false;
+  private everOpened = false;
   private clusterTicks = 0;
   private clusterBytes = 0;
 
   constructor(options: ClustererOptions) {
     this.options = options;
+  }
+
+  /** A cluster has been opened (by this clusterer) at some point. */
+  get started(): boolean {
+    return this.everOpened;
   }
 
   /** The next frame starts a new cluster whatever it is (after a source restart). */
@@ -77,10 +83,28 @@ export class Clusterer {
     const bytes = encodeBlock(frame, ticks - clusterTicks, o.timestampScale);
     if (start) {
       this.open = true;
+      this.everOpened = true;
       this.clusterTicks = ticks;
       this.clusterBytes = 0;
     }
     this.clusterBytes += bytes.length;
     return { newCluster: start, join: start && join, clusterTicks: this.clusterTicks, ticks, bytes };
+  }
+
+  /**
+   * Encodes a frame into the OPEN cluster whatever its timestamp (no cluster cut): used for frames
+   * held back until the first keyframe, which go right after it (negative relative timestamps).
+   * Returns undefined (nothing changed) when no cluster is open or the relative timestamp would
+   * leave int16. Throws (nothing changed) when the frame cannot be encoded.
+   */
+  pushInto(frame: Frame, timestampNs: number = frame.timestamp): PlacedBlock | undefined {
+    if (!this.open) return undefined;
+    const o = this.options;
+    const ticks = Math.round(timestampNs / o.timestampScale);
+    const rel = ticks - this.clusterTicks;
+    if (rel < INT16_MIN || rel > INT16_MAX) return undefined;
+    const bytes = encodeBlock(frame, rel, o.timestampScale);
+    this.clusterBytes += bytes.length;
+    return { newCluster: false, join: false, clusterTicks: this.clusterTicks, ticks, bytes };
   }
 }

@@ -11,9 +11,9 @@ export interface Epoch {
   readonly header: MatroskaHeader;
   readonly init: Uint8Array;
   readonly timestampScale: number;
-  /** Largest (cluster ticks - smallest frame ticks in it) seen in closed clusters: how far
-   *  audio / B-frames reach before a cluster's first frame. Used to pick a rebase origin. */
-  underrunTicks: number;
+  /** Rebase allowance in ticks (LiveStream `rebaseLeadNs`, default 0): a subscriber's origin is
+   *  min(smallest frame of its first cluster so far, that cluster's timestamp - leadTicks). */
+  readonly leadTicks: number;
 }
 
 export class Cluster {
@@ -142,8 +142,6 @@ export class History {
     const last = this.newest;
     if (last !== undefined && !last.closed) {
       last.closed = true;
-      const under = last.ticks - last.minTicks;
-      if (under > last.epoch.underrunTicks) last.epoch.underrunTicks = under;
     }
   }
 

@@ -3,7 +3,7 @@
 // cursors into it. The slow-client policy (soft limit: skip to the newest join point; hard limit or
 // idle timeout: drop) runs at every cluster start and on checkSubscribers(). No Node APIs.
 
-import { encodeInitPart } from '@mkvserve/ebml';
+import { encodeBlock, encodeInitPart } from '@mkvserve/ebml';
 import type { Frame, MatroskaHeader, TrackInfo } from '@mkvserve/ebml';
 import { Clusterer, primaryVideoTrack } from './clusterer.js';
 import { History } from './history.js';
@@ -28,6 +28,17 @@ export interface LiveStreamOptions {
   maxLagBytes?: number;
   /** A subscriber that has not called pull() for this long is dropped (default 10,000 ms). */
   idleTimeoutMs?: number;
+  /** Rebase allowance (ns, default 0): a subscriber's origin is fixed at its first pull of its first
+   *  cluster as min(smallest frame of that cluster so far, cluster timestamp - rebaseLeadNs). A frame
+   *  that arrives later with a timestamp below a subscriber's origin is withheld from that subscriber
+   *  only (sub.withheld, stats.withheldFrames). > 0 keeps audio muxed after the keyframe with an
+   *  earlier timestamp, at the cost of a stream that starts that much after 0. Never drops a frame. */
+  rebaseLeadNs?: number;
+  /** Video input: non-video frames before the first keyframe are held (for the first cluster) up to
+   *  this much media time (ns, default 2e9); older ones are dropped. */
+  holdMaxNs?: number;
+  /** ... and up to this many bytes (default 1 MiB); the oldest beyond are dropped. */
+  holdMaxBytes?: number;
   /** Default join mode of subscribe() (default 'latest-keyframe'). */
   join?: JoinMode;
   /** Default rebase of subscribe() (default true). */
@@ -49,7 +60,16 @@ export interface LiveStreamStats {
   /** Totals since creation. */
   skips: number;
   drops: number;
+  /** Frames placed in clusters. */
   frames: number;
+  /** Frames never placed (for nobody): video non-keyframes before the first keyframe (undecodable), and
+   *  frames held before the first keyframe beyond holdMaxNs / holdMaxBytes. */
+  droppedFrames: number;
+  /** Total over all subscribers (also departed ones) of placed frames withheld from one subscriber
+   *  because their timestamp is below its rebase origin (see rebaseLeadNs). */
+  withheldFrames: number;
+  /** Frames currently held back waiting for the first video keyframe. */
+  heldFrames: number;
   clusters: number;
   /** Init parts made (1 + track changes). */
   epochs: number;
@@ -78,7 +98,16 @@ const DEFAULTS = {
   hardLimitNs: 7e9,
   maxLagBytes: Infinity,
   idleTimeoutMs: 10_000,
+  rebaseLeadNs: 0,
+  holdMaxNs: 2e9,
+  holdMaxBytes: 1024 * 1024,
 };
+
+/** A frame held back until the first video keyframe (timestamp after restart offsets). */
+interface HeldFrame {
+  frame: Frame;
+  ts: number;
+}
 
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
   if (a === b) return true;
@@ -136,6 +165,14 @@ export class LiveStream implements SubscriberHost {
   private newestEndNs = 0;
   private anyFrame = false;
   private frames = 0;
+  private dropped = 0;
+  /** Non-video frames waiting for the epoch's first keyframe (video input only). */
+  private held: HeldFrame[] = [];
+  private heldBytes = 0;
+  private heldMaxTs = -Infinity;
+  /** Secondary video tracks with a held keyframe (their later frames are held, earlier ones dropped). */
+  private readonly heldKeyTracks = new Set<number>();
+  private withheld = 0;
   private skips = 0;
   private drops = 0;
 
@@ -150,6 +187,9 @@ export class LiveStream implements SubscriberHost {
       hardLimitNs: options.hardLimitNs ?? DEFAULTS.hardLimitNs,
       maxLagBytes: options.maxLagBytes ?? DEFAULTS.maxLagBytes,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+      rebaseLeadNs: Math.max(0, options.rebaseLeadNs ?? DEFAULTS.rebaseLeadNs),
+      holdMaxNs: Math.max(0, options.holdMaxNs ?? DEFAULTS.holdMaxNs),
+      holdMaxBytes: Math.max(0, options.holdMaxBytes ?? DEFAULTS.holdMaxBytes),
       join: options.join ?? 'latest-keyframe',
       rebase: options.rebase ?? true,
       docType: options.docType,
@@ -182,13 +222,15 @@ export class LiveStream implements SubscriberHost {
     if (prev !== undefined) {
       this.restartPending = true;
       this.clusterer!.breakCluster();
-      if (sameStreamLayout(prev.header, header)) return;
+      if (sameStreamLayout(prev.header, header)) return; // held frames stay held for the same epoch
+      this.flushHeldAlone(); // the old layout never got a keyframe: its held frames go out on their own
       this.history.closeNewest();
     }
     const timestampScale = header.info.timestampScale || 1e6;
     const docType = this.options.docType;
     const init = encodeInitPart(header, docType !== undefined ? { live: true, docType } : { live: true });
-    this.currentEpoch = { id: this.epochCount++, header, init, timestampScale, underrunTicks: 0 };
+    const leadTicks = Math.floor(this.options.rebaseLeadNs / timestampScale);
+    this.currentEpoch = { id: this.epochCount++, header, init, timestampScale, leadTicks };
     this.clusterer = new Clusterer({
       timestampScale,
       videoTrack: primaryVideoTrack(header),
@@ -197,7 +239,14 @@ export class LiveStream implements SubscriberHost {
     });
   }
 
-  /** Adds one frame (decode order, timestamp in ns). Available to subscribers at once. */
+  /**
+   * Adds one frame (decode order, timestamp in ns). Available to subscribers at once, except that with
+   * video input, frames before the epoch's first video keyframe are held (non-video, bounded by
+   * holdMaxNs / holdMaxBytes) and go into the first cluster right after that keyframe, or are dropped
+   * (video non-keyframes: undecodable). Every other frame is placed in the shared history, whatever
+   * its timestamp (a subscriber whose origin is after it has it withheld, see rebaseLeadNs).
+   * Throws (nothing changed) for a frame that cannot be encoded.
+   */
   pushFrame(frame: Frame): void {
     if (this.ended) throw new Error('LiveStream: pushFrame after end()');
     const clusterer = this.clusterer;
@@ -209,17 +258,28 @@ export class LiveStream implements SubscriberHost {
       offset = this.newestEndNs - frame.timestamp; // source restarted: keep time going forward
     }
     const ts = frame.timestamp + offset;
+    const v = clusterer.options.videoTrack;
+    const primary = v !== 0 && frame.track === v;
+
+    if (v !== 0 && !clusterer.started && !(primary && frame.keyframe)) {
+      // No cluster yet on a stream with video: hold what can be decoded later, drop the rest.
+      if (!primary && this.holdable(frame)) {
+        encodeBlock(frame, 0, epoch.timestampScale); // throws (nothing changed) when it cannot be encoded
+        this.commitTime(frame, ts, offset);
+        this.hold(frame, ts);
+      } else {
+        this.commitTime(frame, ts, offset);
+        this.dropped++;
+      }
+      return;
+    }
     const placed = clusterer.push(frame, ts); // throws (nothing changed) when the frame cannot be encoded
-    this.restartPending = false;
-    this.tsOffset = offset;
+    this.commitTime(frame, ts, offset);
     const h = this.history;
     if (placed.newCluster) h.openCluster(epoch, placed.clusterTicks, placed.join);
     h.append(placed.bytes, placed.ticks);
     this.frames++;
-    this.anyFrame = true;
-    if (ts > this.newestNs) this.newestNs = ts;
-    const end = ts + (frame.duration ?? 0);
-    if (end > this.newestEndNs) this.newestEndNs = end;
+    if (this.held.length > 0) this.flushHeldInto(ts);
     if (placed.newCluster) {
       this.checkSubscribers(this.clockFn());
       if (placed.join && this.parkedJoin.size > 0) this.wakeJoin();
@@ -227,9 +287,103 @@ export class LiveStream implements SubscriberHost {
     if (this.parked.size > 0) this.wake();
   }
 
-  /** End of input: subscribers still get everything, then pull() returns null. */
+  /** A frame was accepted (placed, held or dropped): time moves on. */
+  private commitTime(frame: Frame, ts: number, offset: number): void {
+    this.restartPending = false;
+    this.tsOffset = offset;
+    this.anyFrame = true;
+    if (ts > this.newestNs) this.newestNs = ts;
+    const end = ts + (frame.duration ?? 0);
+    if (end > this.newestEndNs) this.newestEndNs = end;
+  }
+
+  /** Before the first keyframe: non-video frames, and secondary video from its own first keyframe on. */
+  private holdable(frame: Frame): boolean {
+    const track = this.currentEpoch!.header.tracks.find((t) => t.number === frame.track);
+    if (track?.kind !== 'video') return true;
+    if (frame.keyframe) this.heldKeyTracks.add(frame.track);
+    return this.heldKeyTracks.has(frame.track);
+  }
+
+  private hold(frame: Frame, ts: number): void {
+    const o = this.options;
+    this.held.push({ frame, ts });
+    this.heldBytes += frame.data.length;
+    if (ts > this.heldMaxTs) this.heldMaxTs = ts;
+    let n = 0;
+    while (n < this.held.length && (this.heldBytes > o.holdMaxBytes || this.heldMaxTs - this.held[n]!.ts > o.holdMaxNs)) {
+      this.heldBytes -= this.held[n]!.frame.data.length;
+      n++;
+    }
+    if (n > 0) {
+      this.held.splice(0, n);
+      this.dropped += n;
+    }
+  }
+
+  private takeHeld(): HeldFrame[] {
+    const list = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    this.heldMaxTs = -Infinity;
+    this.heldKeyTracks.clear();
+    return list;
+  }
+
+  /** The first keyframe (at `keyTs`) just opened the first cluster: the held frames go right after it. */
+  private flushHeldInto(keyTs: number): void {
+    const h = this.history;
+    for (const { frame, ts } of this.takeHeld()) {
+      let placed;
+      if (ts >= keyTs - this.options.holdMaxNs) {
+        try {
+          placed = this.clusterer!.pushInto(frame, ts);
+        } catch {
+          placed = undefined; // validated when held: cannot happen
+        }
+      }
+      if (placed === undefined) {
+        this.dropped++; // too old, or outside the int16 range of the first cluster
+        continue;
+      }
+      h.append(placed.bytes, placed.ticks);
+      this.frames++;
+    }
+  }
+
+  /** Input ended (or changed layout) before any keyframe: the held frames make an audio-only cluster
+   *  (a join point, so waiting subscribers get them). */
+  private flushHeldAlone(): void {
+    if (this.held.length === 0) return;
+    const clusterer = this.clusterer!;
+    const epoch = this.currentEpoch!;
+    const h = this.history;
+    let first = true;
+    for (const { frame, ts } of this.takeHeld()) {
+      let placed;
+      try {
+        placed = clusterer.push(frame, ts);
+      } catch {
+        this.dropped++;
+        continue;
+      }
+      if (placed.newCluster) {
+        h.openCluster(epoch, placed.clusterTicks, placed.join || first);
+        first = false;
+      }
+      h.append(placed.bytes, placed.ticks);
+      this.frames++;
+    }
+    clusterer.breakCluster();
+    if (this.parkedJoin.size > 0) this.wakeJoin();
+    if (this.parked.size > 0) this.wake();
+  }
+
+  /** End of input: subscribers still get everything, then pull() returns null. Frames held for a
+   *  keyframe that never came are sent as an audio-only cluster. */
   end(): void {
     if (this.ended) return;
+    this.flushHeldAlone();
     this.ended = true;
     this.history.closeNewest();
     this.wakeJoin();
@@ -324,6 +478,11 @@ export class LiveStream implements SubscriberHost {
     (forJoin ? this.parkedJoin : this.parked).add(sub);
   }
 
+  /** @internal A subscriber skipped `n` placed frames below its origin. */
+  noteWithheld(n: number): void {
+    this.withheld += n;
+  }
+
   /** @internal */
   detach(sub: Subscriber): void {
     this.subs.delete(sub);
@@ -374,6 +533,9 @@ export class LiveStream implements SubscriberHost {
       skips: this.skips,
       drops: this.drops,
       frames: this.frames,
+      droppedFrames: this.dropped,
+      withheldFrames: this.withheld,
+      heldFrames: this.held.length,
       clusters: h.endSeq,
       epochs: this.epochCount,
       historyBytes: h.bytes,

@@ -32,6 +32,8 @@ export interface SubscriberHost {
   recover(sub: Subscriber, now: number): void;
   /** Subscriber is caught up (or waiting for a join point): call its onReadable when data arrives. */
   park(sub: Subscriber, forJoin: boolean): void;
+  /** A subscriber withheld `n` frames (stats.withheldFrames). */
+  noteWithheld(n: number): void;
   detach(sub: Subscriber): void;
 }
 
@@ -49,6 +51,10 @@ export class Subscriber {
   bytesSent = 0;
   /** Times the slow-client policy moved this cursor forward. */
   skips = 0;
+  /** Frames passed over without being sent because their timestamp (or their cluster's) is below this
+   *  subscriber's origin (late audio / B-frames with rebase; negative timestamps with rebase: false).
+   *  Other subscribers still get them. */
+  withheld = 0;
 
   /** @internal Cursor: cluster seq (-1 while waiting for a join point) and next block index. */
   seq = -1;
@@ -58,7 +64,10 @@ export class Subscriber {
   waitFrom = 0;
   /** @internal The cursor cluster's start has been emitted. */
   started = false;
-  /** @internal The cursor cluster is withheld (its timestamp is before this subscriber's origin). */
+  /** @internal The cursor cluster is withheld whole: its timestamp is before this subscriber's origin,
+   *  so its start cannot be written (Cluster timestamps are unsigned). Happens with rebase: false and
+   *  negative source timestamps, or when a frame far below the origin (later than int16 allows, or a
+   *  keyframe going back in time) opened a cluster. */
   mute = false;
   /** @internal Epoch id whose init part was sent (-1 none). */
   epochId = -1;
@@ -208,7 +217,12 @@ export class Subscriber {
           this.base = NO_BASE;
         }
         if (Number.isNaN(this.base)) {
-          this.base = !this.rebase ? 0 : c.closed ? c.minTicks : Math.min(c.minTicks, c.ticks - c.epoch.underrunTicks);
+          // Fixed here, at the first pull of the first cluster (of this epoch): the smallest frame of
+          // c so far, or c.ticks - leadTicks if smaller. Frames placed later below it are withheld
+          // from this subscriber only (below), so nothing it is sent is negative. Once no frame can be
+          // added to this epoch any more (input ended, or the layout changed), the exact smallest
+          // timestamp from here on is known and is the origin.
+          this.base = !this.rebase ? 0 : host.ended || c.epoch !== host.currentEpoch ? this.minTicksFrom(c) : Math.min(c.minTicks, c.ticks - c.epoch.leadTicks);
         }
         this.mute = c.ticks < this.base;
         if (!this.mute) {
@@ -221,17 +235,25 @@ export class Subscriber {
       const blocks = c.blocks;
       const n = blocks.length;
       const base = this.base;
+      const mute = this.mute;
       let i = this.idx;
+      let skipped = 0;
       while (i < n && bytes < limit) {
         const b = blocks[i]!;
         this.cursorOffset += b.length;
-        if (!this.mute && c.frameTicks[i]! >= base) {
+        if (!mute && c.frameTicks[i]! >= base) {
           out.push(b);
           bytes += b.length;
+        } else {
+          skipped++;
         }
         i++;
       }
       this.idx = i;
+      if (skipped > 0) {
+        this.withheld += skipped;
+        host.noteWithheld(skipped);
+      }
       if (i < n || !c.closed || this.seq + 1 >= h.endSeq) break;
       this.seq++;
       this.idx = 0;
@@ -253,6 +275,16 @@ export class Subscriber {
       host.park(this, false);
     }
     return out;
+  }
+
+  /** Smallest frame timestamp (ticks) from cluster `c` to the end of its epoch in the history. */
+  private minTicksFrom(c: Cluster): number {
+    const h = this.host.history;
+    let min = c.minTicks;
+    for (let n = h.get(c.seq + 1); n !== undefined && n.epoch === c.epoch; n = h.get(n.seq + 1)) {
+      if (n.minTicks < min) min = n.minTicks;
+    }
+    return min;
   }
 
   /** Stops the subscription (the server closed the socket). Idempotent. */

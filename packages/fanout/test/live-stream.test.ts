@@ -3,6 +3,7 @@
 // end of input, header changes. Output bytes are checked with an independent EBML walker.
 
 import t from 'tap';
+import type { Frame } from '@mkvserve/ebml';
 import { LiveStream, Subscriber } from '../src/index.js';
 import { concat, drain, makeFeed, makeHeader, walk } from '../testlib/helpers.js';
 import type { WalkedSegment } from '../testlib/helpers.js';
@@ -118,7 +119,7 @@ t.test('audio-only input is clustered about every second; every cluster is a joi
   t.equal(late.state, 'active');
 });
 
-t.test('a late subscriber gets init + burst from the newest keyframe, rebased to 0, never negative', async (t) => {
+t.test('a late subscriber gets init + burst from the newest keyframe, rebased to exactly 0, never negative', async (t) => {
   const s = new LiveStream();
   s.setHeader(makeHeader());
   const feed = makeFeed({ durationMs: 20_000, startMs: 3_600_000, gop: 50, bframes: true, audioLagMs: 50 });
@@ -144,27 +145,37 @@ t.test('a late subscriber gets init + burst from the newest keyframe, rebased to
   const firstVideo = allBlocks(seg).find((b) => b.track === 1)!;
   t.ok(firstVideo.keyframe, 'first video frame is a keyframe');
   const ticks = allBlocks(seg).map((b) => b.ticks);
-  t.equal(Math.min(...ticks), 0, 'timestamps start at 0');
+  t.equal(Math.min(...ticks), 0, 'timestamps start at exactly 0');
   t.ok(seg.clusters.every((c) => c.timestamp >= 0 && c.blocks.every((b) => b.ticks >= 0)), 'nothing negative');
-  // Every frame from the join point on arrives, shifted by one constant.
+  // Every frame from the join point on arrives, shifted by one constant, except audio muxed after the
+  // first pull with a timestamp below the origin (smallest frame of the join cluster at that pull).
   const joinIdx = (() => {
     let k = -1;
     for (let i = 0; i < cut; i++) if (feed[i]!.track === 1 && feed[i]!.keyframe) k = i;
     return k;
   })();
-  const expected = feed.slice(joinIdx).map((f) => f.timestamp / 1e6);
-  const shift = expected[0]! - ticks[0]!;
-  t.same(ticks, expected.map((x) => x - shift), 'continuous timeline from the join point');
+  const origin = Math.min(...feed.slice(joinIdx, cut).map((f) => f.timestamp));
+  const kept = feed.slice(joinIdx).filter((f, k) => joinIdx + k < cut || f.timestamp >= origin);
+  const expected = kept.map((f) => (f.timestamp - origin) / 1e6);
+  t.same(ticks, expected, 'continuous timeline from the join point, origin = its smallest frame at the first pull');
+  t.equal(late.withheld, feed.length - joinIdx - kept.length, 'only the frames below the origin are withheld');
+  t.equal(s.stats.withheldFrames, late.withheld);
+  t.equal(s.stats.droppedFrames, 0);
   t.ok(late.bytesSent > 0);
 });
 
-t.test('rebase origin covers audio that arrives after the keyframe with an earlier timestamp', async (t) => {
+t.test('audio muxed after the keyframe with an earlier timestamp: withheld only for a subscriber whose origin is after it', async (t) => {
   const s = new LiveStream();
   s.setHeader(makeHeader());
   const feed = makeFeed({ durationMs: 6_000, gop: 25, audioLagMs: 60 });
-  // Join exactly when a keyframe cluster has just opened (only the keyframe known).
+  // One subscriber from the start; three join exactly when a keyframe cluster has just opened (only the
+  // keyframe known): their origin is that keyframe, so audio muxed after it with earlier timestamps is
+  // withheld from them, and only from them.
+  const first = s.subscribe({ join: 'next-keyframe' });
+  const firstOut: Uint8Array[] = [...drain(first)];
   const subs: Subscriber[] = [];
   const outs: Uint8Array[][] = [];
+  const joinTs: number[] = [];
   let clusters = 0;
   for (const f of feed) {
     s.pushFrame(f);
@@ -174,20 +185,56 @@ t.test('rebase origin covers audio that arrives after the keyframe with an earli
         const sub = s.subscribe();
         subs.push(sub);
         outs.push(sub.pull()!);
+        joinTs.push(f.timestamp);
       }
     }
+    firstOut.push(...drain(first));
     subs.forEach((sub, i) => outs[i]!.push(...(sub.pull() ?? [])));
   }
   s.end();
+  firstOut.push(...drain(first));
   subs.forEach((sub, i) => outs[i]!.push(...drain(sub)));
   t.equal(subs.length, 3);
-  for (const o of outs) {
+  const firstTicks = allBlocks(walk(concat(firstOut))[0]!).map((b) => b.ticks);
+  t.same(firstTicks, feed.map((f) => f.timestamp / 1e6), 'the subscriber from the start gets every frame (origin 0)');
+  t.equal(first.withheld, 0);
+  let withheld = 0;
+  outs.forEach((o, k) => {
     const seg = walk(concat(o))[0]!;
     const ticks = allBlocks(seg).map((b) => b.ticks);
-    t.ok(Math.min(...ticks) >= 0, 'never negative');
-    t.ok(Math.min(...ticks) <= 60, `starts near 0 (${Math.min(...ticks)})`);
+    t.equal(Math.min(...ticks), 0, 'starts at exactly 0 (the keyframe)');
     t.ok(seg.clusters[0]!.blocks[0]!.keyframe);
-  }
+    const from = feed.findIndex((f) => f.timestamp === joinTs[k] && f.track === 1);
+    const late = feed.slice(from).filter((f) => f.timestamp < joinTs[k]!);
+    t.ok(late.length > 0 && late.every((f) => f.track === 2), `audio muxed late: ${late.length} frames`);
+    t.equal(subs[k]!.withheld, late.length, 'exactly those are withheld');
+    t.same(ticks, feed.slice(from).filter((f) => f.timestamp >= joinTs[k]!).map((f) => (f.timestamp - joinTs[k]!) / 1e6), 'everything else, one shift');
+    withheld += late.length;
+  });
+  t.equal(s.stats.withheldFrames, withheld);
+  t.equal(s.stats.droppedFrames, 0, 'nothing dropped for everyone');
+  t.equal(s.stats.frames, feed.length);
+
+  // rebaseLeadNs keeps them, at the cost of a stream starting that much after 0.
+  const s2 = new LiveStream({ rebaseLeadNs: 100e6 });
+  s2.setHeader(makeHeader());
+  let sub: Subscriber | undefined;
+  const out: Uint8Array[] = [];
+  let from = -1;
+  feed.forEach((f, i) => {
+    s2.pushFrame(f);
+    if (sub === undefined && s2.stats.clusters === 2) {
+      sub = s2.subscribe();
+      from = i;
+    }
+    if (sub) out.push(...drain(sub));
+  });
+  s2.end();
+  out.push(...drain(sub!));
+  const ticks = allBlocks(walk(concat(out))[0]!).map((b) => b.ticks);
+  const k0 = feed[from]!.timestamp / 1e6;
+  t.same(ticks, feed.slice(from).map((f) => f.timestamp / 1e6 - k0 + 100), 'rebaseLeadNs 100 ms: every frame, keyframe at 100 ms');
+  t.equal(sub!.withheld, 0);
 });
 
 t.test('two subscribers joining at different times share the same block byte arrays', async (t) => {
@@ -379,7 +426,7 @@ t.test('next-keyframe join waits (init part at once) and onReadable fires at the
   const seg = walk(concat([...p0, ...p1]))[0]!;
   t.equal(seg.clusters.length, 1);
   t.ok(seg.clusters[0]!.blocks[0]!.keyframe);
-  t.equal(seg.clusters[0]!.blocks[0]!.ticks, 0);
+  t.equal(seg.clusters[0]!.blocks[0]!.ticks, 0, 'rebased to 0');
   // caught up: parked; the next frame wakes it once
   woke = 0;
   s.pushFrame(feed[i++]!);
@@ -464,7 +511,7 @@ t.test('setHeader: same tracks continue the Segment; new tracks start a new init
   segs = walk(concat(parts));
   t.equal(segs.length, 2, 'a second EBML header + Segment');
   t.equal(s.stats.epochs, 2);
-  t.equal(segs[1]!.clusters[0]!.blocks[0]!.ticks, 0, 'the new Segment is rebased to 0');
+  t.equal(segs[1]!.clusters[0]!.blocks[0]!.ticks, 0, 'the new Segment is rebased to 0 (pulled after end(): exact origin)');
   const lateSegs = walk(concat(drain(late)));
   t.equal(lateSegs.length, 1, 'a new joiner sees only the new layout');
 });
@@ -521,6 +568,172 @@ t.test('a frame that cannot be encoded throws and leaves the stream usable', asy
   for (const f of feed.slice(20)) s.pushFrame(f);
   s.end();
   const seg = walk(concat(drain(sub)))[0]!;
-  t.same(allBlocks(seg).map((b) => b.ticks), feed.map((f) => f.timestamp / 1e6));
+  t.same(allBlocks(seg).map((b) => b.ticks), feed.map((f) => f.timestamp / 1e6), 'pulled after end(): the exact origin');
   t.throws(() => new LiveStream().pushFrame(feed[0]!), 'pushFrame before setHeader');
+});
+
+// ---- Frames before the first keyframe; audio muxed after a keyframe with an earlier timestamp ----
+
+const ms = (x: number) => x * 1e6;
+const vf = (tMs: number, key: boolean, size = 100): Frame => ({ track: 1, timestamp: ms(tMs), keyframe: key, data: new Uint8Array(size).fill(tMs & 0xff), duration: ms(40) });
+const af = (tMs: number, size = 20): Frame => ({ track: 2, timestamp: ms(tMs), keyframe: true, data: new Uint8Array(size).fill(tMs & 0xff), duration: ms(20) });
+
+/** Pushes frames, pulling after every one (like a fast client). */
+function feedPulling(s: LiveStream, sub: Subscriber, frames: Frame[]): Uint8Array[] {
+  const parts: Uint8Array[] = [...drain(sub)];
+  for (const f of frames) {
+    s.pushFrame(f);
+    parts.push(...drain(sub));
+  }
+  return parts;
+}
+
+t.test('frames before the first keyframe are held and go right after it; video before it is dropped', async (t) => {
+  for (const join of ['next-keyframe', 'latest-keyframe'] as const) {
+    const s = new LiveStream({ clock: () => 0 });
+    s.setHeader(makeHeader());
+    const sub = s.subscribe({ join });
+    const pre = [af(0), af(20), vf(30, false), af(40), af(60)];
+    const parts = feedPulling(s, sub, pre);
+    t.same(parts, [s.initPart], 'only the init part before the keyframe');
+    t.equal(s.stats.heldFrames, 4);
+    t.equal(s.stats.droppedFrames, 1, 'the non-keyframe video before the first keyframe');
+    parts.push(...feedPulling(s, sub, [vf(80, true), af(80), vf(120, false), af(100), af(120)]));
+    s.end();
+    parts.push(...drain(sub));
+    const seg = walk(concat(parts))[0]!;
+    t.equal(seg.clusters.length, 1);
+    const blocks = allBlocks(seg);
+    t.same(blocks.map((b) => [b.track, b.rel]), [[1, 0], [2, -80], [2, -60], [2, -40], [2, -20], [2, 0], [1, 40], [2, 20], [2, 40]], `${join}: keyframe, held audio (negative relative), the rest`);
+    t.ok(blocks[0]!.keyframe);
+    t.equal(Math.min(...blocks.map((b) => b.ticks)), 0, 'origin: the smallest held frame: starts at exactly 0');
+    t.ok(blocks.every((b) => b.ticks >= 0));
+    t.equal(s.stats.frames, 9);
+    t.equal(s.stats.heldFrames, 0);
+  }
+});
+
+t.test('held frames are bounded by holdMaxNs and holdMaxBytes (oldest dropped, counted)', async (t) => {
+  const s = new LiveStream({ clock: () => 0, holdMaxNs: ms(500) });
+  s.setHeader(makeHeader());
+  const sub = s.subscribe();
+  const audio: Frame[] = [];
+  for (let x = 0; x < 3000; x += 20) audio.push(af(x));
+  const parts = feedPulling(s, sub, [...audio, vf(3000, true)]);
+  s.end();
+  parts.push(...drain(sub));
+  const blocks = allBlocks(walk(concat(parts))[0]!);
+  const kept = blocks.filter((b) => b.track === 2).map((b) => b.rel);
+  t.equal(kept[0], -500, 'oldest kept: 500 ms before the keyframe');
+  t.equal(kept.length, 25, '2500..2980 ms');
+  t.equal(s.stats.droppedFrames, audio.length - 25);
+
+  const s2 = new LiveStream({ clock: () => 0, holdMaxBytes: 100 });
+  s2.setHeader(makeHeader());
+  const sub2 = s2.subscribe();
+  const parts2 = feedPulling(s2, sub2, [af(0), af(20), af(40), af(60), af(80), af(100), vf(120, true)]);
+  t.equal(allBlocks(walk(concat(parts2))[0]!).length, 1 + 5, 'five 20-byte frames fit in 100 bytes');
+  t.equal(s2.stats.droppedFrames, 1);
+});
+
+t.test('end() before any keyframe: the held frames go out as an audio-only cluster', async (t) => {
+  const s = new LiveStream({ clock: () => 0 });
+  s.setHeader(makeHeader());
+  const sub = s.subscribe();
+  let woke = 0;
+  sub.onReadable = () => woke++;
+  const parts = feedPulling(s, sub, [af(0), af(20), vf(30, false), af(40)]);
+  t.equal(sub.state, 'waiting');
+  s.end();
+  t.ok(woke >= 1, 'woken');
+  parts.push(...drain(sub));
+  t.equal(sub.pull(), null, 'finished');
+  const seg = walk(concat(parts))[0]!;
+  t.same(allBlocks(seg).map((b) => [b.track, b.ticks]), [[2, 0], [2, 20], [2, 40]]);
+  t.equal(s.stats.droppedFrames, 1);
+  // A new layout before any keyframe does the same for the old layout's held frames.
+  const s2 = new LiveStream({ clock: () => 0 });
+  s2.setHeader(makeHeader());
+  s2.pushFrame(af(0));
+  s2.setHeader(makeHeader({ codecPrivate: new Uint8Array([9]) }));
+  t.equal(s2.stats.frames, 1);
+  t.equal(s2.stats.clusters, 1);
+  t.equal(s2.stats.heldFrames, 0);
+});
+
+t.test('audio muxed after the very first keyframe with an earlier timestamp: withheld for a subscriber that pulled at the keyframe (default), kept with rebaseLeadNs', async (t) => {
+  // like h264-aac-bframes.mkv: video from 21 ms, audio from 0, audio muxed after the keyframe
+  const frames = [vf(21, true), af(0), af(21), vf(101, false), vf(61, false), af(42), af(64), af(85)];
+  for (const join of ['next-keyframe', 'latest-keyframe'] as const) {
+    const s = new LiveStream({ clock: () => 0 });
+    s.setHeader(makeHeader());
+    const sub = s.subscribe({ join });
+    const other = s.subscribe({ join }); // subscribed as early, but first pulls once the audio at 0 is in
+    const parts = feedPulling(s, sub, frames.slice(0, 1));
+    t.equal(sub.state, 'active', 'attached at the keyframe, before the audio was known');
+    parts.push(...feedPulling(s, sub, frames.slice(1, 2)));
+    const otherParts = drain(other);
+    parts.push(...feedPulling(s, sub, frames.slice(2)));
+    otherParts.push(...drain(other));
+    s.end();
+    parts.push(...drain(sub));
+    otherParts.push(...drain(other));
+    const blocks = allBlocks(walk(concat(parts))[0]!);
+    t.same(blocks.map((b) => b.ticks), frames.filter((f) => f.timestamp >= ms(21)).map((f) => f.timestamp / 1e6 - 21), `${join}: origin = the keyframe: starts at exactly 0`);
+    t.equal(sub.withheld, 1, 'the audio at 0 ms, below its origin, is withheld from it');
+    const otherBlocks = allBlocks(walk(concat(otherParts))[0]!);
+    t.same(otherBlocks.map((b) => b.ticks), frames.map((f) => f.timestamp / 1e6), 'a subscriber whose first pull saw the audio at 0 gets every frame, from 0');
+    t.equal(other.withheld, 0);
+    t.equal(s.stats.withheldFrames, 1);
+    t.equal(s.stats.droppedFrames, 0, 'nothing dropped for everyone');
+    t.equal(s.stats.frames, frames.length);
+
+    const s2 = new LiveStream({ clock: () => 0, rebaseLeadNs: ms(50) });
+    s2.setHeader(makeHeader());
+    const sub2 = s2.subscribe({ join });
+    const parts2 = feedPulling(s2, sub2, frames);
+    s2.end();
+    parts2.push(...drain(sub2));
+    const blocks2 = allBlocks(walk(concat(parts2))[0]!);
+    t.same(blocks2.map((b) => b.ticks), frames.map((f) => f.timestamp / 1e6 - 21 + 50), `${join}: rebaseLeadNs 50 ms: every frame, origin = keyframe - 50 ms`);
+    t.equal(sub2.withheld, 0);
+  }
+});
+
+t.test('no frame is ever dropped for everyone: a late frame reaches the earlier subscriber, and is withheld (counted) only for the fresh one', async (t) => {
+  const s = new LiveStream({ clock: () => 0 });
+  s.setHeader(makeHeader());
+  const a = s.subscribe();
+  const aParts = feedPulling(s, a, [vf(1000, true), af(1000), vf(1040, false), af(1020)]);
+  s.pushFrame(vf(2000, true));
+  aParts.push(...drain(a));
+  const b = s.subscribe(); // latest-keyframe: the cluster at 2000, its origin
+  const bParts = drain(b);
+  const later = [
+    af(1960), af(1980), vf(2040, false), af(2000), // audio muxed late, below b's origin
+    vf(1900, true), vf(1940, false), af(2020), // a keyframe going back in time: a cluster starting below b's origin (muted for b)
+    vf(3000, true), af(2040),
+  ];
+  for (const f of later) {
+    s.pushFrame(f);
+    aParts.push(...drain(a));
+    bParts.push(...drain(b));
+  }
+  s.end();
+  aParts.push(...drain(a));
+  bParts.push(...drain(b));
+  t.equal(s.stats.droppedFrames, 0, 'nothing dropped');
+  t.equal(s.stats.frames, 5 + later.length, 'every frame placed in the shared history');
+  const aSeg = walk(concat(aParts))[0]!;
+  t.same(allBlocks(aSeg).map((b) => [b.track, b.ticks]), [
+    [1, 0], [2, 0], [1, 40], [2, 20], [1, 1000],
+    [2, 960], [2, 980], [1, 1040], [2, 1000], [1, 900], [1, 940], [2, 1020], [1, 2000], [2, 1040],
+  ], 'the earlier subscriber (origin 1000) gets every frame');
+  t.equal(a.withheld, 0);
+  const bSeg = walk(concat(bParts))[0]!;
+  t.same(allBlocks(bSeg).map((x) => [x.track, x.ticks]), [[1, 0], [1, 40], [2, 0], [1, 1000], [2, 40]], 'the fresh subscriber (origin 2000): nothing below it');
+  t.ok(bSeg.clusters.every((c) => c.timestamp >= 0 && c.blocks.every((x) => x.ticks >= 0)), 'nothing negative in its bytes');
+  t.equal(b.withheld, 5, 'audio at 1960 and 1980, and the whole cluster at 1900 (its start would be negative)');
+  t.equal(s.stats.withheldFrames, 5);
+  t.equal(a.skips + b.skips, 0);
 });

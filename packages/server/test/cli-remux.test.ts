@@ -1,7 +1,7 @@
 // `mkvserve remux` on the real fixtures, spawning the built CLI: mkvinfo accepts every output,
 // ffprobe sees the same packets (count, sizes, keyframe flags per stream) as on the input, WebM stays
 // WebM, live (unknown-size) input gets Cues + SeekHead + Duration, `-` output pipes into ffprobe,
-// stdin input, non-Matroska input leaves no output file. Interop checks skip without mkvinfo/ffprobe.
+// stdin input (metadata written after the Clusters is kept), non-Matroska input leaves no output file. Interop checks skip without mkvinfo/ffprobe.
 import t from 'tap';
 import type { Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
@@ -9,6 +9,7 @@ import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, w
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { demuxSync } from '@mkvserve/ebml';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'bin', 'mkvserve.js');
@@ -146,6 +147,42 @@ t.test('remux from stdin, and to stdout piped into ffprobe', async (t) => {
     t.same(piped.get(i)?.sizes, st.sizes, `stream ${i}: same packet sizes through the pipe`);
     if (st.type === 'video') t.same(piped.get(i)?.keys, st.keys);
   }
+});
+
+t.test('from a pipe, Tags written after the Clusters (mkvmerge) are kept: appended after the Cues', async (t) => {
+  // mkvmerge-features.mkv: Chapters and Attachments before the first Cluster, Tags after the Clusters.
+  // From stdin there is no SeekHead read-ahead: the Tags arrive after the muxer has started.
+  const name = 'mkvmerge-features.mkv';
+  const src = demuxSync(new Uint8Array(readFileSync(join(FIX, name))));
+  t.ok(src.tags.length > 0 && src.chapters.length > 0 && src.attachments.length > 0, 'fixture has tags, chapters, attachments');
+  const summary = (d: ReturnType<typeof demuxSync>) => ({
+    tags: d.tags,
+    chapters: d.chapters,
+    attachments: d.attachments.map((a) => [a.name, a.mediaType, a.uid, Buffer.from(a.data).toString('base64')]),
+    frames: d.frames.length,
+  });
+  const out = join(tmp, 'features-from-stdin.mkv');
+  const r = await run(['remux', '-', out], join(FIX, name));
+  t.equal(r.code, 0);
+  t.equal(r.stderr, '', 'no "not copied" note');
+  const got = demuxSync(new Uint8Array(readFileSync(out)));
+  t.same(got.errors.map((e) => e.message), []);
+  t.same(summary(got), summary(src), 'same tags, chapters, attachments and frame count as the input');
+  if (HAVE_MKVINFO) {
+    const info = spawnSync('mkvinfo', ['-a', out], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    t.equal(info.status, 0);
+    t.notMatch(info.stdout + info.stderr, /(^|\n)\s*(Error|Warning)/i);
+    const level1 = info.stdout.split('\n').filter((l) => /^\|\+ [A-Z]/.test(l)).map((l) => l.slice(3).replace(/ \(.*$/, ''));
+    t.same(level1.slice(level1.lastIndexOf('Cluster') + 1), ['Cues', 'Tags'], 'Tags follow the Cues');
+    t.ok(level1.includes('Chapters') && level1.includes('Attachments'), 'Chapters and Attachments kept before the Clusters');
+    t.match(info.stdout, /Seek ID: 0x12 0x54 0xc3 0x67 \(KaxTags\)/, 'a SeekHead entry for the Tags');
+    mkvinfoOk(t, out);
+  }
+  // Live-shaped output on stdout: the Tags come after the last Cluster.
+  const live = await run(['remux', '-', '-'], join(FIX, name));
+  t.equal(live.code, 0);
+  const l = demuxSync(new Uint8Array(live.stdout));
+  t.same(summary(l), summary(src), 'stdout output keeps them too');
 });
 
 t.test('non-Matroska input: clear message, exit 1, no output file', async (t) => {

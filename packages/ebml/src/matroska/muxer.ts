@@ -51,6 +51,19 @@ export interface MatroskaMuxerOptions {
   attachments?: Attachment[];
 }
 
+/**
+ * Metadata that arrived after the first Cluster (mkvmerge writes Tags, sometimes Chapters and Attachments,
+ * after the Clusters; from a pipe they are only known at the end). finish() writes them after the Cues
+ * (file mode: with SeekHead entries, room for which is reserved at start). Chapters and Attachments
+ * already written at start cannot be written again (ENCODE error); a second Tags element is fine.
+ * Attachments are not written for WebM.
+ */
+export interface MuxerLateMetadata {
+  chapters?: Edition[];
+  tags?: Tag[];
+  attachments?: Attachment[];
+}
+
 export interface MuxerFinish {
   /** Last chunks of the stream (end of the last Cluster, Cues). */
   chunks: Uint8Array[];
@@ -86,6 +99,8 @@ export class MatroskaMuxer {
   private seekHeadPos = -1;
   private seekHeadSize = 0;
   private readonly seekEntries: { id: number; position: number }[] = [];
+  /** Level-1 metadata elements written at start (IDs), so finish() does not write them twice. */
+  private readonly startMeta = new Set<number>();
   private readonly patches: MuxerPatch[] = [];
   private readonly cues: CuePoint[] = [];
   private clusterOpen = false;
@@ -156,8 +171,9 @@ export class MatroskaMuxer {
     const tags = this.opts.tags && this.opts.tags.length > 0 ? this.opts.tags : undefined;
     const attachments = this.opts.attachments && this.opts.attachments.length > 0 && this.docType !== 'webm' ? this.opts.attachments : undefined;
     if (!live) {
-      // Room for a SeekHead with every entry (8-byte positions); filled in at finish().
-      let entries = 3;
+      // Room for a SeekHead with every entry (8-byte positions); filled in at finish(). Info, Tracks, Cues,
+      // the metadata written now, and one slot each for Chapters, Tags and Attachments given to finish().
+      let entries = 3 + 3;
       if (chapters) entries++;
       if (tags) entries++;
       if (attachments) entries++;
@@ -172,14 +188,17 @@ export class MatroskaMuxer {
     writeTracks(w, h.tracks, this.docType);
     this.seekEntries.push({ id: ID_SEGMENT_INFO, position: rel(infoPos) }, { id: ID_TRACKS, position: rel(tracksPos) });
     if (chapters) {
+      this.startMeta.add(ID_CHAPTERS);
       this.seekEntries.push({ id: ID_CHAPTERS, position: rel(w.pos) });
       writeChapters(w, chapters);
     }
     if (attachments) {
+      this.startMeta.add(ID_ATTACHMENTS);
       this.seekEntries.push({ id: ID_ATTACHMENTS, position: rel(w.pos) });
       writeAttachments(w, attachments);
     }
     if (tags) {
+      this.startMeta.add(ID_TAGS);
       this.seekEntries.push({ id: ID_TAGS, position: rel(w.pos) });
       writeTags(w, tags);
     }
@@ -281,19 +300,42 @@ export class MatroskaMuxer {
   }
 
   /**
-   * Ends the stream: closes the last Cluster and writes the Cues (file mode). Returns the final chunks and,
-   * in file mode, the patches to apply (Segment size, Cluster sizes, Duration, SeekHead).
+   * Ends the stream: closes the last Cluster and writes the Cues (file mode), then `late` metadata (see
+   * MuxerLateMetadata). Returns the final chunks and, in file mode, the patches to apply (Segment size,
+   * Cluster sizes, Duration, SeekHead).
    */
-  finish(): MuxerFinish {
+  finish(late: MuxerLateMetadata = {}): MuxerFinish {
     if (this.finished) throw new EbmlError({ code: 'ENCODE', message: 'muxer already finished' });
+    const lateChapters = late.chapters && late.chapters.length > 0 ? late.chapters : undefined;
+    const lateTags = late.tags && late.tags.length > 0 ? late.tags : undefined;
+    const lateAttachments = late.attachments && late.attachments.length > 0 && this.docType !== 'webm' ? late.attachments : undefined;
     if (!this.started) this.writeStart();
+    for (const [given, id, what] of [[lateChapters, ID_CHAPTERS, 'Chapters'], [lateAttachments, ID_ATTACHMENTS, 'Attachments']] as const) {
+      if (given && this.startMeta.has(id)) {
+        throw new EbmlError({ code: 'ENCODE', message: `${what} were already written at the start; they cannot be written again at finish()` });
+      }
+    }
     this.closeCluster();
     this.finished = true;
+    if (!this.opts.live && this.cues.length > 0) {
+      this.seekEntries.push({ id: ID_CUES, position: this.pos - this.segmentDataStart });
+      this.emit(encodeCues(this.cues, this.scale));
+    }
+    if (lateChapters || lateTags || lateAttachments) {
+      let cap = 256;
+      for (const a of lateAttachments ?? []) cap += a.data.length + 256;
+      const w = new ByteWriter(cap);
+      const put = (id: number, write: () => void): void => {
+        // One of the three SeekHead slots reserved at start for late metadata (live: no SeekHead).
+        if (!this.opts.live) this.seekEntries.push({ id, position: this.pos + w.pos - this.segmentDataStart });
+        write();
+      };
+      if (lateChapters) put(ID_CHAPTERS, () => writeChapters(w, lateChapters));
+      if (lateAttachments) put(ID_ATTACHMENTS, () => writeAttachments(w, lateAttachments));
+      if (lateTags) put(ID_TAGS, () => writeTags(w, lateTags));
+      this.emit(w.finish());
+    }
     if (!this.opts.live) {
-      if (this.cues.length > 0) {
-        this.seekEntries.push({ id: ID_CUES, position: this.pos - this.segmentDataStart });
-        this.emit(encodeCues(this.cues, this.scale));
-      }
       this.patches.push({ position: this.segmentSizePos, data: sizeVint8(this.pos - this.segmentDataStart) });
       if (this.durationSlot >= 0) {
         this.patches.push({ position: this.durationSlot, data: encodeDurationSlot(this.maxEndNs, this.scale) });

@@ -32,11 +32,19 @@ export interface DemuxBatch {
 }
 
 export interface NodeDemuxOptions extends DemuxerOptions {
-  /** Read size for file paths (default 64 KiB). */
+  /**
+   * Read size for file paths (default 1 MiB). Large reads matter: fewer chunks means fewer frames that
+   * straddle two chunks (each is copied once) and fewer async iterations; on a 230 MB H.264 file 1 MiB
+   * reads demux about twice as fast as 64 KiB ones. Frames are views into the chunks, so a kept frame
+   * keeps its whole chunk alive.
+   */
   highWaterMark?: number;
   /** Stop at the first fatal error by throwing it from the iterator (default false: it is in `errors`). */
   throwOnFatal?: boolean;
 }
+
+/** Default read size for file paths (see NodeDemuxOptions.highWaterMark). */
+export const DEFAULT_FILE_HWM = 1 << 20;
 
 function toChunks(source: DemuxSource, hwm: number): AsyncIterable<Uint8Array> | Iterable<Uint8Array> {
   if (typeof source === 'string') return createReadStream(source, { highWaterMark: hwm });
@@ -104,7 +112,7 @@ class BatchCollector {
 export async function* demuxBatches(source: DemuxSource, options: NodeDemuxOptions = {}): AsyncGenerator<DemuxBatch> {
   const c = new BatchCollector(options);
   const d = c.demuxer;
-  for await (const chunk of toChunks(source, options.highWaterMark ?? 65536)) {
+  for await (const chunk of toChunks(source, options.highWaterMark ?? DEFAULT_FILE_HWM)) {
     d.push(chunk);
     if (!c.empty) yield c.take();
     if (c.fatal) {

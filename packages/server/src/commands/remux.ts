@@ -244,7 +244,11 @@ export async function runRemux(opts: RemuxOptions): Promise<number> {
   let sink: Sink | undefined;
   let notMatroska: string | undefined;
   let fatal: EbmlError | undefined;
-  let lateMetadata = false;
+  // Metadata that arrives after the first Cluster (mkvmerge writes Tags after the Clusters; from a pipe
+  // or URL there is no SeekHead read-ahead): written at finish, after the Cues (file mode, with SeekHead
+  // entries) or after the last Cluster (stdout). Only what cannot be written there is reported as lost.
+  const late: Required<Metadata> = { chapters: [], tags: [], attachments: [] };
+  let lateLost = false;
   const errors: EbmlError[] = [];
   let frames = 0;
   let skipped = 0;
@@ -286,17 +290,20 @@ export async function runRemux(opts: RemuxOptions): Promise<number> {
     },
     onChapters(e) {
       if (pre.chapters) return;
-      if (muxer) lateMetadata = true;
+      // The muxer writes Chapters once: late ones can only be added when none were written at the start.
+      if (muxer && chapters) lateLost = true;
+      else if (muxer) late.chapters.push(...e);
       else chapters = (chapters ?? []).concat(e);
     },
     onTags(t) {
       if (pre.tags) return;
-      if (muxer) lateMetadata = true;
+      if (muxer) late.tags.push(...t);
       else tags = (tags ?? []).concat(t);
     },
     onAttachments(a) {
       if (pre.attachments) return;
-      if (muxer) lateMetadata = true;
+      if (muxer && attachments) lateLost = true;
+      else if (muxer) late.attachments.push(...a);
       else attachments = (attachments ?? []).concat(a);
     },
     onFrame(f: Frame) {
@@ -380,9 +387,9 @@ export async function runRemux(opts: RemuxOptions): Promise<number> {
     return EXIT_ERROR;
   }
   try {
-    const fin = m.finish();
+    const fin = m.finish(late);
     await sink.finish(fin.patches);
-    if (lateMetadata) say('note: chapters/tags/attachments found after the first Cluster were not copied');
+    if (lateLost) say('note: a second set of chapters/attachments found after the first Cluster was not copied');
     if (skipped > 0) say(`${skipped} frame(s) could not be written and were skipped`);
     if (!toStdout && showProgress) {
       say(`wrote ${opts.output}: ${fmtBytes(fin.size)}, ${frames} frames, duration ${(fin.duration / 1e9).toFixed(3)} s`);
