@@ -11,8 +11,8 @@ import { inputA, inputB, inputBig, probe } from './lib/inputs.mjs';
 
 const MB = 1e6; // throughput in MB/s = 10^6 bytes per second
 const CASE_LABEL = {
-  raw: '(a) raw read, 256 KiB chunks (I/O ceiling)',
-  sync: '(b) @mkvserve/ebml MatroskaDemuxer (sync push)',
+  raw: '(a) raw read (createReadStream, same chunk size): the I/O ceiling',
+  sync: '(b) @mkvserve/ebml MatroskaDemuxer (sync push over readFileChunks)',
   node: '(c) @mkvserve/ebml/node demuxFrames() async iterator',
   'node-stream': '(c\') @mkvserve/ebml/node createDemuxStream() Transform',
   'ebml-stream': '(d) ebml-stream 1.0.3 Decoder (baseline)',
@@ -21,7 +21,7 @@ const CASE_LABEL = {
 };
 
 export const PARSE_QUICK = { sizeMb: 40, bSeconds: 2000, reps: 3 };
-export const PARSE_DEFAULTS = { sizeMb: 200, bSeconds: 10000, reps: 5, bigMb: 2048, chunkKib: 256, passes: 1, only: 'parse,remux' };
+export const PARSE_DEFAULTS = { sizeMb: 200, bSeconds: 10000, reps: 5, bigMb: 2048, chunkKib: 1024, passes: 1, only: 'parse,remux' };
 
 async function runCase(kind, file, chunk, passes = 1) {
   if (kind === 'ffmpeg') {

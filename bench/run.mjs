@@ -18,7 +18,7 @@ const HELP = `usage: node bench/run.mjs [options]
   --b-seconds N        length of input B in seconds of 20 ms Opus frames (default 10000 = 500k frames)
   --reps N             repetitions per parse case / remux (median reported; default 5, --quick 3)
   --big                also generate a 2 GiB file and check streaming RSS on it (--big-mb to change)
-  --chunk-kib N        read chunk size for the parse cases (default 256)
+  --chunk-kib N        read chunk size for the parse cases (default 1024)
   --passes N           parse: passes over the file per process, the last one timed (default 1 = cold JIT)
   --clients LIST       load: client counts (default 100,1000,2000,5000)
   --window S           load: measurement window per N (default 30)

@@ -2,11 +2,11 @@
 // (async) iterable of byte chunks to async iterators of per-chunk batches. Thin layers over the
 // synchronous MatroskaDemuxer: parsing stays synchronous per chunk, only the I/O is async.
 
-import { createReadStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import type { EbmlError } from '../errors.js';
 import { MatroskaDemuxer } from '../matroska/demuxer.js';
+import { readFileChunks } from './file-chunks.js';
 import type { DemuxerOptions, DemuxResult } from '../matroska/demuxer.js';
 import type { Attachment, CuePoint, Edition, Frame, MatroskaHeader, Tag } from '../matroska/types.js';
 
@@ -47,7 +47,7 @@ export interface NodeDemuxOptions extends DemuxerOptions {
 export const DEFAULT_FILE_HWM = 1 << 20;
 
 function toChunks(source: DemuxSource, hwm: number): AsyncIterable<Uint8Array> | Iterable<Uint8Array> {
-  if (typeof source === 'string') return createReadStream(source, { highWaterMark: hwm });
+  if (typeof source === 'string') return readFileChunks(source, { chunkSize: hwm });
   if (typeof (source as { getReader?: unknown }).getReader === 'function' && !(Symbol.asyncIterator in source)) {
     const rs = source as unknown as ReadableStream<Uint8Array>;
     return {

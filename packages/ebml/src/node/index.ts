@@ -3,4 +3,5 @@
 
 export * from '../index.js';
 export * from './demux.js';
+export * from './file-chunks.js';
 export * from './file-sink.js';
