@@ -46,7 +46,7 @@ const timer = setInterval(() => {
   }
 }, tick);
 
-server.listen(port, host, () => process.stdout.write(`LISTENING ${server.address().port}\n`));
+server.listen({ port, host, backlog: 4096 }, () => process.stdout.write(`LISTENING ${server.address().port}\n`));
 const stop = () => { clearInterval(timer); for (const r of clients) r.destroy(); server.close(); process.exit(0); };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -1,11 +1,11 @@
-// The `mkvserve` command line (yargs): `serve` (default, `mkvserve [input]`), `inspect`, `remux`.
+// The `mkvserve` command line (yargs): `serve` (default, `mkvserve [input]` = `mkvserve serve [input]`), `inspect`, `remux`.
 // `main(argv)` returns the exit code; errors become one clear line on stderr, not a stack trace
 // (set MKVSERVE_DEBUG=1 for stacks). Exit codes: 0 ok, 1 error / usage, 2 damaged input (inspect).
+// Start-up cost matters for a CLI: only yargs is loaded up front; each command's modules (and undici,
+// for http(s) inputs only) are imported when that command runs, and `--version` alone skips yargs.
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
 import type { Argv } from 'yargs';
 import type { ServeOptions } from './serve.js';
-import { closeHttpAgents } from './inputs/open.js';
 
 /** Thrown (and caught in main) for bad command lines: printed with a hint, exit code 1. */
 class UsageError extends Error {}
@@ -63,7 +63,24 @@ function serveBuilder(y: Argv): Argv<any> {
       describe: 'Where a new client starts: the latest keyframe (fast start) or the next one (low latency)',
       group: 'Serve:',
     })
-    .option('flush-ms', { type: 'number', hidden: true, describe: 'Client write flush interval (ms)' })
+    .option('speed', {
+      type: 'number',
+      describe: 'Pacing speed factor: 2 = twice real time (for tests and demos; only applies when the input is paced)',
+      defaultDescription: '1',
+      group: 'Serve:',
+    })
+    .option('flush-ms', {
+      type: 'number',
+      describe: 'Write coalescing interval: each client gets everything pending in one write at most this often (ms)',
+      defaultDescription: '100',
+      group: 'Serve:',
+    })
+    .option('backlog', {
+      type: 'number',
+      describe: 'Listen backlog: connections the kernel queues before they are accepted (capped by net.core.somaxconn)',
+      defaultDescription: '4096',
+      group: 'Serve:',
+    })
     .option('quiet', { type: 'boolean', alias: 'q', describe: 'Log warnings and errors only', group: 'Logging:' })
     .option('log-format', { choices: ['text', 'json'] as const, default: 'text', describe: 'Log line format', group: 'Logging:' })
     .check((a) => {
@@ -71,7 +88,14 @@ function serveBuilder(y: Argv): Argv<any> {
       if (port === undefined) return true; // --help / --version
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${String(a['port'])}`);
       const mount = a['mount'] as string;
-      if (!/^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(mount)) throw new UsageError(`--mount must be a URL path segment like "stream" or "live/cam1", got "${mount}"`);
+      // Dots and slashes pass here and are refused with the server's own message (exit 2).
+      if (!/^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(mount)) throw new UsageError(`--mount must be a URL path segment like "stream" or "cam1", got "${mount}"`);
+      const speed = a['speed'];
+      if (speed !== undefined && !(Number.isFinite(speed) && (speed as number) > 0)) throw new UsageError(`--speed must be a number greater than 0, got ${String(speed)}`);
+      const flushMs = a['flush-ms'];
+      if (flushMs !== undefined && !(Number.isFinite(flushMs) && (flushMs as number) >= 1 && (flushMs as number) <= 10_000)) throw new UsageError(`--flush-ms must be a number of milliseconds from 1 to 10000, got ${String(flushMs)}`);
+      const backlog = a['backlog'];
+      if (backlog !== undefined && !(Number.isInteger(backlog) && (backlog as number) >= 1)) throw new UsageError(`--backlog must be a positive integer, got ${String(backlog)}`);
       return true;
     })
     .epilog(SERVE_EPILOG);
@@ -113,6 +137,13 @@ const STDIN_TOKEN = '\u0000stdin';
 const unToken = (v: unknown): string | undefined => (v === STDIN_TOKEN ? '-' : typeof v === 'string' ? v : v === undefined ? undefined : String(v));
 
 export async function main(argv: string[]): Promise<number> {
+  // `mkvserve --version` alone needs none of the parser.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(packageVersion() + '\n');
+    return 0;
+  }
+  const { default: yargs } = await import('yargs');
+  const { closeHttpAgents } = await import('./inputs/open.js');
   let code = 0;
   argv = argv.map((a) => (a === '-' ? STDIN_TOKEN : a));
   // A closed stdout (e.g. `| head`) must end the program quietly, not crash it.
@@ -127,7 +158,7 @@ export async function main(argv: string[]): Promise<number> {
   const y = yargs(argv)
     .scriptName('mkvserve')
     .usage('Usage: $0 [input] [options]    serve a Matroska/WebM stream over HTTP\n       $0 <command> ...')
-    .command('$0 [input]', 'Serve a Matroska/WebM input live over HTTP (default command)', serveBuilder, async (a) => {
+    .command(['$0 [input]', 'serve [input]'], 'Serve a Matroska/WebM input live over HTTP (default command)', serveBuilder, async (a) => {
       const { runServe } = await import('./serve.js');
       const opts = {
         input: unToken(a['input']),
@@ -144,6 +175,8 @@ export async function main(argv: string[]): Promise<number> {
         logFormat: a['logFormat'] as 'text' | 'json',
         join: a['join'] as 'latest-keyframe' | 'next-keyframe',
         flushMs: a['flushMs'] as number | undefined,
+        speed: a['speed'] as number | undefined,
+        backlog: a['backlog'] as number | undefined,
       };
       // Drop unset flags so the server sees only what was given (undefined = its default).
       for (const k of Object.keys(opts) as (keyof typeof opts)[]) if (opts[k] === undefined) delete opts[k];

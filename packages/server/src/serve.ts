@@ -22,7 +22,7 @@ export interface ServeOptions {
   reconnect?: boolean;
   /** true/false force real-time pacing on/off; undefined = automatic (files paced, live not). */
   realtime?: boolean;
-  /** Pacing speed factor (default 1; also env MKVSERVE_PACE_SPEED). */
+  /** Pacing speed factor (default 1 = real time; `--speed`). Only applies when the input is paced. */
   speed?: number;
   keepAlive?: boolean;
   /** Where a new client starts: newest keyframe with a burst (default) or the next keyframe. */
@@ -32,8 +32,10 @@ export interface ServeOptions {
   adminToken?: string;
   quiet?: boolean;
   logFormat?: 'text' | 'json';
-  /** Shared flush interval for client writes, ms (default 100). */
+  /** Write coalescing interval for client writes, ms (default 100; `--flush-ms`). */
   flushMs?: number;
+  /** Listen backlog (default 4096; the kernel caps it at net.core.somaxconn). */
+  backlog?: number;
   /** Grace period for open responses at SIGINT/SIGTERM, ms (default 1500). */
   shutdownGraceMs?: number;
   /** Logger override (tests). */
@@ -71,8 +73,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       input = '-';
     }
   }
-  const envSpeed = Number(process.env['MKVSERVE_PACE_SPEED']);
-  const speed = opts.speed ?? (Number.isFinite(envSpeed) && envSpeed > 0 ? envSpeed : undefined);
+  const speed = opts.speed;
   const adminToken = opts.adminToken ?? (process.env['MKVSERVE_ADMIN_TOKEN'] || undefined);
   const mount: MountConfig = {
     name: mountName,
@@ -93,6 +94,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     ...(opts.cors !== undefined ? { cors: opts.cors } : {}),
     ...(adminToken !== undefined ? { adminToken } : {}),
     ...(opts.flushMs !== undefined ? { flushMs: opts.flushMs } : {}),
+    ...(opts.backlog !== undefined ? { backlog: opts.backlog } : {}),
   });
   try {
     await server.start();

@@ -67,6 +67,12 @@ export interface MkvServerOptions {
   checkIntervalMs?: number;
   /** Most clients at once (default 20 000); more get 503. */
   maxClients?: number;
+  /**
+   * Listen backlog: connections the kernel queues until they are accepted (default 4096, not Node's
+   * 511, so that thousands of clients connecting at once are not refused). Linux caps it at
+   * /proc/sys/net/core/somaxconn.
+   */
+  backlog?: number;
   log?: Logger;
   createDemuxer?: DemuxerFactory;
 }
@@ -216,7 +222,7 @@ export class MkvServer implements ConnectionHandler {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.net.once('error', onError);
-      this.net.listen({ host, port, backlog: 4096 }, () => {
+      this.net.listen({ host, port, backlog: this.options.backlog ?? 4096 }, () => {
         this.net.off('error', onError);
         resolve();
       });

@@ -24,25 +24,29 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 t.test('--help lists the commands and the serve flags', async (t) => {
   const r = await run(['--help']);
   t.equal(r.code, 0);
-  for (const s of ['inspect <input>', 'remux <input> <output>', '--host', '--port', '--mount', '--loop', '--realtime', '--reconnect', '--cors', '--admin-token', '--keep-alive', '--quiet', '--log-format', '--join']) {
+  for (const s of ['serve [input]', 'inspect <input>', 'remux <input> <output>', '--host', '--port', '--mount', '--loop', '--realtime', '--reconnect', '--cors', '--admin-token', '--keep-alive', '--quiet', '--log-format', '--join', '--speed', '--flush-ms', '--backlog']) {
     t.match(r.stdout, s);
   }
+  t.match(r.stdout, /--flush-ms +Write coalescing interval[^]*\[default: 100\]/, '--flush-ms is explained, with its default');
   t.equal(r.stderr, '');
 });
 
 t.test('inspect --help and remux --help', async (t) => {
-  const a = await run(['inspect', '--help']);
+  const [a, b] = await Promise.all([run(['inspect', '--help']), run(['remux', '--help'])]);
   t.equal(a.code, 0);
   for (const s of ['--offsets', '--json', '--summary', '--frames', '--max-frames', '--duration']) t.match(a.stdout, s);
-  const b = await run(['remux', '--help']);
   t.equal(b.code, 0);
   t.match(b.stdout, 'remux <input> <output>');
 });
 
 t.test('--version prints the package version', async (t) => {
-  const r = await run(['--version']);
-  t.equal(r.code, 0);
-  t.equal(r.stdout.trim(), PKG.version);
+  // `--version` alone takes a fast path without yargs; `-V` and with other flags go through yargs.
+  const rs = await Promise.all([run(['--version']), run(['-V']), run(['--version', '--quiet'])]);
+  for (const r of rs) {
+    t.equal(r.code, 0);
+    t.equal(r.stdout, PKG.version + '\n');
+    t.equal(r.stderr, '');
+  }
 });
 
 t.test('usage errors: exit 1, one clear message, a hint, no stack', async (t) => {
@@ -55,11 +59,15 @@ t.test('usage errors: exit 1, one clear message, a hint, no stack', async (t) =>
     [['--log-format', 'xml'], /Invalid values/],
     [['--join', 'now'], /Invalid values/],
     [['--mount', 'a b'], /--mount must be/],
+    [['--speed', '0'], /--speed must be a number greater than 0/],
+    [['--flush-ms', '-5'], /--flush-ms must be/],
+    [['--backlog', '1.5'], /--backlog must be a positive integer/],
     [['inspect', 'x.mkv', '--summary', '--frames'], /mutually exclusive/],
     [['inspect', 'x.mkv', '--max-frames', '-3'], /--max-frames/],
   ];
-  for (const [args, re] of cases) {
-    const r = await run(args);
+  const results = await Promise.all(cases.map(([args]) => run(args)));
+  for (const [i, [args, re]] of cases.entries()) {
+    const r = results[i]!;
     t.equal(r.code, 1, args.join(' '));
     t.match(r.stderr, re, args.join(' '));
     t.match(r.stderr, /mkvserve --help/);
@@ -68,13 +76,15 @@ t.test('usage errors: exit 1, one clear message, a hint, no stack', async (t) =>
 });
 
 t.test('input errors are clear messages', async (t) => {
-  const a = await run(['inspect', '/nonexistent/file.mkv']);
+  const [a, b, c] = await Promise.all([
+    run(['inspect', '/nonexistent/file.mkv']),
+    run(['inspect', here]),
+    run(['remux', '/nonexistent/file.mkv', '/tmp/out.mkv']),
+  ]);
   t.equal(a.code, 1);
   t.equal(a.stderr, 'mkvserve: file not found: /nonexistent/file.mkv\n');
-  const b = await run(['inspect', here]);
   t.equal(b.code, 1);
   t.match(b.stderr, /not a file/);
-  const c = await run(['remux', '/nonexistent/file.mkv', '/tmp/out.mkv']);
   t.equal(c.code, 1);
   t.equal(c.stderr, 'mkvserve: file not found: /nonexistent/file.mkv\n');
 });

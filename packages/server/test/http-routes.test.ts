@@ -3,7 +3,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { MkvServer } from '../src/server.js';
-import { FIX, get, rawRequest, parseMedia, sleep } from './serve-helpers.test.js';
+import { FIX, get, rawRequest, parseMedia, waitFor } from '../testlib/helpers.js';
 
 async function start(extra: Partial<ConstructorParameters<typeof MkvServer>[0]> = {}): Promise<MkvServer> {
   const s = new MkvServer({
@@ -27,7 +27,9 @@ t.test('stream, HEAD, Range, listing, errors', async (t) => {
   t.equal(g.headers.get('cache-control'), 'no-store');
   t.equal(g.headers.get('content-length'), undefined, 'no Content-Length on the stream');
   t.equal(g.headers.get('access-control-allow-origin'), 'https://example.com');
-  t.ok(g.ttfbMs >= 0 && g.ttfbMs < 200, `ttfb ${g.ttfbMs.toFixed(1)} ms`);
+  // The head and the burst are written at attach (no wait for a keyframe or a flush tick); the bound
+  // has slack for a loaded CI machine.
+  t.ok(g.ttfbMs >= 0 && g.ttfbMs < 1000, `ttfb ${g.ttfbMs.toFixed(1)} ms`);
   const m = parseMedia(g.body);
   t.equal(m.header?.ebml.docType, 'webm');
   t.ok(m.frames.length > 10, `${m.frames.length} frames in 600 ms`);
@@ -74,7 +76,7 @@ t.test('stream, HEAD, Range, listing, errors', async (t) => {
   const slow = await rawRequest(port, 'GET /stream HTTP/1.1\r\n', 3000);
   const took = performance.now() - t0;
   t.equal(slow.status, 408, '408 when part of a head arrived');
-  t.ok(took < 1500, `closed after ${took.toFixed(0)} ms`);
+  t.ok(took < 2500, `closed after ${took.toFixed(0)} ms (head timeout 400 ms here, 5 s by default)`);
   const t1 = performance.now();
   await new Promise<void>((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
@@ -82,7 +84,7 @@ t.test('stream, HEAD, Range, listing, errors', async (t) => {
     sock.on('error', () => {});
     sock.resume();
   });
-  t.ok(performance.now() - t1 < 1500, 'silent connection closed after the head timeout');
+  t.ok(performance.now() - t1 < 2500, 'silent connection closed after the head timeout');
 });
 
 t.test('status JSON and metrics text', async (t) => {
@@ -91,9 +93,10 @@ t.test('status JSON and metrics text', async (t) => {
   const port = s.port;
   // One client connected while we look.
   const sock = net.connect(port, '127.0.0.1', () => sock.write('GET /stream HTTP/1.1\r\n\r\n'));
-  sock.on('data', () => {});
+  let got = 0;
+  sock.on('data', (d) => (got += d.length));
   sock.on('error', () => {});
-  await sleep(500);
+  await waitFor(() => got > 0, 10_000, 'the stream client to receive its burst');
   const st = await get(port, '/api/status');
   t.equal(st.status, 200);
   t.match(st.headers.get('content-type'), /application\/json/);

@@ -5,12 +5,12 @@ import t from 'tap';
 import { createReadStream, readFileSync } from 'node:fs';
 import { runServe } from '../src/serve.js';
 import { createLogger } from '../src/log.js';
-import { FIX, get, runCli, parseMedia, sleep, hasFfmpeg, ffmpegErrors } from './serve-helpers.test.js';
+import { FIX, get, runCli, parseMedia, sleep, waitFor, hasFfmpeg, ffmpegErrors } from '../testlib/helpers.js';
 
 const port = (url: string): number => Number(new URL(url).port);
 
 t.test('file input: URL printed, client served to the end, exit 0', async (t) => {
-  const run = runCli([FIX('vp9-opus.webm'), '--port', '0', '--log-format', 'json'], { env: { MKVSERVE_PACE_SPEED: '3' }, stdin: 'ignore' });
+  const run = runCli([FIX('vp9-opus.webm'), '--port', '0', '--log-format', 'json', '--speed', '3'], { stdin: 'ignore' });
   const url = await run.url;
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+\/stream$/);
   const cap = await get(port(url), '/stream', 5000);
@@ -33,9 +33,9 @@ for (const args of [['-'], []]) {
     // Send the header and a bit, connect, then the rest slowly, then EOF.
     run.child.stdin!.write(data.subarray(0, 20_000));
     const url = await run.url;
-    await sleep(200);
+    await waitFor(() => /input_header/.test(run.stderr()), 10_000, 'input_header in the log');
     const capP = get(port(url), '/stream', 8000);
-    await sleep(200);
+    await waitFor(() => /client_connect/.test(run.stderr()), 10_000, 'client_connect in the log');
     for (let off = 20_000; off < data.length; off += 10_000) {
       run.child.stdin!.write(data.subarray(off, off + 10_000));
       await sleep(30);
@@ -56,7 +56,7 @@ for (const args of [['-'], []]) {
 }
 
 t.test('stdin redirected from a file is paced like a file', async (t) => {
-  const run = runCli(['-', '--port', '0'], { env: { MKVSERVE_PACE_SPEED: '4' } });
+  const run = runCli(['-', '--port', '0', '--speed', '4']);
   createReadStream(FIX('vp9-opus.webm')).pipe(run.child.stdin!);
   await run.url;
   const exit = await run.exit;
@@ -69,45 +69,53 @@ t.test('SIGTERM: stop accepting, end responses cleanly, exit 0 within 2 s', asyn
   const run = runCli([FIX('demo.webm'), '--loop', '--port', '0'], { stdin: 'ignore' });
   const url = await run.url;
   const capP = get(port(url), '/stream', 6000);
-  await sleep(700);
+  await waitFor(() => /client_connect/.test(run.stderr()), 10_000, 'client_connect in the log');
+  await sleep(200); // streaming for a moment
   const t0 = performance.now();
   run.child.kill('SIGTERM');
   const exit = await run.exit;
   const took = performance.now() - t0;
   const cap = await capP;
   t.equal(exit.code, 0);
+  // The client reads, so its response ends at once (no 1.5 s grace needed); 2 s of margin for a loaded CI machine.
   t.ok(took < 2000, `exited ${took.toFixed(0)} ms after SIGTERM`);
   t.ok(cap.ended, 'the response was ended, not reset');
   t.match(run.stderr(), /shutdown signal=SIGTERM/);
 });
 
-t.test('SIGINT while a client never reads: still exits within 2 s', async (t) => {
-  const run = runCli([FIX('demo.webm'), '--loop', '--port', '0', '--quiet'], { stdin: 'ignore', env: { MKVSERVE_PACE_SPEED: '20' } });
+t.test('SIGINT while a client never reads: exits once the 1.5 s grace period is over', async (t) => {
+  const run = runCli([FIX('demo.webm'), '--loop', '--port', '0', '--quiet', '--speed', '20'], { stdin: 'ignore' });
   const url = await run.url;
   const net = await import('node:net');
   const s = net.connect(port(url), '127.0.0.1', () => s.write('GET /stream HTTP/1.1\r\n\r\n'));
   s.on('error', () => {});
   s.once('data', () => s.pause());
-  await sleep(1500);
+  await sleep(1000); // at 20x: ~20 s of media queued towards a client that does not read
   const t0 = performance.now();
   run.child.kill('SIGINT');
   const exit = await run.exit;
-  t.ok(performance.now() - t0 < 2000);
+  // 1.5 s grace period, then the connection is destroyed and the process exits: bounded, never hangs.
+  const took = performance.now() - t0;
+  t.ok(took < 3000, `exited ${took.toFixed(0)} ms after SIGINT (grace 1.5 s)`);
   t.equal(exit.code, 0);
   s.destroy();
 });
 
 t.test('reserved / invalid mount names are refused at start', async (t) => {
-  for (const m of ['api', 'metrics', 'live.webm']) {
-    const run = runCli([FIX('vp9-opus.webm'), '--port', '0', '--mount', m], { stdin: 'ignore' });
-    const exit = await run.exit;
+  const mounts = ['api', 'metrics', 'live.webm'];
+  const runs = mounts.map((m) => runCli([FIX('vp9-opus.webm'), '--port', '0', '--mount', m], { stdin: 'ignore' }));
+  const exits = await Promise.all(runs.map((r) => r.exit));
+  for (const [i, m] of mounts.entries()) {
+    const run = runs[i]!;
+    const exit = exits[i]!;
     t.not(exit.code, 0, `--mount ${m}: exit ${exit.code}`);
     t.match(run.stderr(), /reserved|invalid mount/);
   }
 });
 
 t.test('missing input file: exit 1 with a readable message', async (t) => {
-  const run = runCli([FIX('nope.mkv'), '--port', '0'], { stdin: 'ignore' });
+  // Spelled with the `serve` command name (same as without it).
+  const run = runCli(['serve', FIX('nope.mkv'), '--port', '0'], { stdin: 'ignore' });
   const exit = await run.exit;
   t.equal(exit.code, 1);
   t.match(run.stderr(), /not found/);
@@ -123,7 +131,7 @@ t.test('no input and stdin is a terminal: the built-in demo clip, looped and pac
     log: createLogger({ stream: { write: (l: string) => lines.push(l) } }),
     out: { write: (s: string) => out.push(s) },
   });
-  while (out.length === 0) await sleep(20);
+  await waitFor(() => out.length > 0, 10_000, 'the URL line');
   const url = /(http:\S+)/.exec(out.join(''))![1]!;
   t.match(out.join(''), /serving demo at/);
   const cap = await get(port(url), '/stream', 1200);

@@ -2,7 +2,7 @@
 // and no clients behind; memory per connected client (slope from 1,000 to 3,000 clients).
 import t from 'tap';
 import net from 'node:net';
-import { FIX, get, runCli, sleep } from './serve-helpers.test.js';
+import { FIX, get, runCli, sleep } from '../testlib/helpers.js';
 
 const port = (url: string): number => Number(new URL(url).port);
 

@@ -3,7 +3,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { MkvServer } from '../src/server.js';
-import { FIX, get, parseMedia, mediaSpan, sleep } from './serve-helpers.test.js';
+import { FIX, get, parseMedia, mediaSpan, sleep } from '../testlib/helpers.js';
 
 t.test('a stalled client is skipped, then dropped; a healthy one keeps full rate', async (t) => {
   const speed = 20;
@@ -31,7 +31,8 @@ t.test('a stalled client is skipped, then dropped; a healthy one keeps full rate
   stalled.once('data', () => stalled.pause());
   await sleep(100);
   const t0 = performance.now();
-  const healthy = get(s.port, '/stream', 8000);
+  const window = 5; // seconds the healthy client reads
+  const healthy = get(s.port, '/stream', window * 1000);
   let maxQueued = 0;
   let sawSkip = false;
   while (!stalledClosed && performance.now() - t0 < 30_000) {
@@ -48,9 +49,10 @@ t.test('a stalled client is skipped, then dropped; a healthy one keeps full rate
   t.ok(sawSkip || mount.skips >= 1, 'skipped to a newer keyframe before being dropped');
   t.ok(mount.live.stats.historyBytes <= 16 * 1024 * 1024, 'shared history stays bounded');
   const cap = await healthy;
-  const elapsed = 8;
   const span = mediaSpan(parseMedia(cap.body).frames);
-  t.ok(span > elapsed * speed * 0.8, `healthy client got ${span.toFixed(1)} s of media in ${elapsed} s at ${speed}x`);
+  // Full rate is window * speed (100 s); a client held back by the stalled one would get a fraction
+  // of it. 0.7 leaves room for a loaded CI machine.
+  t.ok(span > window * speed * 0.7, `healthy client got ${span.toFixed(1)} s of media in ${window} s at ${speed}x`);
   const metrics = (await get(s.port, '/metrics')).body.toString();
   t.match(metrics, /mkvserve_client_drops_total\{mount="stream"\} [1-9]/);
   stalled.destroy();

@@ -5,8 +5,15 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
-import { Agent, interceptors, request, errors as undiciErrors } from 'undici';
-import type { Dispatcher } from 'undici';
+// undici is loaded on first use (http(s) inputs only): it costs ~90 ms of start-up for every command.
+import type { Agent, Dispatcher } from 'undici';
+
+type Undici = typeof import('undici');
+let undiciModule: Promise<Undici> | undefined;
+function loadUndici(): Promise<Undici> {
+  undiciModule ??= import('undici');
+  return undiciModule;
+}
 
 export type InputKind = 'file' | 'stdin' | 'url';
 
@@ -183,7 +190,8 @@ export async function closeHttpAgents(): Promise<void> {
   await Promise.all(list.map((a) => a.destroy().catch(() => {})));
 }
 
-function dispatcherFor(headersTimeout: number, bodyTimeout: number, maxRedirections: number): Dispatcher {
+function dispatcherFor(undici: Undici, headersTimeout: number, bodyTimeout: number, maxRedirections: number): Dispatcher {
+  const { Agent, interceptors } = undici;
   sharedDispatchers ??= new Map();
   const key = `${headersTimeout}/${bodyTimeout}/${maxRedirections}`;
   let d = sharedDispatchers.get(key);
@@ -196,8 +204,9 @@ function dispatcherFor(headersTimeout: number, bodyTimeout: number, maxRedirecti
   return d;
 }
 
-function describeHttpError(err: unknown, url: string, headersTimeout: number, bodyTimeout: number): InputError {
+function describeHttpError(undici: Undici, err: unknown, url: string, headersTimeout: number, bodyTimeout: number): InputError {
   if (err instanceof InputError) return err;
+  const undiciErrors = undici.errors;
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
     return new InputError('TIMEOUT', `timed out after ${headersTimeout / 1000} s waiting for ${url}`, { cause: err });
   }
@@ -222,15 +231,16 @@ async function openUrl(url: string, opts: OpenInputOptions): Promise<Input> {
   } catch {
     throw new InputError('BAD_URL', `invalid URL: ${url}`);
   }
+  const undici = await loadUndici();
   const headersTimeout = opts.headersTimeoutMs ?? 15_000;
   const bodyTimeout = opts.bodyTimeoutMs ?? 30_000;
-  const dispatcher = dispatcherFor(headersTimeout, bodyTimeout, opts.maxRedirections ?? 5);
+  const dispatcher = dispatcherFor(undici, headersTimeout, bodyTimeout, opts.maxRedirections ?? 5);
   const ac = new AbortController();
   const onAbort = (): void => ac.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   let res: Dispatcher.ResponseData;
   try {
-    res = await request(url, {
+    res = await undici.request(url, {
       method: 'GET',
       dispatcher,
       signal: ac.signal,
@@ -238,7 +248,7 @@ async function openUrl(url: string, opts: OpenInputOptions): Promise<Input> {
     });
   } catch (err) {
     opts.signal?.removeEventListener('abort', onAbort);
-    throw describeHttpError(err, url, headersTimeout, bodyTimeout);
+    throw describeHttpError(undici, err, url, headersTimeout, bodyTimeout);
   }
   if (res.statusCode < 200 || res.statusCode > 299) {
     res.body.on('error', noop);
@@ -255,7 +265,7 @@ async function openUrl(url: string, opts: OpenInputOptions): Promise<Input> {
     kind: 'url',
     name: url,
     ...(size !== undefined ? { size } : {}),
-    chunks: iterate(body, () => closed, (err) => describeHttpError(err, url, headersTimeout, bodyTimeout)),
+    chunks: iterate(body, () => closed, (err) => describeHttpError(undici, err, url, headersTimeout, bodyTimeout)),
     close() {
       if (closed) return;
       closed = true;

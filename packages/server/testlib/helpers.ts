@@ -1,13 +1,12 @@
 // Shared helpers for the server tests (raw-socket HTTP client, capture, ffmpeg/ffprobe checks, media
-// parsing of captures); run directly it only checks the helpers themselves.
-import t from 'tap';
+// parsing of captures, spawning the CLI). Lives outside test/ so that tap does not run it as a test.
 import net from 'node:net';
 import { spawnSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { MatroskaDemuxer } from '@mkvserve/ebml';
 import type { Frame, MatroskaHeader } from '@mkvserve/ebml';
 
@@ -191,11 +190,11 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; std
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  t.test('helpers', async (t) => {
-    t.ok(ROOT.endsWith('/'));
-    const m = parseMedia(new Uint8Array(0));
-    t.equal(m.frames.length, 0);
-    t.equal(mediaSpan([]), 0);
-  });
+/** Polls `cond` every `everyMs` until it is true; rejects after `timeoutMs` (an event wait, not a fixed sleep). */
+export async function waitFor(cond: () => boolean, timeoutMs = 10_000, what = 'condition', everyMs = 10): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
 }
