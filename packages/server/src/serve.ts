@@ -8,6 +8,7 @@ import type { MountConfig } from './server.js';
 import { validateMountName } from './http/routes.js';
 import { demoPath } from './demo.js';
 import { closeHttpAgents } from './inputs/open.js';
+import { capYoungGeneration, DEFAULT_YOUNG_GEN_MIB } from './heap.js';
 
 export interface ServeOptions {
   /** File path, '-' for stdin, http(s) URL; undefined = stdin when piped, else the built-in demo clip. */
@@ -36,6 +37,8 @@ export interface ServeOptions {
   flushMs?: number;
   /** Listen backlog (default 4096; the kernel caps it at net.core.somaxconn). */
   backlog?: number;
+  /** Cap of V8's young generation, MiB (default 8; 0 = V8's default, up to 32): see heap.ts. */
+  youngGenMiB?: number;
   /** Grace period for open responses at SIGINT/SIGTERM, ms (default 1500). */
   shutdownGraceMs?: number;
   /** Logger override (tests). */
@@ -108,6 +111,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     process.stderr.write(`mkvserve: ${msg}\n`);
     return 1;
   }
+  const stopHeapWatch = capYoungGeneration(opts.youngGenMiB ?? DEFAULT_YOUNG_GEN_MIB);
   // Always printed (also with --quiet): with --port 0 it is the only way to learn the port.
   out.write(`mkvserve: serving ${inputName ?? input} at ${server.url(mountName)}\n`);
 
@@ -131,6 +135,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     else await server.stop(0);
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    stopHeapWatch();
     await closeHttpAgents().catch(() => {});
   }
   const failed = [...server.mounts.values()].some((m) => m.source.state === 'failed');

@@ -62,22 +62,33 @@ function client(f: Flusher, closed: StreamClient[] = []): { c: StreamClient; soc
   sub.queue.push(new Uint8Array(100), new Uint8Array(200)); // init + burst
   const c = new StreamClient(sock as unknown as Socket, sub, 'stream', { onClientClosed: (x) => closed.push(x) });
   f.attach(c, 'HTTP/1.1 200 OK\r\n\r\n');
+  f.drainJoins();
   return { c, sock, sub };
 }
 
-t.test('burst at attach in one corked write, then one write per turn', async (t) => {
+t.test('head at attach, burst in one corked write on the join turn, then one write per turn', async (t) => {
   const f = new Flusher({ intervalMs: 100, slices: 1 });
-  const { c, sock, sub } = client(f);
-  t.equal(sock.writes.length, 3, 'head + init + burst');
-  t.equal(sock.flushes, 1, 'one corked flush');
-  t.equal(c.bytesWritten, 'HTTP/1.1 200 OK\r\n\r\n'.length + 300);
+  const sock = new FakeSocket();
+  const sub = new FakeSub();
+  sub.queue.push(new Uint8Array(100), new Uint8Array(200)); // init + burst
+  const c = new StreamClient(sock as unknown as Socket, sub, 'stream', { onClientClosed: () => {} });
+  f.attach(c, 'HTTP/1.1 200 OK\r\n\r\n');
+  t.equal(sock.writes.length, 1, 'the head is written at once');
+  t.equal(sock.corks, 0, 'not corked: it goes out now');
+  t.equal(f.joinsPending, 1, 'the burst is queued');
+  sub.push(5); // wake-ups while joining are covered by the join turn
+  await new Promise((r) => setImmediate(r));
+  t.equal(f.joinsPending, 0, 'join turn ran on setImmediate');
+  t.equal(sock.writes.length, 4, 'head + init + burst + new frame');
+  t.equal(sock.flushes, 1, 'burst in one corked flush');
+  t.equal(c.bytesWritten, 'HTTP/1.1 200 OK\r\n\r\n'.length + 305);
   sub.push(10);
   sub.push(20);
   sub.push(30);
   t.equal(sock.flushes, 1, 'nothing written before the tick');
   f.tick();
   t.equal(sock.flushes, 2, 'three frames -> one flush');
-  t.equal(sock.writes.length, 6);
+  t.equal(sock.writes.length, 7);
   f.tick();
   t.equal(sock.flushes, 2, 'nothing new: no write');
 });
@@ -95,6 +106,29 @@ t.test('backpressure: no pull while the socket needs drain; drain re-queues', as
   f.tick();
   t.equal(sub.pulls, pulls + 1, 'pulled after drain');
   t.equal(sock.writes.length, 4);
+});
+
+t.test('join storm: bursts are bounded per event-loop turn, heads are not', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 1, joinBytesPerTurn: 1000, maxBytesPerTick: 700 });
+  const cs = Array.from({ length: 6 }, () => {
+    const sock = new FakeSocket();
+    const sub = new FakeSub();
+    sub.queue.push(new Uint8Array(300), new Uint8Array(300), new Uint8Array(300)); // 900-byte burst
+    const c = new StreamClient(sock as unknown as Socket, sub, 'stream', { onClientClosed: () => {} });
+    f.attach(c, 'HTTP/1.1 200 OK\r\n\r\n');
+    return { c, sock, sub };
+  });
+  t.ok(cs.every((x) => x.sock.writes.length === 1), 'every head written at attach');
+  f.drainJoins();
+  // 900 + 900 bytes: the 1000-byte budget is spent after two clients.
+  t.same(cs.map((x) => x.sock.writes.length), [4, 4, 1, 1, 1, 1], 'two bursts this turn, the rest wait');
+  f.drainJoins();
+  f.drainJoins();
+  f.drainJoins();
+  f.drainJoins();
+  t.equal(f.joinsPending, 0);
+  t.ok(cs.every((x) => x.sock.writes.length === 4), 'every burst complete, in order');
+  f.stop();
 });
 
 t.test('maxBytesPerTick splits a backlog over turns', async (t) => {

@@ -1,7 +1,10 @@
 // Streaming responses: one StreamClient per connected viewer (socket + fanout subscriber), and the
 // Flusher, a shared timer that coalesces what each client is sent into one corked write per tick.
-// A joining client's burst (init part + GOP) is written at once; backpressure stops pulling until
-// 'drain'. Listeners are shared functions; the only per-client closure is the onReadable hook.
+// A joining client gets its response head at once (its own write: the first byte never waits for
+// anything); its burst (init part + GOP) follows from a join queue drained on setImmediate with a byte
+// budget per event-loop turn, so a join storm cannot starve accepts and other joiners' heads.
+// Backpressure stops pulling until 'drain'. Listeners are shared functions; the only per-client
+// closure is the onReadable hook.
 
 import type { Socket } from 'node:net';
 
@@ -48,6 +51,8 @@ export class StreamClient {
   flusher: Flusher | undefined;
   /** @internal Flusher slot. */
   slot = 0;
+  /** @internal In the flusher's join queue (burst not sent yet). */
+  joining = false;
   private readonly events: ClientEvents;
   private closedOnce = false;
 
@@ -117,6 +122,10 @@ export interface FlusherOptions {
   slices?: number;
   /** Most bytes pulled for one client per turn (default 512 KiB); more waits for its next turn. */
   maxBytesPerTick?: number;
+  /** Most burst bytes written to joining clients per event-loop turn (default 1 MiB; at least one
+   *  client per turn). The rest of the join queue goes on the next turn (setImmediate), after the
+   *  pending I/O (accepts, request heads) was handled. */
+  joinBytesPerTurn?: number;
   /** Called after a subscriber turns out dropped (the socket is destroyed by then). */
   onDropped?(c: StreamClient): void;
   /** Called after a finished response was ended. */
@@ -133,7 +142,13 @@ export class Flusher {
   readonly intervalMs: number;
   readonly slices: number;
   readonly maxBytesPerTick: number;
+  readonly joinBytesPerTurn: number;
   private readonly queues: StreamClient[][];
+  /** Joined clients waiting for their burst, oldest first, from joinHead on. */
+  private joins: StreamClient[] = [];
+  private joinHead = 0;
+  private joinImmediate: NodeJS.Immediate | undefined;
+  private readonly drainJoinsFn = (): void => this.drainJoins();
   private spare: StreamClient[] = [];
   private slot = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -148,6 +163,7 @@ export class Flusher {
     this.intervalMs = Math.max(1, opts.intervalMs ?? 40);
     this.slices = Math.max(1, Math.floor(opts.slices ?? Math.round(this.intervalMs / 20)));
     this.maxBytesPerTick = opts.maxBytesPerTick ?? 512 * 1024;
+    this.joinBytesPerTurn = Math.max(1, opts.joinBytesPerTurn ?? 1024 * 1024);
     this.queues = Array.from({ length: this.slices }, () => []);
   }
 
@@ -159,9 +175,11 @@ export class Flusher {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.joinImmediate) clearImmediate(this.joinImmediate);
+    this.joinImmediate = undefined;
   }
 
-  /** Starts serving a client: writes `head` and the joining burst right now. */
+  /** Starts serving a client: writes `head` right now, and queues the joining burst for this turn. */
   attach(c: StreamClient, head: string | Uint8Array): void {
     c.flusher = this;
     c.slot = c.id % this.slices;
@@ -170,15 +188,52 @@ export class Flusher {
       flusher.mark(c);
     };
     c.socket.on('drain', onClientDrain);
-    c.socket.cork();
     c.socket.write(head);
     c.bytesWritten += typeof head === 'string' ? Buffer.byteLength(head) : head.byteLength;
-    this.serve(c, Infinity, true);
+    c.joining = true;
+    this.joins.push(c);
+    this.joinImmediate ??= setImmediate(this.drainJoinsFn);
+  }
+
+  /** Clients whose burst is still queued. */
+  get joinsPending(): number {
+    return this.joins.length - this.joinHead;
+  }
+
+  /** Writes the queued bursts, at most joinBytesPerTurn (at least one client) per call. */
+  drainJoins(budget = this.joinBytesPerTurn): void {
+    if (this.joinImmediate) clearImmediate(this.joinImmediate);
+    this.joinImmediate = undefined;
+    const list = this.joins;
+    let spent = 0;
+    while (this.joinHead < list.length && spent < budget) {
+      const c = list[this.joinHead]!;
+      list[this.joinHead++] = undefined as unknown as StreamClient;
+      c.joining = false;
+      if (c.ended) continue;
+      const bytes = this.serve(c, this.maxBytesPerTick, true);
+      spent += bytes;
+      // A burst bigger than one turn's share: the rest goes first thing next turn.
+      if (bytes >= this.maxBytesPerTick && !c.ended && !c.socket.writableNeedDrain) {
+        c.joining = true;
+        list.push(c);
+      }
+    }
+    if (this.joinHead >= list.length) {
+      list.length = 0;
+      this.joinHead = 0;
+    } else {
+      if (this.joinHead > 1024 && this.joinHead * 2 > list.length) {
+        this.joins = list.slice(this.joinHead);
+        this.joinHead = 0;
+      }
+      this.joinImmediate ??= setImmediate(this.drainJoinsFn);
+    }
   }
 
   /** Queues a client for its slot's next turn. */
   mark(c: StreamClient): void {
-    if (c.queued || c.ended) return;
+    if (c.queued || c.ended || c.joining) return;
     c.queued = true;
     this.queues[c.slot]!.push(c);
   }
@@ -191,8 +246,9 @@ export class Flusher {
     this.serveSlot(i);
   }
 
-  /** Serves every queued client of every slot now (shutdown). */
+  /** Serves every queued burst and every queued client of every slot now (shutdown). */
   flushAll(): void {
+    while (this.joinsPending > 0) this.drainJoins(Infinity);
     for (let i = 0; i < this.slices; i++) this.serveSlot(i);
   }
 
@@ -203,34 +259,31 @@ export class Flusher {
     for (let k = 0; k < list.length; k++) {
       const c = list[k]!;
       c.queued = false;
-      if (!c.ended) this.serve(c, this.maxBytesPerTick, false);
+      if (!c.ended && this.serve(c, this.maxBytesPerTick, false) >= this.maxBytesPerTick && !c.socket.writableNeedDrain) {
+        // A full batch means more is waiting (the subscriber is not parked): come back next turn.
+        this.mark(c);
+      }
     }
     list.length = 0;
     this.spare = list;
   }
 
-  /** Pulls and writes for one client; `corked`: the socket is already corked by the caller. */
-  private serve(c: StreamClient, maxBytes: number, corked: boolean): void {
+  /** Pulls and writes (one corked write) for one client; returns the bytes written. `join`: its
+   *  first serve (the burst). */
+  private serve(c: StreamClient, maxBytes: number, join: boolean): number {
     const s = c.socket;
     const sub = c.sub;
     if (sub.state === 'dropped') {
-      if (corked) s.uncork();
       c.destroy(sub.dropReason === 'idle' ? 'dropped_idle' : sub.dropReason === 'lag' ? 'dropped_lag' : 'dropped');
       this.opts.onDropped?.(c);
-      return;
+      return 0;
     }
-    if (s.destroyed) {
-      if (corked) s.uncork();
-      return;
-    }
-    if (s.writableNeedDrain) {
-      // Not pulling counts against the subscriber's lag; 'drain' re-queues it.
-      if (corked) s.uncork();
-      return;
-    }
+    if (s.destroyed) return 0;
+    // Not pulling counts against the subscriber's lag; 'drain' re-queues it. (A joiner's head alone
+    // never fills the socket's buffer.)
+    if (s.writableNeedDrain && !join) return 0;
     const parts = sub.pull(maxBytes === Infinity ? undefined : maxBytes);
     if (parts === null) {
-      if (corked) s.uncork();
       if (sub.state === 'dropped') {
         c.destroy(sub.dropReason === 'idle' ? 'dropped_idle' : sub.dropReason === 'lag' ? 'dropped_lag' : 'dropped');
         this.opts.onDropped?.(c);
@@ -238,11 +291,11 @@ export class Flusher {
         c.end(sub.state === 'finished' ? 'eof' : 'shutdown');
         this.opts.onFinished?.(c);
       }
-      return;
+      return 0;
     }
     let bytes = 0;
     if (parts.length > 0) {
-      if (!corked) s.cork();
+      s.cork();
       for (let i = 0; i < parts.length; i++) {
         const p = parts[i]!;
         s.write(p);
@@ -250,17 +303,14 @@ export class Flusher {
       }
       s.uncork();
       this.writes++;
-    } else if (corked) {
-      s.uncork();
     }
     c.bytesWritten += bytes;
     this.bytes += bytes;
-    // A full batch means more is waiting (the subscriber is not parked): come back next tick.
-    if (bytes >= maxBytes && !s.writableNeedDrain) this.mark(c);
     // A finished subscriber reports it on the next pull: ask right away.
     if (sub.state === 'finished') {
       c.end('eof');
       this.opts.onFinished?.(c);
     }
+    return bytes;
   }
 }
