@@ -8,14 +8,8 @@ import { encodeBlock, encodeBlockParts, encodeClusterStart, encodedBlockLength, 
 import { encodeInitPart } from '../src/matroska/init.js';
 import { encodeMasterHeader } from '../src/writer.js';
 import type { Frame, MatroskaHeader } from '../src/matroska/types.js';
+import { cat as concat, hex } from '../testlib/build.js';
 
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
-const concat = (parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-};
 const frame = (f: Partial<Frame>): Frame => ({ track: 1, timestamp: 0, keyframe: false, data: new Uint8Array([0xaa, 0xbb]), ...f });
 
 t.test('SimpleBlock bytes and flags', async (t) => {

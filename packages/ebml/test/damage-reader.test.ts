@@ -2,32 +2,13 @@
 // absurd declared sizes, 100k nested masters, CRC-32 checks, bounded resync scanning. The reader must
 // never throw, hang or allocate from an untrusted size, and must recover the intact clusters.
 import t from 'tap';
-import { readFileSync, readdirSync } from 'node:fs';
 import { EbmlReader, type EbmlReaderHandler, type EbmlReaderOptions, type ElementHeader } from '../src/reader.js';
 import type { EbmlError } from '../src/errors.js';
 import { crc32 } from '../src/crc32.js';
 import { Id } from '../src/schema.generated.js';
-import { idLength, sizeLength, writeId, writeSize, writeUnknownSize } from '../src/vint.js';
+import { writeId, writeSize, writeUnknownSize } from '../src/vint.js';
+import { bytes, cat, ebmlHeader, el, fixtureViews as fixtures, rng } from '../testlib/build.js';
 
-function cat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
-  return out;
-}
-function el(id: number, body: Uint8Array | Uint8Array[], opts: { unknown?: boolean; size?: number; sizeLen?: number } = {}): Uint8Array {
-  const data = body instanceof Uint8Array ? body : cat(body);
-  const size = opts.size ?? data.length;
-  const sl = opts.unknown ? 8 : (opts.sizeLen ?? sizeLength(size));
-  const head = new Uint8Array(idLength(id) + sl);
-  const p = writeId(head, 0, id);
-  if (opts.unknown) writeUnknownSize(head, p, sl);
-  else writeSize(head, p, size, sl);
-  return cat([head, data]);
-}
-const bytes = (...b: number[]) => Uint8Array.from(b);
-const uint1 = (id: number, v: number) => el(id, bytes(v & 0xff));
-const ebmlHeader = () => el(Id.EBML, [uint1(Id.EBMLVersion, 1), el(Id.DocType, new TextEncoder().encode('webm'))]);
 function block(track: number, n: number, size = 24): Uint8Array {
   const b = new Uint8Array(size).fill(n & 0xff);
   b[0] = 0x80 | track;
@@ -77,27 +58,10 @@ function read(chunks: Iterable<Uint8Array>, opts?: EbmlReaderOptions): Res {
   r.end();
   return res;
 }
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
 function chunked(buf: Uint8Array, n: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let o = 0; o < buf.length; o += n) out.push(buf.subarray(o, o + n));
   return out;
-}
-function fixtures(): [string, Uint8Array][] {
-  const dir = new URL('../../../fixtures/', import.meta.url);
-  try {
-    return readdirSync(dir)
-      .filter((f) => /\.(mkv|webm)$/.test(f))
-      .map((f) => {
-        const b = readFileSync(new URL(f, dir));
-        return [f, new Uint8Array(b.buffer, b.byteOffset, b.length)] as [string, Uint8Array];
-      });
-  } catch {
-    return [];
-  }
 }
 const range = (a: number, n: number) => Array.from({ length: n }, (_, i) => a + i);
 

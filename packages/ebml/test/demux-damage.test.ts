@@ -2,25 +2,11 @@
 // sizes. The demuxer must never throw or hang, must report typed errors, must never deliver half a
 // block, and must deliver the frames of intact clusters after the damage.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EbmlError } from '../src/errors.js';
 import { MatroskaDemuxer } from '../src/matroska/demuxer.js';
 import type { Frame } from '../src/matroska/types.js';
 import { readSize, UNKNOWN_SIZE, vintLength, writeSize } from '../src/vint.js';
-
-const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'fixtures');
-const load = (n: string) => new Uint8Array(readFileSync(join(dir, n)));
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { load, mulberry32 } from '../testlib/build.js';
 
 function run(bytes: Uint8Array, chunk = 4096) {
   const frames: Frame[] = [];

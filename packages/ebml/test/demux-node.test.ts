@@ -4,21 +4,19 @@ import t from 'tap';
 import { createReadStream, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { demuxSync } from '../src/matroska/demuxer.js';
 import type { Frame } from '../src/matroska/types.js';
 import { createDemuxStream, demuxAll, demuxBatches, demuxFrames } from '../src/node/index.js';
 import type { DemuxBatch } from '../src/node/index.js';
-
-const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'fixtures');
+import { fixturesDir } from '../testlib/build.js';
 
 const sig = (frames: Frame[]) =>
   frames.map((f) => `${f.track} ${f.timestamp} ${f.duration} ${f.keyframe} ${f.offset} ${f.data.length} ${Buffer.from(f.data).toString('base64').slice(0, 40)}`);
 
 for (const name of ['h264-aac-bframes.mkv', 'mkvmerge-features.mkv', 'gstreamer-streamable.webm']) {
   t.test(name, async (t) => {
-    const path = join(dir, name);
+    const path = join(fixturesDir, name);
     const bytes = new Uint8Array(readFileSync(path));
     const ref = demuxSync(bytes);
     t.same(ref.errors, []);
@@ -74,7 +72,7 @@ t.test('file paths are read in 1 MiB chunks by default (fewer straddling frames,
   const { DEFAULT_FILE_HWM } = await import('../src/node/index.js');
   t.equal(DEFAULT_FILE_HWM, 1 << 20);
   // demo.webm (~600 KB) fits one default read: one batch with every frame (64 KiB reads gave ten).
-  const path = join(dir, 'demo.webm');
+  const path = join(fixturesDir, 'demo.webm');
   const ref = demuxSync(new Uint8Array(readFileSync(path)));
   const batches: DemuxBatch[] = [];
   for await (const b of demuxBatches(path)) batches.push(b);

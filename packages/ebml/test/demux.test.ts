@@ -8,11 +8,11 @@ import type { EncodableNode } from '../src/writer.js';
 import { demuxSync, MatroskaDemuxer } from '../src/matroska/demuxer.js';
 import { encodeLaces } from '../src/matroska/lacing.js';
 import type { LacingMode } from '../src/matroska/lacing.js';
+import { bytes as u8 } from '../testlib/build.js';
 
 type N = EncodableNode;
 const E = (id: number, value: number | bigint | string | Uint8Array): N => ({ id, value });
 const M = (id: number, ...children: N[]): N => ({ id, children });
-const u8 = (...b: number[]) => new Uint8Array(b);
 
 function ebml(docType = 'matroska', extra: N[] = []): N {
   return M(Id.EBML, E(Id.EBMLVersion, 1), E(Id.EBMLReadVersion, 1), E(Id.EBMLMaxIDLength, 4), E(Id.EBMLMaxSizeLength, 8),

@@ -3,27 +3,17 @@
 // with random chunkings (1-byte chunks on the smallest fixture). See fixtures/README.md for the quirks.
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { MatroskaDemuxer } from '../src/matroska/demuxer.js';
 import type { EbmlError } from '../src/errors.js';
 import type { Frame, MatroskaHeader } from '../src/matroska/types.js';
+import { fixturesDir, load, mulberry32 } from '../testlib/build.js';
 
-const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'fixtures');
-const fixtures = readdirSync(dir).filter((f) => /\.(mkv|webm)$/.test(f) && readdirSync(dir).includes(`${f}.truth.json`)).sort();
+const fixtures = readdirSync(fixturesDir).filter((f) => /\.(mkv|webm)$/.test(f) && readdirSync(fixturesDir).includes(`${f}.truth.json`)).sort();
 
 interface Truth {
   streams: { index: number; codec_type: string; codec_name?: string; time_base: string; start_pts?: number }[];
   packets: { stream_index: number; pts?: number; dts?: number; duration?: number; size: number; flags: string }[];
-}
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function demux(bytes: Uint8Array, chunking: 'whole' | 'one' | number) {
@@ -50,12 +40,12 @@ function demux(bytes: Uint8Array, chunking: 'whole' | 'one' | number) {
   return { frames, errors, header: header!, headers };
 }
 
-const smallest = [...fixtures].sort((a, b) => readFileSync(join(dir, a)).length - readFileSync(join(dir, b)).length)[0];
+const smallest = [...fixtures].sort((a, b) => readFileSync(join(fixturesDir, a)).length - readFileSync(join(fixturesDir, b)).length)[0];
 
 for (const name of fixtures) {
   t.test(name, async (t) => {
-    const bytes = new Uint8Array(readFileSync(join(dir, name)));
-    const truth = JSON.parse(readFileSync(join(dir, `${name}.truth.json`), 'utf8')) as Truth;
+    const bytes = load(name);
+    const truth = JSON.parse(readFileSync(join(fixturesDir, `${name}.truth.json`), 'utf8')) as Truth;
     const ref = demux(bytes, 'whole');
     t.same(ref.errors.map((e) => e.message), [], 'no errors');
     t.equal(ref.headers, 1, 'one header');

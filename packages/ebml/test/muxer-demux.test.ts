@@ -3,19 +3,19 @@
 // DiscardPadding) and track info; mkvinfo accepts the output and ffprobe sees the fixture's packets.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demuxSync } from '../src/matroska/demuxer.js';
 import { muxToBytes } from '../src/matroska/muxer.js';
 import type { Frame } from '../src/matroska/types.js';
+import { fixtureFiles, fixturesDir, load, toolWorks } from '../testlib/build.js';
 
-const FIX = new URL('../../../fixtures/', import.meta.url).pathname;
-const files = readdirSync(FIX).filter((f) => /\.(mkv|webm)$/.test(f)).sort();
+const files = fixtureFiles();
 const tmp = mkdtempSync(join(tmpdir(), 'mkvserve-remux-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 const haveMkvinfo = !spawnSync('mkvinfo', ['--version']).error;
-const haveFfprobe = spawnSync('ffprobe', ['-version']).status === 0;
+const haveFfprobe = toolWorks('ffprobe');
 // Laced fixtures: the demuxer's per-frame timestamps of laced frames are not what ffprobe derives for the
 // original (ffprobe spreads laced Vorbis/MP3 by codec parsing), so only sizes are compared there.
 const LACED = /lacing|features/;
@@ -26,7 +26,7 @@ const key = (scale: number) => (f: Frame) => [f.track, Math.round(f.timestamp / 
 
 for (const file of files) {
   t.test(`remux ${file}`, async (t) => {
-    const src = new Uint8Array(readFileSync(join(FIX, file)));
+    const src = load(file);
     const a = demuxSync(src);
     t.ok(a.header, 'fixture header');
     if (!a.header) return;
@@ -52,7 +52,7 @@ for (const file of files) {
       t.notMatch(r.stdout + r.stderr, /error|warning/i, 'mkvinfo: no errors or warnings');
     } else t.comment('skip mkvinfo: not installed');
     if (haveFfprobe) {
-      const truth = JSON.parse(readFileSync(join(FIX, `${file}.truth.json`), 'utf8')) as { packets: { stream_index: number; pts: number; size: number; flags: string }[] };
+      const truth = JSON.parse(readFileSync(join(fixturesDir, `${file}.truth.json`), 'utf8')) as { packets: { stream_index: number; pts: number; size: number; flags: string }[] };
       const r = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'packet=stream_index,pts,size,flags', '-of', 'json', path], { encoding: 'utf8', maxBuffer: 64 << 20 });
       t.equal(r.status, 0, 'ffprobe exit status');
       t.equal(r.stderr, '', 'ffprobe: no errors');
@@ -71,7 +71,7 @@ for (const file of files) {
 t.test('late metadata: finish({ tags, chapters, attachments }) writes them after the Cues, with SeekHead entries', async (t) => {
   const { MatroskaMuxer, applyPatches } = await import('../src/matroska/muxer.js');
   const { EbmlReader } = await import('../src/reader.js');
-  const src = new Uint8Array(readFileSync(join(FIX, 'mkvmerge-features.mkv')));
+  const src = load('mkvmerge-features.mkv');
   const a = demuxSync(src);
   t.ok(a.tags.length > 0 && a.chapters.length > 0 && a.attachments.length > 0, 'fixture has tags, chapters, attachments');
   for (const startWith of ['none', 'tags'] as const) {

@@ -11,8 +11,8 @@ import { ELEMENT_BY_ID } from '../src/schema.generated.js';
 import { MatroskaMuxer, applyPatches, muxToBytes } from '../src/matroska/muxer.js';
 import { writeMatroskaFile } from '../src/node/file-sink.js';
 import type { Frame, MatroskaHeader, TrackInfo } from '../src/matroska/types.js';
+import { cat as concat, fixturesDir, load, toolWorks } from '../testlib/build.js';
 
-const FIX = new URL('../../../fixtures/', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'mkvserve-muxer-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -119,14 +119,7 @@ function hasTool(name: string): boolean {
   return true;
 }
 const haveMkvinfo = hasTool('mkvinfo');
-const haveFfprobe = spawnSync('ffprobe', ['-version']).status === 0;
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
+const haveFfprobe = toolWorks('ffprobe');
 
 // ---- synthetic streams --------------------------------------------------------------------------
 
@@ -303,9 +296,9 @@ function ffprobePackets(path: string): { stream_index: number; pts: number; size
 
 for (const fixture of ['h264-aac-bframes.mkv', 'vp9-opus.webm']) {
   t.test(`interop: ${fixture} re-muxed (file and live) reads the same in mkvinfo and ffprobe`, async (t) => {
-    const src = new Uint8Array(readFileSync(join(FIX, fixture)));
+    const src = load(fixture);
     const { header, frames } = readFile(src);
-    const truth = JSON.parse(readFileSync(join(FIX, `${fixture}.truth.json`), 'utf8')) as { packets: { stream_index: number; pts: number; size: number; flags: string }[] };
+    const truth = JSON.parse(readFileSync(join(fixturesDir, `${fixture}.truth.json`), 'utf8')) as { packets: { stream_index: number; pts: number; size: number; flags: string }[] };
     t.equal(frames.length, truth.packets.length, 'frames extracted from the fixture');
     const out = join(tmp, `remux-${fixture}`);
     const fin = await writeMatroskaFile(out, header, frames);

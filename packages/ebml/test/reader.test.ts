@@ -2,38 +2,13 @@
 // (RFC 8794 6.2), skipping, streamed binaries, every error code, and callback logs that are identical
 // for every chunking of the input.
 import t from 'tap';
-import { readFileSync, readdirSync } from 'node:fs';
 import { EbmlReader, elementPath, type EbmlReaderHandler, type EbmlReaderOptions, type ElementHeader } from '../src/reader.js';
 import type { EbmlError } from '../src/errors.js';
 import { Id } from '../src/schema.generated.js';
-import { idLength, sizeLength, writeId, writeSize, writeUnknownSize } from '../src/vint.js';
+import { writeId, writeSize } from '../src/vint.js';
+import { bytes, cat, ebmlHeader, el, fixtureFilesIfAny, loadView, rng, str, uint } from '../testlib/build.js';
 
 // ---- building documents -------------------------------------------------------------------------
-function cat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
-  return out;
-}
-function el(id: number, body: Uint8Array | Uint8Array[], opts: { unknown?: boolean; sizeLen?: number; size?: number } = {}): Uint8Array {
-  const data = body instanceof Uint8Array ? body : cat(body);
-  const size = opts.size ?? data.length;
-  const sl = opts.unknown ? (opts.sizeLen ?? 8) : (opts.sizeLen ?? sizeLength(size));
-  const head = new Uint8Array(idLength(id) + sl);
-  const p = writeId(head, 0, id);
-  if (opts.unknown) writeUnknownSize(head, p, sl);
-  else writeSize(head, p, size, sl);
-  return cat([head, data]);
-}
-const bytes = (...b: number[]) => Uint8Array.from(b);
-function uint(id: number, v: number, width?: number): Uint8Array {
-  const w = width ?? (v === 0 ? 1 : Math.ceil(Math.log2(v + 1) / 8));
-  const b = new Uint8Array(w);
-  for (let i = w - 1, x = v; i >= 0; i--, x = Math.floor(x / 256)) b[i] = x % 256;
-  return el(id, b);
-}
-const str = (id: number, s: string) => el(id, new TextEncoder().encode(s));
-const ebmlHeader = () => el(Id.EBML, [uint(Id.EBMLVersion, 1), str(Id.DocType, 'webm')]);
 function block(n: number, size = 8): Uint8Array {
   const b = new Uint8Array(size);
   b[0] = 0x81;
@@ -91,10 +66,6 @@ function run(chunks: Uint8Array[], opts?: EbmlReaderOptions, extra: Partial<Ebml
   r.end();
   log.push(`position ${r.position}`);
   return { log, errors, values };
-}
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
 }
 function randomChunks(buf: Uint8Array, rand: () => number, maxLen: number): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -301,15 +272,10 @@ t.test('big binaries are streamed in parts', async (t) => {
 });
 
 t.test('callback logs are identical for every chunking (fixtures)', async (t) => {
-  const dir = new URL('../../../fixtures/', import.meta.url);
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir).filter((f) => /\.(mkv|webm)$/.test(f));
-  } catch {}
+  const files = fixtureFilesIfAny();
   if (!files.length) return t.skip('no fixtures');
   for (const f of files.slice(0, 6)) {
-    const b = readFileSync(new URL(f, dir));
-    const buf = new Uint8Array(b.buffer, b.byteOffset, b.length);
+    const buf = loadView(f);
     const whole = run([buf], { verifyCrc: true }).log;
     t.equal(whole.filter((l) => l.startsWith('error')).length, 0, `${f}: no errors`);
     const rand = rng(f.length);

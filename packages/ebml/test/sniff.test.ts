@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { notMatroskaError, sniffContainer } from '../src/matroska/sniff.js';
 import { MatroskaDemuxer } from '../src/matroska/demuxer.js';
 import type { EbmlError } from '../src/errors.js';
+import { toolWorks } from '../testlib/build.js';
 
-const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0;
+const hasFfmpeg = toolWorks('ffmpeg');
 
 const V = ['-f', 'lavfi', '-i', 'testsrc=duration=0.2:size=64x48:rate=10'];
 const A = ['-f', 'lavfi', '-i', 'sine=duration=0.2:sample_rate=44100'];

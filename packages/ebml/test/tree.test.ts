@@ -1,10 +1,12 @@
 // parseTree: tree shape, exact offsets/headerSize/size, errors collected, chunk iterables, and every
 // fixture read with zero errors and plausible Cluster/block counts.
 import t from 'tap';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseTree, type ElementNode } from '../src/tree.js';
 import { Id } from '../src/schema.generated.js';
 import { writeId, writeSize, writeUnknownSize } from '../src/vint.js';
+import { fixtureFilesIfAny, fixturesDir, loadView } from '../testlib/build.js';
 
 function walk(nodes: ElementNode[], f: (n: ElementNode) => void): void {
   const stack = [...nodes].reverse();
@@ -60,15 +62,10 @@ t.test('hand-built document', async (t) => {
 });
 
 t.test('fixtures: zero errors, plausible counts, exact geometry', async (t) => {
-  const dir = new URL('../../../fixtures/', import.meta.url);
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir).filter((f) => /\.(mkv|webm)$/.test(f));
-  } catch {}
+  const files = fixtureFilesIfAny();
   if (!files.length) return t.skip('no fixtures yet');
   for (const f of files) {
-    const raw = readFileSync(new URL(f, dir));
-    const buf = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+    const buf = loadView(f);
     const { elements, errors } = parseTree(buf, { verifyCrc: true });
     t.same(errors.map((e) => e.message), [], `${f}: no errors`);
     let clusters = 0;
@@ -92,7 +89,7 @@ t.test('fixtures: zero errors, plausible counts, exact geometry', async (t) => {
     t.equal(last.size >= 0 ? last.offset + last.headerSize + last.size : buf.length, buf.length, `${f}: top level covers the file`);
     let packets = 0;
     try {
-      packets = JSON.parse(readFileSync(new URL(f + '.truth.json', dir), 'utf8')).packets.length;
+      packets = JSON.parse(readFileSync(join(fixturesDir, f + '.truth.json'), 'utf8')).packets.length;
     } catch {}
     t.ok(clusters >= 1, `${f}: ${clusters} Clusters`);
     t.ok(blocks >= 1 && (!packets || (blocks <= packets && blocks >= packets / 16)), `${f}: ${blocks} blocks for ${packets} packets`);

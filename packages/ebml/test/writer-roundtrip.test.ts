@@ -4,16 +4,14 @@ import t from 'tap';
 import fc from 'fast-check';
 import { ELEMENTS } from '../src/schema.generated.js';
 import type { EncodableNode } from '../src/writer.js';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseTree } from '../src/tree.js';
 import type { ElementNode } from '../src/tree.js';
 import { encodeTree } from '../src/writer.js';
 import { muxToBytes } from '../src/matroska/muxer.js';
 import type { Frame, MatroskaHeader } from '../src/matroska/types.js';
+import { fixtureFiles, load } from '../testlib/build.js';
 
-const FIX = new URL('../../../fixtures/', import.meta.url).pathname;
-const files = readdirSync(FIX).filter((f) => /\.(mkv|webm)$/.test(f)).sort();
+const files = fixtureFiles();
 
 function firstDiff(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -29,7 +27,7 @@ function count(nodes: ElementNode[]): number {
 t.ok(files.length >= 10, `${files.length} fixtures`);
 for (const f of files) {
   t.test(`round trip ${f}`, async (t) => {
-    const src = new Uint8Array(readFileSync(join(FIX, f)));
+    const src = load(f);
     const { elements, errors } = parseTree(src);
     t.same(errors.map((e) => e.code), [], 'parsed without errors');
     const out = encodeTree(elements, { preserveWidths: true });

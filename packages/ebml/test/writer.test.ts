@@ -9,8 +9,8 @@ import { ELEMENTS, Id } from '../src/schema.generated.js';
 import type { ElementType } from '../src/schema.generated.js';
 import { ByteWriter, encodeElement, encodeMasterHeader, encodeTree, encodeVoid, intLength, uintLength } from '../src/writer.js';
 import type { EncodableNode, EncodableValue } from '../src/writer.js';
+import { hex } from '../testlib/build.js';
 
-const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 
 t.test('uinteger / integer widths', async (t) => {
   t.equal(hex(encodeElement(Id.TrackNumber, 0)), 'd7 81 00');
