@@ -73,6 +73,9 @@ export interface EbmlReaderHandler {
   onResync?(damageOffset: number, resumeOffset: number): void;
 }
 
+/** Default `maxElementSize`: the largest binary leaf buffered or delivered whole (256 MiB). */
+export const DEFAULT_MAX_ELEMENT_SIZE = 256 * 1024 * 1024;
+
 export interface EbmlReaderOptions {
   /** Maximum nesting of masters (default 16). Deeper known-size masters are skipped with MAX_DEPTH. */
   maxDepth?: number;
@@ -288,7 +291,7 @@ export class EbmlReader {
     this.cands = t.cands;
     this.candFirst = t.candFirst;
     this.maxDepth = Math.max(1, options.maxDepth ?? 16);
-    this.maxBinary = options.maxElementSize ?? 256 * 1024 * 1024;
+    this.maxBinary = options.maxElementSize ?? DEFAULT_MAX_ELEMENT_SIZE;
     this.maxString = options.maxStringSize ?? 16 * 1024 * 1024;
     this.streamOver = options.streamBinariesLargerThan ?? Infinity;
     this.verifyCrc = options.verifyCrc === true;

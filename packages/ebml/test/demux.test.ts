@@ -327,3 +327,25 @@ t.test('blocks streamed in parts (streamBinariesLargerThan) give the same frames
   t.equal(cut.frames[0]!.data.length, 3000);
   t.ok(cut.errors.some((e) => e.code === 'TRUNCATED'));
 });
+
+t.test('a streamed block larger than maxElementSize is dropped with ELEMENT_TOO_LARGE, never allocated', async (t) => {
+  const cat = (...parts: ArrayLike<number>[]): Uint8Array => Uint8Array.from(parts.flatMap((p) => Array.from(p)));
+  const head = encodeTree([ebml()]);
+  const meta = encodeTree([M(Id.Info, E(Id.TimestampScale, 1_000_000)), M(Id.Tracks, track(1, 1, 'V_X'))]);
+  const unknownSegment = [0x18, 0x53, 0x80, 0x67, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+  const unknownCluster = [0x1f, 0x43, 0xb6, 0x75, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xe7, 0x81, 0x00];
+  // SimpleBlock whose 8-byte size says 2^40 bytes (nothing bounds it: unknown-size Cluster and Segment).
+  const hugeBlock = [0xa3, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x81, 0x00, 0x00, 0x80, 1, 2, 3];
+  const f = cat(head, unknownSegment, meta, unknownCluster, hugeBlock);
+  const r = demuxSync(f, { reader: { streamBinariesLargerThan: 500 } });
+  t.equal(r.frames.length, 0);
+  const big = r.errors.find((e) => e.code === 'ELEMENT_TOO_LARGE');
+  t.ok(big, 'ELEMENT_TOO_LARGE reported');
+  t.equal(big?.fatal, false);
+  t.same(big?.path, ['Segment', 'Cluster', 'SimpleBlock']);
+  // The limit is the reader's maxElementSize when given.
+  const small = demuxSync(cat(head, unknownSegment, meta, unknownCluster, [0xa3, 0x50, 0x00, 0x81, 0x00, 0x00, 0x80], new Uint8Array(4092)),
+    { reader: { streamBinariesLargerThan: 500, maxElementSize: 1000 } });
+  t.equal(small.frames.length, 0);
+  t.ok(small.errors.some((e) => e.code === 'ELEMENT_TOO_LARGE'));
+});

@@ -6,9 +6,9 @@ import type { Cluster, Epoch, History } from './history.js';
 
 export type JoinMode = 'latest-keyframe' | 'next-keyframe';
 export type SubscriberState = 'waiting' | 'active' | 'finished' | 'dropped' | 'closed';
-/** Why a subscriber was dropped: media-time lag past the hard limit, no pull for the idle timeout,
- *  or its cursor fell out of the history with no join point left to move it to (never happens
- *  today: it waits for the next keyframe instead). */
+/** Why a subscriber was dropped: media-time lag past the hard limit, or no pull for the idle timeout.
+ *  (A cursor that fell out of the history is never dropped for it: it moves to the newest join point
+ *  or waits for the next keyframe.) */
 export type DropReason = 'lag' | 'idle';
 
 export interface SubscribeOptions {

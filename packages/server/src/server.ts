@@ -85,6 +85,14 @@ interface PendingClient {
   head: RequestHead;
 }
 
+const PENDING_PRUNE_MIN = 64;
+
+/** Shared 'end' listener of a request waiting for the header: the viewer half-closed, so it is gone
+ *  (the server runs with allowHalfOpen, so nothing else would close the socket). */
+function onPendingSocketEnd(this: Socket): void {
+  this.destroy();
+}
+
 /** One mount: a LiveStream fed by a Source, and its clients. */
 export class Mount implements FrameSink {
   readonly name: string;
@@ -101,6 +109,8 @@ export class Mount implements FrameSink {
   skipsClosed = 0;
   /** Stream requests waiting for the header. */
   pending: PendingClient[] = [];
+  /** Length of `pending` at which closed requests are next pruned from it. */
+  private pendingPruneAt = PENDING_PRUNE_MIN;
   private readonly server: MkvServer;
 
   constructor(server: MkvServer, config: MountConfig, createDemuxer: DemuxerFactory, log: Logger) {
@@ -131,10 +141,28 @@ export class Mount implements FrameSink {
     this.header = h;
     this.live.setHeader(h);
     if (this.pending.length > 0) {
-      const list = this.pending;
-      this.pending = [];
-      for (const p of list) if (!p.socket.destroyed) this.server.startStream(this, p.socket, p.head);
+      for (const p of this.takePending()) if (!p.socket.destroyed) this.server.startStream(this, p.socket, p.head);
     }
+  }
+
+  /** Holds a stream request until the header is known. A viewer that gives up meanwhile (half-closes)
+   *  is destroyed, and closed requests are pruned from the list now and then (amortized O(1)), so
+   *  viewers coming and going while the input has no header pile up neither sockets nor entries. */
+  addPending(socket: Socket, head: RequestHead): void {
+    if (this.pending.length >= this.pendingPruneAt) {
+      this.pending = this.pending.filter((p) => !p.socket.destroyed);
+      this.pendingPruneAt = Math.max(PENDING_PRUNE_MIN, 2 * this.pending.length);
+    }
+    socket.on('end', onPendingSocketEnd);
+    this.pending.push({ socket, head });
+  }
+
+  private takePending(): PendingClient[] {
+    const list = this.pending;
+    this.pending = [];
+    this.pendingPruneAt = PENDING_PRUNE_MIN;
+    for (const p of list) p.socket.off('end', onPendingSocketEnd);
+    return list;
   }
 
   pushFrame(f: Frame): void {
@@ -144,9 +172,7 @@ export class Mount implements FrameSink {
   end(): void {
     this.inputEnded = true;
     this.live.end();
-    const list = this.pending;
-    this.pending = [];
-    for (const p of list) sendText(p.socket, 503, 'input ended before any media arrived\n', p.head.method === 'HEAD');
+    for (const p of this.takePending()) sendText(p.socket, 503, 'input ended before any media arrived\n', p.head.method === 'HEAD');
     this.server.checkDone();
   }
 
@@ -408,7 +434,7 @@ export class MkvServer implements ConnectionHandler {
       return;
     }
     if (!mount.header) {
-      mount.pending.push({ socket, head });
+      mount.addPending(socket, head);
       return;
     }
     this.startStream(mount, socket, head);

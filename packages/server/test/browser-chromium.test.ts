@@ -23,7 +23,7 @@ async function playInChromium(pageUrl: string, seconds: number): Promise<VideoSt
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     '--autoplay-policy=no-user-gesture-required', `--user-data-dir=${profile}`,
     `--remote-debugging-port=${port}`, '--remote-debugging-address=127.0.0.1', pageUrl,
-  ], { stdio: 'ignore' });
+  ], { stdio: 'ignore', detached: true }); // its own process group: the renderer/GPU helpers go with it
   return runSession(cr, port, profile, seconds);
 }
 
@@ -66,10 +66,17 @@ async function runSession(cr: ReturnType<typeof spawn>, port: number, profile: s
     return states;
   } finally {
     const exited = new Promise((r) => cr.once('exit', r));
-    cr.kill('SIGKILL');
+    try {
+      process.kill(-cr.pid!, 'SIGKILL'); // the whole group: no helper process keeps writing the profile
+    } catch {
+      cr.kill('SIGKILL');
+    }
     await exited;
-    // Chromium's helper processes may still be writing into the profile for a moment.
-    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    } catch {
+      // A temporary profile left behind is not what this test is about.
+    }
   }
 }
 

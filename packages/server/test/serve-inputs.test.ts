@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { MkvServer } from '../src/server.js';
 import { closeHttpAgents } from '../src/inputs/open.js';
-import { FIX, get, parseMedia, videoTrack, mediaSpan, ffmpegErrors, hasFfmpeg } from '../testlib/helpers.js';
+import net from 'node:net';
+import type { Input } from '../src/inputs/open.js';
+import { FIX, get, parseMedia, videoTrack, mediaSpan, ffmpegErrors, hasFfmpeg, waitFor } from '../testlib/helpers.js';
 
 t.teardown(() => closeHttpAgents());
 
@@ -129,4 +131,40 @@ t.test('not Matroska at all: input fails cleanly', async (t) => {
   t.equal(s.mounts.get('stream')!.source.state, 'failed');
   t.ok(r.status === 503 || r.status === 0, `waiting client answered ${r.status}`);
   await s.stop(0);
+});
+
+t.test('viewers that leave while the input has no header yet are closed and forgotten', async (t) => {
+  // An input that never sends a byte until it is closed: requests wait for the header.
+  let release: (() => void) | undefined;
+  const open = async (): Promise<Input> => ({
+    kind: 'url', name: 'silent',
+    chunks: (async function* () {
+      await new Promise<void>((r) => { release = r; });
+    })(),
+    close: () => release?.(),
+  });
+  const s = new MkvServer({ port: 0, mounts: [{ name: 'stream', input: 'silent', open }] });
+  await s.start();
+  t.teardown(() => s.stop(0));
+  const mount = s.mounts.get('stream')!;
+  const owned = (s as unknown as { sockets: Set<net.Socket> }).sockets;
+  // One viewer: request, then half-close (what a player that gives up does).
+  const one = net.connect(s.port, '127.0.0.1');
+  await new Promise<void>((r) => one.once('connect', () => r()));
+  one.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(() => mount.pending.length === 1, 5000, 'request pending');
+  one.end();
+  await waitFor(() => owned.size === 0, 5000, 'server closed the socket of the viewer that left');
+  one.destroy();
+  // Many viewers coming and going: the list of waiting requests stays bounded.
+  for (let i = 0; i < 200; i++) {
+    const c = net.connect(s.port, '127.0.0.1');
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    c.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => mount.pending.length > 0 && mount.pending[mount.pending.length - 1]!.socket.remotePort === c.localPort, 5000, 'request pending');
+    c.end();
+    await new Promise<void>((r) => c.once('close', () => r()).resume());
+  }
+  await waitFor(() => owned.size === 0, 5000, 'every socket closed');
+  t.ok(mount.pending.length <= 128, `pending requests kept: ${mount.pending.length}`);
 });

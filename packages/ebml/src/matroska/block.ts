@@ -60,6 +60,15 @@ function writeBlockHead(out: Uint8Array, p: number, track: number, tlen: number,
   return p;
 }
 
+/** SimpleBlock flags byte (no lacing). */
+function simpleBlockFlags(frame: Frame): number {
+  let flags = 0;
+  if (frame.keyframe) flags |= FLAG_KEYFRAME;
+  if (frame.invisible) flags |= FLAG_INVISIBLE;
+  if (frame.discardable) flags |= FLAG_DISCARDABLE;
+  return flags;
+}
+
 /** Encodes the BlockGroup children that follow the Block (into the scratch writer). */
 function writeTrailer(frame: Frame): Uint8Array {
   const w = scratch;
@@ -98,12 +107,8 @@ export function encodeBlockParts(frame: Frame, relTicks: number, timestampScale:
     const slen = sizeLength(dataLen);
     const head = new Uint8Array(1 + slen + tlen + 3);
     head[0] = ID_SIMPLE_BLOCK;
-    let p = writeSize(head, 1, dataLen, slen);
-    let flags = 0;
-    if (frame.keyframe) flags |= FLAG_KEYFRAME;
-    if (frame.invisible) flags |= FLAG_INVISIBLE;
-    if (frame.discardable) flags |= FLAG_DISCARDABLE;
-    p = writeBlockHead(head, p, frame.track, tlen, relTicks, flags);
+    const p = writeSize(head, 1, dataLen, slen);
+    writeBlockHead(head, p, frame.track, tlen, relTicks, simpleBlockFlags(frame));
     return [head, payload];
   }
   const trailer = writeTrailer(frame).slice();
@@ -138,11 +143,7 @@ export function encodeBlock(frame: Frame, relTicks: number, timestampScale: numb
     const out = new Uint8Array(1 + slen + dataLen);
     out[0] = ID_SIMPLE_BLOCK;
     let p = writeSize(out, 1, dataLen, slen);
-    let flags = 0;
-    if (frame.keyframe) flags |= FLAG_KEYFRAME;
-    if (frame.invisible) flags |= FLAG_INVISIBLE;
-    if (frame.discardable) flags |= FLAG_DISCARDABLE;
-    p = writeBlockHead(out, p, frame.track, tlen, relTicks, flags);
+    p = writeBlockHead(out, p, frame.track, tlen, relTicks, simpleBlockFlags(frame));
     out.set(payload, p);
     return out;
   }

@@ -12,7 +12,7 @@
 
 import { EbmlError } from '../errors.js';
 import type { EbmlErrorCode } from '../errors.js';
-import { EbmlReader } from '../reader.js';
+import { DEFAULT_MAX_ELEMENT_SIZE, EbmlReader, elementPath } from '../reader.js';
 import type { EbmlReaderOptions, EbmlValue, ElementHeader } from '../reader.js';
 import { Id } from '../schema.generated.js';
 import { readSize, vintLength } from '../vint.js';
@@ -82,6 +82,8 @@ export class MatroskaDemuxer {
   private readonly h: DemuxHandler;
   private readonly reader: EbmlReader;
   private readonly maxDecompressed: number;
+  /** Largest streamed binary gathered whole (the reader's maxElementSize: it does not bound streamed ones). */
+  private readonly maxPart: number;
   private readonly sniffBytes: number;
 
   /** 0: checking the first bytes, 1: running, 2: stopped by a fatal error. */
@@ -134,6 +136,7 @@ export class MatroskaDemuxer {
   constructor(handler: DemuxHandler, options: DemuxerOptions = {}) {
     this.h = handler;
     this.maxDecompressed = options.maxDecompressedSize ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
+    this.maxPart = options.reader?.maxElementSize ?? DEFAULT_MAX_ELEMENT_SIZE;
     this.sniffBytes = options.sniffBytes ?? 4096;
     this.reader = new EbmlReader(
       {
@@ -343,12 +346,19 @@ export class MatroskaDemuxer {
     }
   }
 
-  /** Blocks too big for one chunk arrive in parts: gathered here (bounded by the reader's size limits). */
+  /** Blocks too big for one chunk arrive in parts: gathered here. The reader does not bound streamed
+   *  binaries, so one larger than maxElementSize is dropped (ELEMENT_TOO_LARGE) before any allocation. */
   private binaryPart(el: ElementHeader, part: Uint8Array, partOffset: number, last: boolean): void {
     if (this.state !== 1) return;
     const id = el.id;
     if (id !== Id.SimpleBlock && id !== Id.Block && !this.collect.length && id !== Id.BlockAdditional) return;
     if (partOffset === 0) {
+      if (el.size > this.maxPart) {
+        this.partBuf = undefined;
+        const name = el.info?.name ?? 'element';
+        this.error('ELEMENT_TOO_LARGE', `${name} of ${el.size} bytes exceeds the limit of ${this.maxPart}; dropped`, el.offset, elementPath(el));
+        return;
+      }
       this.partBuf = new Uint8Array(el.size);
       this.partLen = 0;
     }
@@ -478,7 +488,7 @@ export class MatroskaDemuxer {
         }
       }
       const st: TrackState = { info: t, defaultDuration: t.defaultDuration, steps: plan.steps.length ? plan.steps : undefined };
-      if (this.trackArr[t.number] || this.trackMap.has(t.number)) {
+      if (this.trackState(t.number) !== undefined) {
         this.error('INVALID_VALUE', `duplicate TrackNumber ${t.number}: the first entry is used`, offset, ['Segment', 'Tracks', 'TrackEntry']);
         continue;
       }
@@ -565,7 +575,7 @@ export class MatroskaDemuxer {
       track = readSize(buf, 0, len);
       pos = len;
     }
-    const st = track < 1024 ? this.trackArr[track] : this.trackMap.get(track);
+    const st = this.trackState(track);
     if (st === undefined) {
       this.unknownTrack(track, offset, simple);
       return;

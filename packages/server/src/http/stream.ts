@@ -109,6 +109,11 @@ function onClientSocketEnd(this: ClientSocket): void {
   if (c && !c.ended) c.destroy('client_closed');
 }
 
+/** The EndReason of a client whose subscriber was dropped. */
+function droppedReason(sub: SubscriberLike): EndReason {
+  return sub.dropReason === 'idle' ? 'dropped_idle' : sub.dropReason === 'lag' ? 'dropped_lag' : 'dropped';
+}
+
 function onClientDrain(this: ClientSocket): void {
   const c = this[kClient];
   if (c && c.flusher) c.flusher.mark(c);
@@ -274,7 +279,7 @@ export class Flusher {
     const s = c.socket;
     const sub = c.sub;
     if (sub.state === 'dropped') {
-      c.destroy(sub.dropReason === 'idle' ? 'dropped_idle' : sub.dropReason === 'lag' ? 'dropped_lag' : 'dropped');
+      c.destroy(droppedReason(sub));
       this.opts.onDropped?.(c);
       return 0;
     }
@@ -285,7 +290,7 @@ export class Flusher {
     const parts = sub.pull(maxBytes === Infinity ? undefined : maxBytes);
     if (parts === null) {
       if (sub.state === 'dropped') {
-        c.destroy(sub.dropReason === 'idle' ? 'dropped_idle' : sub.dropReason === 'lag' ? 'dropped_lag' : 'dropped');
+        c.destroy(droppedReason(sub));
         this.opts.onDropped?.(c);
       } else {
         c.end(sub.state === 'finished' ? 'eof' : 'shutdown');

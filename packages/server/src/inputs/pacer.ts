@@ -47,7 +47,8 @@ export class Pacer {
     this.originTs = undefined;
   }
 
-  /** Stops any waiting (the pending wait resolves at once). */
+  /** Stops any waiting: wait() returns at once from now on (a wait in progress returns after its
+   *  current sleep, which is not interrupted). */
   abort(): void {
     this.aborted = true;
   }
