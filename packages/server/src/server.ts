@@ -291,6 +291,13 @@ export class MkvServer implements ConnectionHandler {
   }
 
   /** Total connected stream clients. */
+  /** Requests waiting on mounts whose input has no header yet. */
+  private waitingCount(): number {
+    let n = 0;
+    for (const m of this.mounts.values()) n += m.pending.length;
+    return n;
+  }
+
   get clientCount(): number {
     let n = 0;
     for (const m of this.mounts.values()) n += m.clients.size;
@@ -429,7 +436,9 @@ export class MkvServer implements ConnectionHandler {
       sendText(socket, 503, 'input ended\n', isHead, [['Retry-After', 5]]);
       return;
     }
-    if (this.clientCount >= (this.options.maxClients ?? 20_000)) {
+    // Viewers waiting for a header count too: the waiting list is bounded by the same limit (closed
+    // requests still in a list until it is next pruned count until then).
+    if (this.clientCount + this.waitingCount() >= (this.options.maxClients ?? 20_000)) {
       sendText(socket, 503, 'too many clients\n', isHead, [['Retry-After', 5]]);
       return;
     }

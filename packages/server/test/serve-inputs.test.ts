@@ -168,3 +168,30 @@ t.test('viewers that leave while the input has no header yet are closed and forg
   await waitFor(() => owned.size === 0, 5000, 'every socket closed');
   t.ok(mount.pending.length <= 128, `pending requests kept: ${mount.pending.length}`);
 });
+
+t.test('waiting viewers count toward maxClients', async (t) => {
+  let release: (() => void) | undefined;
+  const open = async (): Promise<Input> => ({
+    kind: 'url', name: 'silent',
+    chunks: (async function* () {
+      await new Promise<void>((r) => { release = r; });
+    })(),
+    close: () => release?.(),
+  });
+  const s = new MkvServer({ port: 0, maxClients: 3, mounts: [{ name: 'stream', input: 'silent', open }] });
+  await s.start();
+  t.teardown(() => s.stop(0));
+  const mount = s.mounts.get('stream')!;
+  const waiting: net.Socket[] = [];
+  t.teardown(() => waiting.forEach((c) => c.destroy()));
+  for (let i = 0; i < 3; i++) {
+    const c = net.connect(s.port, '127.0.0.1');
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    c.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
+    waiting.push(c);
+    await waitFor(() => mount.pending.length === i + 1, 5000, 'request pending');
+  }
+  const r = await get(s.port, '/stream', 2000);
+  t.equal(r.status, 503, 'a fourth viewer is refused while three wait for the header');
+  t.equal(mount.pending.length, 3, 'the waiting list did not grow past the limit');
+});
