@@ -2,7 +2,8 @@
 // frames, paced in real time for file-like inputs. Handles --loop (timestamps keep increasing
 // across loops) and --reconnect (backoff 0.5 s doubling to 10 s; same tracks = clients stay).
 
-import type { Frame, MatroskaHeader, TrackInfo } from '@mkvserve/ebml';
+import type { Frame, MatroskaHeader } from '@mkvserve/ebml';
+import { sameStreamLayout } from '@mkvserve/fanout';
 import type { Logger } from '../log.js';
 import { nullLogger } from '../log.js';
 import { openInput as defaultOpenInput } from './open.js';
@@ -49,21 +50,6 @@ export interface SourceOptions {
   backoffMs?: number;
   maxBackoffMs?: number;
   log?: Logger;
-}
-
-/** Same tracks = same number, kind, codec id and codec private, in the same order. */
-export function sameTracks(a: readonly TrackInfo[], b: readonly TrackInfo[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.number !== y.number || x.type !== y.type || x.codecId !== y.codecId) return false;
-    const p = x.codecPrivate;
-    const q = y.codecPrivate;
-    if ((p?.byteLength ?? 0) !== (q?.byteLength ?? 0)) return false;
-    if (p && q && Buffer.compare(Buffer.from(p.buffer, p.byteOffset, p.byteLength), Buffer.from(q.buffer, q.byteOffset, q.byteLength)) !== 0) return false;
-  }
-  return true;
 }
 
 export function looksLikeFile(h: MatroskaHeader): boolean {
@@ -297,7 +283,7 @@ export class Source {
       input: this.name, docType: h.ebml.docType, tracks, live: !auto, paced: this.paced, pass,
     });
     // The LiveStream decides: same layout = same Segment, clients stay; else a new init part.
-    const changed = this.header !== undefined && !sameTracks(this.header.tracks, h.tracks);
+    const changed = this.header !== undefined && !sameStreamLayout(this.header, h);
     if (changed) {
       this.headerChanges++;
       this.log.warn('input_tracks_changed', { input: this.name, tracks });
