@@ -12,7 +12,7 @@ export function validateMountName(name: string): string {
   if (name.startsWith('/')) name = name.slice(1);
   if (name === '') throw new Error('mount name is empty');
   if (!/^[A-Za-z0-9_~!$&'()*+,;=:@-]+$/.test(name)) {
-    throw new Error(`invalid mount name "${name}": one path segment of letters, digits, '-', '_' (no '/', no '.')`);
+    throw new Error(`invalid mount name "${name}": one path segment of letters, digits and - _ ~ ! $ & ' ( ) * + , ; = : @ (no '/', no '.')`);
   }
   if (RESERVED_MOUNTS.has(name.toLowerCase())) throw new Error(`mount name "${name}" is reserved (api, metrics)`);
   return name;
