@@ -5,7 +5,7 @@ import { zlibSync } from 'fflate';
 import { Id } from '../src/schema.generated.js';
 import { encodeTree } from '../src/writer.js';
 import type { EncodableNode } from '../src/writer.js';
-import { demuxSync, MatroskaDemuxer } from '../src/matroska/demuxer.js';
+import { demuxSync, MatroskaDemuxer, opusPacketDuration } from '../src/matroska/demuxer.js';
 import { encodeLaces } from '../src/matroska/lacing.js';
 import type { LacingMode } from '../src/matroska/lacing.js';
 import { bytes as u8 } from '../testlib/build.js';
@@ -162,6 +162,49 @@ t.test('BlockGroup: duration, references, additions, discard padding', async (t)
   t.equal(c.discardPadding, 2_500_000);
   t.equal(c.duration, undefined);
   t.ok(c.keyframe);
+});
+
+t.test('Opus packet duration from the TOC byte (RFC 6716 3.1)', async (t) => {
+  const ms = 1_000_000;
+  t.equal(opusPacketDuration(u8(0xfc)), 20 * ms, 'CELT FB 20 ms, code 0');
+  t.equal(opusPacketDuration(u8(0x78, 1, 2)), 20 * ms, 'Hybrid FB 20 ms');
+  t.equal(opusPacketDuration(u8(0x18)), 60 * ms, 'SILK NB 60 ms');
+  t.equal(opusPacketDuration(u8(0x80)), 2.5 * ms, 'CELT NB 2.5 ms');
+  t.equal(opusPacketDuration(u8(0x88)), 5 * ms, 'CELT NB 5 ms');
+  t.equal(opusPacketDuration(u8(0x81, 7, 7)), 5 * ms, 'code 1: two equal frames');
+  t.equal(opusPacketDuration(u8(0x0a, 1, 9, 9)), 40 * ms, 'code 2: two frames');
+  t.equal(opusPacketDuration(u8(0xfb, 0x03, 1, 2, 3)), 60 * ms, 'code 3: count in the second byte');
+  t.equal(opusPacketDuration(u8(0xfb, 0xc6)), 120 * ms, 'code 3: VBR/padding bits ignored');
+  t.equal(opusPacketDuration(u8()), undefined, 'empty');
+  t.equal(opusPacketDuration(u8(0xfb)), undefined, 'code 3 without its count byte');
+  t.equal(opusPacketDuration(u8(0xfb, 0x00)), undefined, 'code 3 with 0 frames');
+  t.equal(opusPacketDuration(u8(0x1b, 0x03)), undefined, 'code 3 over 120 ms');
+  t.equal(opusPacketDuration(u8(0x81, 7)), undefined, 'code 1 with an odd payload');
+  t.equal(opusPacketDuration(u8(0x0a)), undefined, 'code 2 without a length');
+
+  const f = file([track(1, 2, 'A_OPUS'), track(2, 2, 'A_OPUS', [E(Id.DefaultDuration, 10_000_000)]), track(3, 2, 'A_VORBIS')], [
+    cluster(0,
+      sb(blk(1, 0, 0x80, [u8(0xfc, 1)])),
+      sb(blk(1, 20, 0x80, [u8(0xfc, 1), u8(0x18, 2, 2), u8(0xfb, 0x02, 3), u8(0xfb)], 'xiph')),
+      M(Id.BlockGroup, E(Id.Block, blk(1, 200, 0, [u8(0x88, 1)])), E(Id.DiscardPadding, 1_000_000)),
+      M(Id.BlockGroup, E(Id.Block, blk(1, 300, 0, [u8(0xfc, 1)])), E(Id.BlockDuration, 6), E(Id.DiscardPadding, 14_000_000)),
+      M(Id.BlockGroup, E(Id.Block, blk(1, 400, 0, [u8(0xfc, 1), u8(0xfc, 2)], 'fixed')), E(Id.BlockDuration, 30)),
+      sb(blk(2, 500, 0x80, [u8(0xfc, 1)])),
+      sb(blk(3, 600, 0x80, [u8(0xfc, 1)])),
+    ),
+  ]);
+  const r = demuxSync(f);
+  t.same(r.errors, []);
+  t.same(r.frames.map((x) => x.duration), [
+    20 * ms,
+    20 * ms, 60 * ms, 40 * ms, undefined, // laced: each lace's own TOC; a malformed lace gets none
+    5 * ms, // BlockGroup without BlockDuration
+    6 * ms, // BlockDuration wins over the TOC
+    15 * ms, 15 * ms, // BlockDuration split across laces
+    10 * ms, // DefaultDuration wins
+    undefined, // not Opus
+  ]);
+  t.same(r.frames.slice(1, 5).map((x) => x.timestamp), [20 * ms, 20 * ms, 20 * ms, 20 * ms], 'laced Opus timestamps unchanged');
 });
 
 t.test('lacing timing', async (t) => {

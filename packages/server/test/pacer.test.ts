@@ -58,3 +58,33 @@ t.test('real clock: 20 frames over 200 ms of media take about 300 ms with a 100 
   const took = performance.now() - start;
   t.ok(took >= 280 && took < 450, `took ${took.toFixed(0)} ms`);
 });
+
+t.test('abort() cuts a pending sleep short and clears its timer', async (t) => {
+  const p = new Pacer({ leadMs: 0 });
+  await p.wait(0);
+  const countTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = countTimers();
+  const start = performance.now();
+  const waiting = p.wait(4e9); // 4 s ahead
+  t.equal(countTimers(), before + 1, 'the wait runs a timer');
+  setTimeout(() => p.abort(), 20);
+  await waiting;
+  const took = performance.now() - start;
+  t.ok(took < 120, `resolved ${took.toFixed(0)} ms after the wait began (abort at 20 ms)`);
+  t.equal(countTimers(), before, 'its timer is cleared (process.getActiveResourcesInfo)');
+  await p.wait(10e9);
+  t.ok(performance.now() - start < 150, 'later waits return at once');
+});
+
+t.test('abort() also ends a wait on a custom sleep at once', async (t) => {
+  let now = 0;
+  const p = new Pacer({ now: () => now, leadMs: 0, sleep: () => new Promise<void>(() => {}) }); // never resolves
+  await p.wait(0);
+  let done = false;
+  const waiting = p.wait(3e9).then(() => { done = true; });
+  await Promise.resolve();
+  t.notOk(done, 'still waiting');
+  p.abort();
+  await waiting;
+  t.ok(done, 'resolved after abort');
+});

@@ -9,6 +9,10 @@
 //   floor(D*i/n) (D split evenly, like FFmpeg); without it but with DefaultDuration d, lace i gets
 //   timestamp + i*d and duration d; with neither, every lace gets the block's timestamp and no duration
 //   (FFmpeg leaves those pts unset). Every lace carries the block's keyframe flag.
+// - A_OPUS frames (each lace on its own) left without a duration by the rules above get it from the
+//   packet's TOC byte (RFC 6716 3.1: frame size x frame count), like ffprobe; an empty or malformed
+//   packet gets none. BlockDuration still wins: GStreamer's last frame says 6 ms (+ DiscardPadding)
+//   where ffprobe reports the TOC's 20 ms. Laced Opus timestamps are unchanged (block timestamp).
 
 import { EbmlError } from '../errors.js';
 import type { EbmlErrorCode } from '../errors.js';
@@ -69,6 +73,40 @@ interface TrackState {
   readonly defaultDuration: number | undefined;
   /** Content encodings to undo on frames (undefined when none). */
   readonly steps: ContentDecodingPlan['steps'] | undefined;
+  /** A_OPUS: frames without a container duration get one from the packet's TOC byte. */
+  readonly opus: boolean;
+}
+
+/** Opus frame size (ns) per TOC config (RFC 6716 section 3.1, Table 2): SILK NB/MB/WB 10/20/40/60 ms,
+ *  Hybrid SWB/FB 10/20 ms, CELT NB/WB/SWB/FB 2.5/5/10/20 ms. */
+const OPUS_FRAME_NS = [
+  10e6, 20e6, 40e6, 60e6, 10e6, 20e6, 40e6, 60e6, 10e6, 20e6, 40e6, 60e6,
+  10e6, 20e6, 10e6, 20e6,
+  2.5e6, 5e6, 10e6, 20e6, 2.5e6, 5e6, 10e6, 20e6, 2.5e6, 5e6, 10e6, 20e6, 2.5e6, 5e6, 10e6, 20e6,
+];
+
+/** Duration (ns) of one Opus packet from its TOC byte (RFC 6716 section 3.1-3.2), or undefined for an
+ *  empty or malformed packet (code 1 with an odd payload, code 2 without a length byte, code 3 without
+ *  its frame-count byte, with 0 frames, or with more than 120 ms of audio). */
+export function opusPacketDuration(data: Uint8Array): number | undefined {
+  const n = data.length;
+  if (n === 0) return undefined;
+  const toc = data[0]!;
+  const size = OPUS_FRAME_NS[toc >> 3]!;
+  switch (toc & 3) {
+    case 0:
+      return size;
+    case 1:
+      return (n - 1) & 1 ? undefined : 2 * size;
+    case 2:
+      return n < 2 ? undefined : 2 * size;
+    default: {
+      if (n < 2) return undefined;
+      const m = data[1]! & 0x3f;
+      const d = m * size;
+      return m === 0 || d > 120e6 ? undefined : d;
+    }
+  }
 }
 
 /** Level-1 masters whose subtree is collected and parsed as a whole. */
@@ -487,7 +525,12 @@ export class MatroskaDemuxer {
           this.error('DECOMPRESSION', `track ${t.number} CodecPrivate: ${e.message}`, offset, ['Segment', 'Tracks', 'TrackEntry', 'CodecPrivate']);
         }
       }
-      const st: TrackState = { info: t, defaultDuration: t.defaultDuration, steps: plan.steps.length ? plan.steps : undefined };
+      const st: TrackState = {
+        info: t,
+        defaultDuration: t.defaultDuration,
+        steps: plan.steps.length ? plan.steps : undefined,
+        opus: t.codecId === 'A_OPUS' && t.defaultDuration === undefined,
+      };
       if (this.trackState(t.number) !== undefined) {
         this.error('INVALID_VALUE', `duplicate TrackNumber ${t.number}: the first entry is used`, offset, ['Segment', 'Tracks', 'TrackEntry']);
         continue;
@@ -604,7 +647,8 @@ export class MatroskaDemuxer {
           if (d === undefined) return;
           data = d;
         }
-        if (onFrame !== undefined) onFrame({ track, timestamp: ts, duration: st.defaultDuration, keyframe, data, discardable, invisible, offset });
+        const duration = st.opus ? opusPacketDuration(data) : st.defaultDuration;
+        if (onFrame !== undefined) onFrame({ track, timestamp: ts, duration, keyframe, data, discardable, invisible, offset });
         return;
       }
       this.laced(buf, pos, lacing >> 1, st, track, ts, undefined, keyframe, discardable, invisible, offset, true);
@@ -622,7 +666,8 @@ export class MatroskaDemuxer {
         if (d === undefined) return;
         data = d;
       }
-      onFrame?.(this.groupFrame(track, ts, blockDur !== undefined ? blockDur * scale : st.defaultDuration, keyframe, data, invisible, offset));
+      const duration = blockDur !== undefined ? blockDur * scale : st.opus ? opusPacketDuration(data) : st.defaultDuration;
+      onFrame?.(this.groupFrame(track, ts, duration, keyframe, data, invisible, offset));
       return;
     }
     this.laced(buf, pos, lacing >> 1, st, track, ts, blockDur !== undefined ? blockDur * scale : undefined, keyframe, false, invisible, offset, false);
@@ -681,6 +726,7 @@ export class MatroskaDemuxer {
         data = d;
       }
       if (onFrame === undefined) continue;
+      if (dur === undefined && st.opus) dur = opusPacketDuration(data);
       if (simple) onFrame({ track, timestamp: t, duration: dur, keyframe, data, discardable, invisible, offset });
       else onFrame(this.groupFrame(track, t, dur, keyframe, data, invisible, offset));
     }

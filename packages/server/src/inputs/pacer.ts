@@ -13,11 +13,10 @@ export interface PacerOptions {
   maxBehindMs?: number;
   /** A timestamp jump further ahead than this (ms) re-anchors instead of waiting (default 5000). */
   maxAheadMs?: number;
-  /** Sleep function, for tests (default setTimeout-based). */
+  /** Sleep function, for tests (default setTimeout-based). When given, abort() still returns a
+   *  pending wait() at once (the custom sleep itself is left to finish on its own). */
   sleep?: (ms: number) => Promise<void>;
 }
-
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Pacer {
   private readonly now: () => number;
@@ -25,10 +24,12 @@ export class Pacer {
   private readonly speed: number;
   private readonly maxBehindNs: number;
   private readonly maxAheadNs: number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly customSleep: ((ms: number) => Promise<void>) | undefined;
   private originTs: number | undefined; // media ns at the anchor
   private originClock = 0; // clock ms at the anchor
   private aborted = false;
+  /** Ends the sleep in progress (clears its timer); undefined when not sleeping. */
+  private wake: (() => void) | undefined;
   /** Number of re-anchors after a stall (for stats/tests). */
   reanchors = 0;
 
@@ -38,7 +39,7 @@ export class Pacer {
     this.speed = opts.speed ?? 1;
     this.maxBehindNs = (opts.maxBehindMs ?? 1000) * 1e6;
     this.maxAheadNs = (opts.maxAheadMs ?? 5000) * 1e6;
-    this.sleep = opts.sleep ?? defaultSleep;
+    this.customSleep = opts.sleep;
     if (!(this.speed > 0)) throw new RangeError('speed must be > 0');
   }
 
@@ -47,10 +48,33 @@ export class Pacer {
     this.originTs = undefined;
   }
 
-  /** Stops any waiting: wait() returns at once from now on (a wait in progress returns after its
-   *  current sleep, which is not interrupted). */
+  /** Stops any waiting: wait() returns at once from now on, and a wait in progress returns at once
+   *  (its timer is cleared). */
   abort(): void {
     this.aborted = true;
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** Sleeps `ms`, or less if abort() is called meanwhile. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        if (this.wake === done) this.wake = undefined;
+        resolve();
+      };
+      this.wake = done;
+      if (this.customSleep === undefined) timer = setTimeout(done, ms);
+      else {
+        this.customSleep(ms).then(done, (err: unknown) => {
+          if (this.wake === done) this.wake = undefined;
+          reject(err);
+        });
+      }
+    });
   }
 
   /** Media time (ns) that may be released now, or undefined before the first frame. */
