@@ -10,6 +10,18 @@ import net from 'node:net';
 import type { Input } from '../src/inputs/open.js';
 import { FIX, get, parseMedia, videoTrack, mediaSpan, ffmpegErrors, hasFfmpeg, waitFor } from '../testlib/helpers.js';
 
+/** An input that never sends a byte until it is closed: stream requests wait for a header. */
+async function silentInput(): Promise<Input> {
+  let release: (() => void) | undefined;
+  return {
+    kind: 'url', name: 'silent',
+    chunks: (async function* () {
+      await new Promise<void>((r) => { release = r; });
+    })(),
+    close: () => release?.(),
+  };
+}
+
 t.teardown(() => closeHttpAgents());
 
 interface Origin {
@@ -135,14 +147,7 @@ t.test('not Matroska at all: input fails cleanly', async (t) => {
 
 t.test('viewers that leave while the input has no header yet are closed and forgotten', async (t) => {
   // An input that never sends a byte until it is closed: requests wait for the header.
-  let release: (() => void) | undefined;
-  const open = async (): Promise<Input> => ({
-    kind: 'url', name: 'silent',
-    chunks: (async function* () {
-      await new Promise<void>((r) => { release = r; });
-    })(),
-    close: () => release?.(),
-  });
+  const open = silentInput;
   const s = new MkvServer({ port: 0, mounts: [{ name: 'stream', input: 'silent', open }] });
   await s.start();
   t.teardown(() => s.stop(0));
@@ -170,14 +175,7 @@ t.test('viewers that leave while the input has no header yet are closed and forg
 });
 
 t.test('waiting viewers count toward maxClients', async (t) => {
-  let release: (() => void) | undefined;
-  const open = async (): Promise<Input> => ({
-    kind: 'url', name: 'silent',
-    chunks: (async function* () {
-      await new Promise<void>((r) => { release = r; });
-    })(),
-    close: () => release?.(),
-  });
+  const open = silentInput;
   const s = new MkvServer({ port: 0, maxClients: 3, mounts: [{ name: 'stream', input: 'silent', open }] });
   await s.start();
   t.teardown(() => s.stop(0));
