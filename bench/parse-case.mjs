@@ -21,7 +21,10 @@ function finish(r) {
   process.stdout.write(`${JSON.stringify({ case: kind, ok: !r.error, ...r })}\n`);
 }
 
-const short = (names) => { const s = names.join(', ') || 'none'; return s.length > 160 ? `${s.slice(0, 160)}...` : s; };
+const short = (names) => {
+  const s = names.join(', ') || 'none';
+  return s.length > 160 ? `${s.slice(0, 160)}...` : s;
+};
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 
 /** (a) I/O ceiling: read the file in CHUNK-byte chunks, touching nothing but the length. */
@@ -30,7 +33,9 @@ async function raw() {
   let bytes = 0;
   await new Promise((res, rej) => {
     createReadStream(file, { highWaterMark: CHUNK })
-      .on('data', (c) => { bytes += c.length; })
+      .on('data', (c) => {
+        bytes += c.length;
+      })
       .on('end', res)
       .on('error', rej);
   });
@@ -45,7 +50,9 @@ async function loadEbml() {
   try {
     const d = await import(pathToFileURL(DIST.ebml.replace(/index\.js$/, 'matroska/demuxer.js')).href);
     if (typeof d.MatroskaDemuxer === 'function') return { ...d, viaModule: true };
-  } catch { /* fall through */ }
+  } catch {
+    /* fall through */
+  }
   throw new Error(`@mkvserve/ebml does not export MatroskaDemuxer yet (exports: ${short(Object.keys(m))})`);
 }
 
@@ -58,16 +65,32 @@ async function sync() {
   let firstError;
   const t0 = now();
   const demuxer = new MatroskaDemuxer({
-    onFrame(f) { frames++; frameBytes += f.data.length; },
-    onError(e) { errors++; firstError ??= String(e?.message ?? e); },
+    onFrame(f) {
+      frames++;
+      frameBytes += f.data.length;
+    },
+    onError(e) {
+      errors++;
+      firstError ??= String(e?.message ?? e);
+    },
   });
   // The library's file reader keeps one read in flight while a chunk is parsed (I/O and parsing overlap).
   const m = await loadNode();
   for await (const c of m.readFileChunks(file, { chunkSize: CHUNK })) demuxer.push(c);
   demuxer.end();
   const seconds = now() - t0;
-  const notes = [viaModule ? 'imported from dist/matroska/demuxer.js (not in the index)' : '', firstError ? `first error: ${firstError}` : ''].filter(Boolean);
-  return { bytes: statSync(file).size, frames, frameBytes, seconds, errors, ...(notes.length ? { note: notes.join('; ') } : {}) };
+  const notes = [
+    viaModule ? 'imported from dist/matroska/demuxer.js (not in the index)' : '',
+    firstError ? `first error: ${firstError}` : '',
+  ].filter(Boolean);
+  return {
+    bytes: statSync(file).size,
+    frames,
+    frameBytes,
+    seconds,
+    errors,
+    ...(notes.length ? { note: notes.join('; ') } : {}),
+  };
 }
 
 /**
@@ -78,21 +101,40 @@ async function sync() {
 const NODE_CANDIDATES = ['demuxFrames', 'demuxBatches', 'demuxFile', 'demuxStream', 'readFrames', 'iterateFrames'];
 
 async function loadNode() {
-  try { return await import(pathToFileURL(process.env.BENCH_EBML_NODE_DIST ?? DIST.ebmlNode).href); } catch (e) {
-    throw new Error(`@mkvserve/ebml/node not built/importable yet: ${String(e?.message ?? e).split('\n')[0]}`);
+  try {
+    return await import(pathToFileURL(process.env.BENCH_EBML_NODE_DIST ?? DIST.ebmlNode).href);
+  } catch (e) {
+    throw new Error(`@mkvserve/ebml/node not built/importable yet: ${String(e?.message ?? e).split('\n')[0]}`, {
+      cause: e,
+    });
   }
 }
 
 function countItem(item, acc) {
-  if (Array.isArray(item)) { for (const f of item) { acc.frames++; acc.frameBytes += f.data.length; } return; }
-  if (item && Array.isArray(item.frames)) { countItem(item.frames, acc); return; }
-  if (item && item.data instanceof Uint8Array) { acc.frames++; acc.frameBytes += item.data.length; }
+  if (Array.isArray(item)) {
+    for (const f of item) {
+      acc.frames++;
+      acc.frameBytes += f.data.length;
+    }
+    return;
+  }
+  if (item && Array.isArray(item.frames)) {
+    countItem(item.frames, acc);
+    return;
+  }
+  if (item && item.data instanceof Uint8Array) {
+    acc.frames++;
+    acc.frameBytes += item.data.length;
+  }
 }
 
 async function nodeAdapter() {
   const m = await loadNode();
   const name = process.env.BENCH_NODE_API ?? NODE_CANDIDATES.find((n) => typeof m[n] === 'function');
-  if (!name) throw new Error(`no known frame iterator in @mkvserve/ebml/node (exports: ${short(Object.keys(m))}); set BENCH_NODE_API=<export>`);
+  if (!name)
+    throw new Error(
+      `no known frame iterator in @mkvserve/ebml/node (exports: ${short(Object.keys(m))}); set BENCH_NODE_API=<export>`,
+    );
   const acc = { frames: 0, frameBytes: 0 };
   const t0 = now();
   let iterable = m[name](file, { highWaterMark: CHUNK }); // a path: the adapter reads it with read-ahead
@@ -110,7 +152,9 @@ async function nodeStream() {
   const t0 = now();
   await new Promise((res, rej) => {
     const t = m.createDemuxStream();
-    t.on('data', (b) => countItem(b, acc)).on('end', res).on('error', rej);
+    t.on('data', (b) => countItem(b, acc))
+      .on('end', res)
+      .on('error', rej);
     createReadStream(file, { highWaterMark: CHUNK }).on('error', rej).pipe(t);
   });
   return { bytes: statSync(file).size, ...acc, seconds: now() - t0, note: 'ReadStream.pipe(createDemuxStream())' };
@@ -128,7 +172,10 @@ async function ebmlStream() {
   await new Promise((res, rej) => {
     const dec = new EbmlStreamDecoder();
     dec.on('data', (tag) => {
-      if (tag.id === SB || tag.id === BL) { frames++; frameBytes += tag.payload?.length ?? 0; }
+      if (tag.id === SB || tag.id === BL) {
+        frames++;
+        frameBytes += tag.payload?.length ?? 0;
+      }
     });
     dec.on('end', res);
     dec.on('error', rej);
@@ -143,7 +190,10 @@ async function walker() {
   let frames = 0;
   let frameBytes = 0;
   const t0 = now();
-  const w = new RefWalker((b) => { frames++; frameBytes += b.length; });
+  const w = new RefWalker((b) => {
+    frames++;
+    frameBytes += b.length;
+  });
   await new Promise((res, rej) => {
     createReadStream(file, { highWaterMark: CHUNK })
       .on('data', (c) => w.push(c))
@@ -156,7 +206,15 @@ async function walker() {
 
 const CASES = { raw, sync, node: nodeAdapter, 'node-stream': nodeStream, 'ebml-stream': ebmlStream, walker };
 
-process.on('uncaughtException', (e) => { finish({ error: `uncaught: ${String(e?.stack ?? e).split('\n').slice(0, 3).join(' | ')}` }); process.exit(0); });
+process.on('uncaughtException', (e) => {
+  finish({
+    error: `uncaught: ${String(e?.stack ?? e)
+      .split('\n')
+      .slice(0, 3)
+      .join(' | ')}`,
+  });
+  process.exit(0);
+});
 
 try {
   if (!CASES[kind]) throw new Error(`unknown case ${kind}`);

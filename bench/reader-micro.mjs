@@ -8,25 +8,41 @@ function build(blocks, blockSize, perCluster) {
   const total = 64 + Math.ceil(blocks / perCluster) * 32 + blocks * (blockSize + 12);
   const buf = new Uint8Array(total);
   let p = 0;
-  p = writeId(buf, p, 0x1a45dfa3); p = writeSize(buf, p, 4, 1);
-  p = writeId(buf, p, 0x4282); p = writeSize(buf, p, 1, 1); buf[p++] = 0x41; // tiny header
-  p = writeId(buf, p, 0x18538067); p = writeUnknownSize(buf, p, 8);
-  for (let b = 0; b < blocks; ) {
-    p = writeId(buf, p, 0x1f43b675); p = writeUnknownSize(buf, p, 8);
-    p = writeId(buf, p, 0xe7); p = writeSize(buf, p, 4, 1); buf[p + 3] = b & 0xff; p += 4;
+  p = writeId(buf, p, 0x1a45dfa3);
+  p = writeSize(buf, p, 4, 1);
+  p = writeId(buf, p, 0x4282);
+  p = writeSize(buf, p, 1, 1);
+  buf[p++] = 0x41; // tiny header
+  p = writeId(buf, p, 0x18538067);
+  p = writeUnknownSize(buf, p, 8);
+  for (let b = 0; b < blocks;) {
+    p = writeId(buf, p, 0x1f43b675);
+    p = writeUnknownSize(buf, p, 8);
+    p = writeId(buf, p, 0xe7);
+    p = writeSize(buf, p, 4, 1);
+    buf[p + 3] = b & 0xff;
+    p += 4;
     for (let k = 0; k < perCluster && b < blocks; k++, b++) {
-      p = writeId(buf, p, 0xa3); p = writeSize(buf, p, blockSize, blockSize < 127 ? 1 : 4);
-      buf[p] = 0x81; buf[p + 3] = 0x80; p += blockSize;
+      p = writeId(buf, p, 0xa3);
+      p = writeSize(buf, p, blockSize, blockSize < 127 ? 1 : 4);
+      buf[p] = 0x81;
+      buf[p + 3] = 0x80;
+      p += blockSize;
     }
   }
   return buf.subarray(0, p);
 }
 
 function run(name, buf, chunk, rounds) {
-  let best = Infinity, count = 0;
+  let best = Infinity,
+    count = 0;
   for (let r = 0; r < rounds; r++) {
     let n = 0;
-    const reader = new EbmlReader({ onValue(el, v) { if (el.id === 0xa3) n++; } });
+    const reader = new EbmlReader({
+      onValue(el) {
+        if (el.id === 0xa3) n++;
+      },
+    });
     const t0 = performance.now();
     for (let o = 0; o < buf.length; o += chunk) reader.push(buf.subarray(o, Math.min(buf.length, o + chunk)));
     reader.end();
@@ -35,8 +51,10 @@ function run(name, buf, chunk, rounds) {
     count = n;
   }
   const s = best / 1000;
-  console.log(`${name}: ${count} blocks, ${(buf.length / 1e6).toFixed(1)} MB in ${best.toFixed(1)} ms: ` +
-    `${(count / s / 1e6).toFixed(2)} M blocks/s, ${(buf.length / 1e6 / s).toFixed(0)} MB/s`);
+  console.log(
+    `${name}: ${count} blocks, ${(buf.length / 1e6).toFixed(1)} MB in ${best.toFixed(1)} ms: ` +
+      `${(count / s / 1e6).toFixed(2)} M blocks/s, ${(buf.length / 1e6 / s).toFixed(0)} MB/s`,
+  );
 }
 
 function rawCopy(name, buf, chunk, rounds) {

@@ -45,16 +45,30 @@ try {
   process.stderr.write(`${e.message}\n\n${HELP}`);
   process.exit(2);
 }
-if (o.help) { process.stdout.write(HELP); process.exit(0); }
+if (o.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 if (o.quick) applyDefaults(o, { ...PARSE_QUICK, ...LOAD_QUICK });
-const only = new Set(String(o.only).split(',').map((s) => s.trim()));
-for (const k of only) if (!['parse', 'remux', 'load'].includes(k)) { process.stderr.write(`--only: unknown benchmark ${k}\n`); process.exit(2); }
+const only = new Set(
+  String(o.only)
+    .split(',')
+    .map((s) => s.trim()),
+);
+for (const k of only)
+  if (!['parse', 'remux', 'load'].includes(k)) {
+    process.stderr.write(`--only: unknown benchmark ${k}\n`);
+    process.exit(2);
+  }
 
 if (!o.skipBuild) {
   log('building packages (tsc -b packages/server)');
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
   const r = await run(process.execPath, [tsc, '-b', 'packages/server'], { timeoutMs: 10 * 60_000 });
-  if (r.code !== 0) log(`WARNING: build failed, benchmarking whatever dist/ holds:\n${(r.stdout + r.stderr).trim().split('\n').slice(0, 8).join('\n')}`);
+  if (r.code !== 0)
+    log(
+      `WARNING: build failed, benchmarking whatever dist/ holds:\n${(r.stdout + r.stderr).trim().split('\n').slice(0, 8).join('\n')}`,
+    );
 }
 
 const reports = [];

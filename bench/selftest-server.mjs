@@ -7,18 +7,24 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 const args = process.argv.slice(2);
-const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args.splice(i, 2)[1] : def; };
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args.splice(i, 2)[1] : def;
+};
 const port = Number(opt('port', '8090'));
 const host = opt('host', '127.0.0.1');
 const tick = Number(opt('tick', '40'));
 const bitrate = Number(opt('bitrate', '2000000'));
 const maxQueued = 4 * 1024 * 1024; // a client with more than this unsent is skipped (it falls behind)
 const file = args[0];
-if (!file) { console.error('usage: selftest-server.mjs --port P --bitrate BPS FILE'); process.exit(2); }
+if (!file) {
+  console.error('usage: selftest-server.mjs --port P --bitrate BPS FILE');
+  process.exit(2);
+}
 const data = readFileSync(file);
 
 const clients = new Set();
-const server = createServer((req, res) => {
+const server = createServer((_req, res) => {
   res.writeHead(200, { 'Content-Type': 'video/webm', 'Cache-Control': 'no-store' });
   res.flushHeaders();
   clients.add(res);
@@ -47,6 +53,11 @@ const timer = setInterval(() => {
 }, tick);
 
 server.listen({ port, host, backlog: 4096 }, () => process.stdout.write(`LISTENING ${server.address().port}\n`));
-const stop = () => { clearInterval(timer); for (const r of clients) r.destroy(); server.close(); process.exit(0); };
+const stop = () => {
+  clearInterval(timer);
+  for (const r of clients) r.destroy();
+  server.close();
+  process.exit(0);
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

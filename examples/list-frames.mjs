@@ -14,7 +14,9 @@ for await (const batch of demuxBatches(source)) {
     for (const t of batch.header.tracks) console.log(`# track ${t.number}: ${t.kind} ${t.codecId}`);
   }
   for (const f of batch.frames) {
-    console.log(`track ${f.track}  ${(f.timestamp / 1e6).toFixed(3).padStart(10)} ms  ${f.keyframe ? 'K' : '-'}  ${f.data.length} bytes`);
+    console.log(
+      `track ${f.track}  ${(f.timestamp / 1e6).toFixed(3).padStart(10)} ms  ${f.keyframe ? 'K' : '-'}  ${f.data.length} bytes`,
+    );
   }
   for (const e of batch.errors) console.error(`error: ${e.message}`);
 }

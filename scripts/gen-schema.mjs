@@ -20,12 +20,18 @@ if (outArg === '' || (args.includes('--out') && outArg === undefined)) throw new
 const specDir = positional[0] ?? join(root, '..', 'shared', 'spec');
 const out = outArg !== undefined ? resolve(outArg) : join(root, 'packages', 'ebml', 'src', 'schema.generated.ts');
 
-const decode = (s) => s.replace(/&gt;/g, '>').replace(/&lt;/g, '<').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+const decode = (s) =>
+  s
+    .replace(/&gt;/g, '>')
+    .replace(/&lt;/g, '<')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 
 function parseSchema(xml) {
   const elements = [];
   const re = /<element\s([^>]*?)(\/>|>([\s\S]*?)<\/element>)/g;
-  for (let m; (m = re.exec(xml)); ) {
+  for (let m; (m = re.exec(xml));) {
     const attrs = {};
     for (const a of m[1].matchAll(/([A-Za-z_:-]+)="([^"]*)"/g)) attrs[a[1]] = decode(a[2]);
     const body = m[3] ?? '';

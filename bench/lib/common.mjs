@@ -36,11 +36,17 @@ export function parseArgs(argv, spec) {
     a = a.slice(2);
     let value;
     const eq = a.indexOf('=');
-    if (eq >= 0) { value = a.slice(eq + 1); a = a.slice(0, eq); }
+    if (eq >= 0) {
+      value = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
     const key = a.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
     if (!known.has(key)) throw new Error(`unknown option --${a}`);
     given.add(key);
-    if ((spec.flags ?? []).includes(key)) { out[key] = value === undefined ? true : value !== 'false'; continue; }
+    if ((spec.flags ?? []).includes(key)) {
+      out[key] = value === undefined ? true : value !== 'false';
+      continue;
+    }
     if (value === undefined) {
       if (i + 1 >= argv.length) throw new Error(`--${a} needs a value`);
       value = argv[++i];
@@ -84,7 +90,11 @@ export function which(cmd) {
 }
 
 export function fileSize(p) {
-  try { return statSync(p).size; } catch { return 0; }
+  try {
+    return statSync(p).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** Runs a command, collecting stdout/stderr, with a hard timeout (ms). Resolves, never rejects. */
@@ -94,17 +104,28 @@ export function run(cmd, args, { timeoutMs = 600_000, env, cwd = ROOT, input } =
     const child = spawn(cmd, args, { cwd, env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => { if (stdout.length < 4e6) stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d) => { if (stderr.length < 4e6) stderr += d; });
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      if (stdout.length < 4e6) stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      if (stderr.length < 4e6) stderr += d;
+    });
     let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
-    child.on('error', (err) => { clearTimeout(timer); resolveP({ code: -1, stdout, stderr: String(err), seconds: 0, timedOut }); });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolveP({ code: -1, stdout, stderr: String(err), seconds: 0, timedOut });
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       resolveP({ code: code ?? (signal ? 128 : -1), signal, stdout, stderr, seconds, timedOut });
     });
-    if (input !== undefined) child.stdin.end(input); else child.stdin.end();
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin.end();
   });
 }
 
@@ -119,20 +140,31 @@ export function procCpuSeconds(pid) {
     const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
     // rest[0] is field 3 (state); utime is field 14, stime field 15.
     return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 /** VmRSS / VmHWM of a process in KiB (null when gone). */
 export function procMem(pid) {
   try {
     const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const get = (k) => { const m = s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm')); return m ? Number(m[1]) : null; };
+    const get = (k) => {
+      const m = s.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm'));
+      return m ? Number(m[1]) : null;
+    };
     return { rssKiB: get('VmRSS'), hwmKiB: get('VmHWM') };
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 export function procFdCount(pid) {
-  try { return spawnSync('sh', ['-c', `ls /proc/${pid}/fd | wc -l`], { encoding: 'utf8' }).stdout.trim() * 1; } catch { return null; }
+  try {
+    return spawnSync('sh', ['-c', `ls /proc/${pid}/fd | wc -l`], { encoding: 'utf8' }).stdout.trim() * 1;
+  } catch {
+    return null;
+  }
 }
 
 export const CLK_TCK = (() => {
@@ -144,11 +176,17 @@ export const CLK_TCK = (() => {
 export function machineNote() {
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   let cpu = '';
-  try { cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? ''; } catch { /* */ }
+  try {
+    cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? '';
+  } catch {
+    /* */
+  }
   return `node ${process.version}, ${cpu || 'cpu ?'}, ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores, load average ${load} at start`;
 }
 
-export function exists(p) { return existsSync(p); }
+export function exists(p) {
+  return existsSync(p);
+}
 
 /** Per-core busy/total jiffies from /proc/stat: {cpu0: {busy, total}, ...}. */
 export function coreTimes() {
@@ -162,7 +200,9 @@ export function coreTimes() {
       const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // user..steal (guest is inside user)
       out[m[1]] = { busy: total - idle, total };
     }
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return out;
 }
 

@@ -26,10 +26,24 @@ export async function probe(file) {
     try {
       const j = JSON.parse(readFileSync(cache, 'utf8'));
       if (j.size === fileSize(file)) return j;
-    } catch { /* regenerate */ }
+    } catch {
+      /* regenerate */
+    }
   }
-  const r = await run('ffprobe', ['-v', 'error', '-count_packets', '-show_entries',
-    'format=duration:stream=index,codec_name,nb_read_packets', '-of', 'json', file], { timeoutMs: 10 * 60_000 });
+  const r = await run(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-count_packets',
+      '-show_entries',
+      'format=duration:stream=index,codec_name,nb_read_packets',
+      '-of',
+      'json',
+      file,
+    ],
+    { timeoutMs: 10 * 60_000 },
+  );
   if (r.code !== 0) throw new Error(`ffprobe ${file}: ${r.stderr}`);
   const j = JSON.parse(r.stdout);
   const info = {
@@ -64,9 +78,40 @@ async function pieceA() {
   if (!exists(piece)) {
     log('generating A piece (10 s of 720p30 H.264 at 20 Mbit/s + AAC)');
     const tmp = `${piece}.tmp.mkv`;
-    await ff(['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-      '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '20M', '-minrate', '20M', '-maxrate', '20M',
-      '-bufsize', '20M', '-g', '60', '-c:a', 'aac', '-b:a', '128k', tmp], 'A piece');
+    await ff(
+      [
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=1280x720:rate=30',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:sample_rate=48000',
+        '-t',
+        '10',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-b:v',
+        '20M',
+        '-minrate',
+        '20M',
+        '-maxrate',
+        '20M',
+        '-bufsize',
+        '20M',
+        '-g',
+        '60',
+        '-c:a',
+        'aac',
+        '-b:a',
+        '128k',
+        tmp,
+      ],
+      'A piece',
+    );
     renameSync(tmp, piece);
   }
   return piece;
@@ -83,8 +128,26 @@ export async function inputB(seconds) {
   if (!exists(piece)) {
     log(`generating B piece (${pieceSec} s of Opus noise, 48 kbit/s, 20 ms frames)`);
     const tmp = `${piece}.tmp.webm`;
-    await ff(['-f', 'lavfi', '-i', 'anoisesrc=sample_rate=48000:amplitude=0.3:seed=1', '-t', String(pieceSec),
-      '-c:a', 'libopus', '-b:a', '48k', '-frame_duration', '20', '-application', 'lowdelay', tmp], 'B piece');
+    await ff(
+      [
+        '-f',
+        'lavfi',
+        '-i',
+        'anoisesrc=sample_rate=48000:amplitude=0.3:seed=1',
+        '-t',
+        String(pieceSec),
+        '-c:a',
+        'libopus',
+        '-b:a',
+        '48k',
+        '-frame_duration',
+        '20',
+        '-application',
+        'lowdelay',
+        tmp,
+      ],
+      'B piece',
+    );
     renameSync(tmp, piece);
   }
   const loops = Math.max(0, Math.ceil(seconds / pieceSec) - 1);
@@ -117,12 +180,50 @@ export async function inputLoad(seconds) {
   log(`generating the load-test WebM (${seconds} s, VP8 720p30 1.9 Mbit/s CBR, GOP 60 + Opus 64k)`);
   const tmp = `${out}.tmp.webm`;
   try {
-    await ff(['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30,noise=alls=12:allf=t',
-      '-f', 'lavfi', '-i', 'sine=frequency=330:sample_rate=48000', '-t', String(seconds),
-      '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-threads', '2',
-      '-b:v', '1.9M', '-minrate', '1.9M', '-maxrate', '1.9M', '-bufsize', '1.9M', '-g', '60', '-keyint_min', '60',
-      '-c:a', 'libopus', '-b:a', '64k', tmp], 'load WebM');
-  } catch (e) { rmSync(tmp, { force: true }); throw e; }
+    await ff(
+      [
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=1280x720:rate=30,noise=alls=12:allf=t',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=330:sample_rate=48000',
+        '-t',
+        String(seconds),
+        '-c:v',
+        'libvpx',
+        '-deadline',
+        'realtime',
+        '-cpu-used',
+        '8',
+        '-threads',
+        '2',
+        '-b:v',
+        '1.9M',
+        '-minrate',
+        '1.9M',
+        '-maxrate',
+        '1.9M',
+        '-bufsize',
+        '1.9M',
+        '-g',
+        '60',
+        '-keyint_min',
+        '60',
+        '-c:a',
+        'libopus',
+        '-b:a',
+        '64k',
+        tmp,
+      ],
+      'load WebM',
+    );
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   renameSync(tmp, out);
   return out;
 }

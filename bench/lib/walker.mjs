@@ -20,7 +20,10 @@ export class RefWalker {
   push(chunk) {
     let data = chunk;
     if (this.skip > 0) {
-      if (this.skip >= data.length) { this.skip -= data.length; return; }
+      if (this.skip >= data.length) {
+        this.skip -= data.length;
+        return;
+      }
       data = data.subarray(this.skip);
       this.skip = 0;
     }
@@ -37,26 +40,57 @@ export class RefWalker {
       if (i >= n) break;
       const b0 = data[i];
       const idLen = b0 >= 0x80 ? 1 : b0 >= 0x40 ? 2 : b0 >= 0x20 ? 3 : b0 >= 0x10 ? 4 : 0;
-      if (idLen === 0) { i++; continue; } // garbage: step over (a real demuxer resyncs properly)
+      if (idLen === 0) {
+        i++;
+        continue;
+      } // garbage: step over (a real demuxer resyncs properly)
       if (i + idLen >= n) break;
       let id = 0;
       for (let k = 0; k < idLen; k++) id = id * 256 + data[i + k];
       const s0 = data[i + idLen];
-      const sLen = s0 >= 0x80 ? 1 : s0 >= 0x40 ? 2 : s0 >= 0x20 ? 3 : s0 >= 0x10 ? 4 : s0 >= 0x08 ? 5 : s0 >= 0x04 ? 6 : s0 >= 0x02 ? 7 : 8;
+      const sLen =
+        s0 >= 0x80
+          ? 1
+          : s0 >= 0x40
+            ? 2
+            : s0 >= 0x20
+              ? 3
+              : s0 >= 0x10
+                ? 4
+                : s0 >= 0x08
+                  ? 5
+                  : s0 >= 0x04
+                    ? 6
+                    : s0 >= 0x02
+                      ? 7
+                      : 8;
       if (i + idLen + sLen > n) break;
       let size = s0 & (0xff >> sLen);
-      let allOnes = size === (0xff >> sLen);
-      for (let k = 1; k < sLen; k++) { const v = data[i + idLen + k]; size = size * 256 + v; if (v !== 0xff) allOnes = false; }
+      let allOnes = size === 0xff >> sLen;
+      for (let k = 1; k < sLen; k++) {
+        const v = data[i + idLen + k];
+        size = size * 256 + v;
+        if (v !== 0xff) allOnes = false;
+      }
       const hdr = idLen + sLen;
-      if (id === SEGMENT || id === CLUSTER || id === BLOCKGROUP) { i += hdr; continue; }
-      if (allOnes) { i += hdr; continue; } // unknown-size element that is not a known master: descend
+      if (id === SEGMENT || id === CLUSTER || id === BLOCKGROUP) {
+        i += hdr;
+        continue;
+      }
+      if (allOnes) {
+        i += hdr;
+        continue;
+      } // unknown-size element that is not a known master: descend
       if (id === SIMPLEBLOCK || id === BLOCK) {
         if (i + hdr + size > n) break;
         this.onBlock(data.subarray(i + hdr, i + hdr + size));
         i += hdr + size;
         continue;
       }
-      if (i + hdr + size <= n) { i += hdr + size; continue; }
+      if (i + hdr + size <= n) {
+        i += hdr + size;
+        continue;
+      }
       this.skip = i + hdr + size - n; // skip the rest of a large element without buffering it
       i = n;
       break;

@@ -27,7 +27,9 @@ function run(args: string[], stdinFile?: string): Promise<{ code: number | null;
 }
 
 const truth = (n: string) =>
-  JSON.parse(readFileSync(fixture(n + '.truth.json'), 'utf8')) as { packets: { stream_index: number; size: string | number }[] };
+  JSON.parse(readFileSync(fixture(n + '.truth.json'), 'utf8')) as {
+    packets: { stream_index: number; size: string | number }[];
+  };
 
 t.test('list-frames prints one line per frame with the truth sizes', async (t) => {
   const r = await run(['examples/list-frames.mjs', fixture('vp9-opus.webm')]);
@@ -36,7 +38,11 @@ t.test('list-frames prints one line per frame with the truth sizes', async (t) =
   const pk = truth('vp9-opus.webm').packets;
   t.equal(lines.length, pk.length, 'one line per ffprobe packet');
   const sizes = lines.map((l) => Number(/(\d+) bytes/.exec(l)![1])).sort((a, b) => a - b);
-  t.same(sizes, pk.map((p) => Number(p.size)).sort((a, b) => a - b), 'same multiset of sizes');
+  t.same(
+    sizes,
+    pk.map((p) => Number(p.size)).sort((a, b) => a - b),
+    'same multiset of sizes',
+  );
 });
 
 t.test('remux-stdin makes a seekable file with the same frames', async (t) => {

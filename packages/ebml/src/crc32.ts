@@ -11,9 +11,9 @@ function buildTables(): Uint32Array {
     t[n] = c >>> 0;
   }
   for (let n = 0; n < 256; n++) {
-    let c = t[n]!;
+    let c = t[n];
     for (let s = 1; s < 4; s++) {
-      c = t[c & 0xff]! ^ (c >>> 8);
+      c = t[c & 0xff] ^ (c >>> 8);
       t[s * 256 + n] = c >>> 0;
     }
   }
@@ -30,11 +30,11 @@ export function crc32Update(state: number, buf: Uint8Array, start = 0, end = buf
   let i = start;
   const end4 = end - ((end - start) & 3);
   while (i < end4) {
-    c ^= buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
-    c = t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[c >>> 24]!;
+    c ^= buf[i] | (buf[i + 1] << 8) | (buf[i + 2] << 16) | (buf[i + 3] << 24);
+    c = t[768 + (c & 0xff)] ^ t[512 + ((c >>> 8) & 0xff)] ^ t[256 + ((c >>> 16) & 0xff)] ^ t[c >>> 24];
     i += 4;
   }
-  while (i < end) c = t[(c ^ buf[i++]!) & 0xff]! ^ (c >>> 8);
+  while (i < end) c = t[(c ^ buf[i++]) & 0xff] ^ (c >>> 8);
   return c >>> 0;
 }
 

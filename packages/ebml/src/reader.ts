@@ -129,7 +129,7 @@ const CRC32_ID = 0xbf;
 const CLUSTER = 0x1f43b675;
 
 function buildTables(infos: Iterable<ElementInfo>): Tables {
-  const t1: (Rec | undefined)[] = new Array(256).fill(undefined);
+  const t1 = new Array<Rec | undefined>(256).fill(undefined);
   const map = new Map<number, Rec>();
   const cands = new Map<number, Rec>();
   const candFirst = new Uint8Array(256);
@@ -329,7 +329,13 @@ export class EbmlReader {
         continue;
       }
       if (this.mode === M_RESYNC) {
-        this.error('RESYNC', this.scanStart, 'no resync point found before the end of input', this.stackPath(null), false);
+        this.error(
+          'RESYNC',
+          this.scanStart,
+          'no resync point found before the end of input',
+          this.stackPath(null),
+          false,
+        );
         this.mode = M_DEAD;
       }
     }
@@ -343,7 +349,9 @@ export class EbmlReader {
       this.error(
         'TRUNCATED',
         el ? el.offset : pos,
-        el ? `input ended inside ${el.info?.name ?? 'an element'} (${el.size - this.remainingOf()} of ${el.size} bytes)` : 'input ended inside a skipped element',
+        el
+          ? `input ended inside ${el.info?.name ?? 'an element'} (${el.size - this.remainingOf()} of ${el.size} bytes)`
+          : 'input ended inside a skipped element',
         el ? elementPath(el) : this.stackPath(null),
         false,
       );
@@ -351,7 +359,7 @@ export class EbmlReader {
     } else if (this.mode === M_HEADER) {
       for (let k = this.sp - 1; k >= 0; k--) {
         const el = this.els[k]!;
-        if (el.size >= 0 && k !== this.relaxed && this.ends[k]! > pos) {
+        if (el.size >= 0 && k !== this.relaxed && this.ends[k] > pos) {
           this.error('TRUNCATED', pos, `input ended inside ${el.info?.name ?? 'an element'}`, elementPath(el), false);
           truncated = true;
           break;
@@ -437,7 +445,7 @@ export class EbmlReader {
       if (sp > 0 && this.ends[sp - 1] === pos) this.closeFinished(pos);
     }
     if (this.crcActive > 0) {
-      for (let k = 0; k < this.sp; k++) if (this.crcExp[k]! >= 0) this.hashTo(k, pos);
+      for (let k = 0; k < this.sp; k++) if (this.crcExp[k] >= 0) this.hashTo(k, pos);
     }
     return i;
   }
@@ -452,15 +460,15 @@ export class EbmlReader {
     const el = this.els[k]!;
     this.els[k] = undefined;
     if (k === this.relaxed) this.relaxed = -1;
-    if (this.crcActive > 0 && this.crcExp[k]! >= 0) {
+    if (this.crcActive > 0 && this.crcExp[k] >= 0) {
       if (!damaged) {
         this.hashTo(k, endOffset);
-        const got = crc32Final(this.crcVal[k]!);
+        const got = crc32Final(this.crcVal[k]);
         if (got !== this.crcExp[k]) {
           this.error(
             'CRC_MISMATCH',
             el.dataOffset,
-            `CRC-32 of ${el.info?.name ?? 'element'} is ${hex(got)}, stored ${hex(this.crcExp[k]!)}`,
+            `CRC-32 of ${el.info?.name ?? 'element'} is ${hex(got)}, stored ${hex(this.crcExp[k])}`,
             elementPath(el),
             false,
           );
@@ -477,12 +485,12 @@ export class EbmlReader {
   }
 
   private hashTo(k: number, target: number): void {
-    const t = Math.min(target, this.ends[k]!);
-    const from = this.crcFrom[k]!;
+    const t = Math.min(target, this.ends[k]);
+    const from = this.crcFrom[k];
     if (t <= from) return;
     const s = from - this.base;
     if (s < 0) return; // bytes no longer available (cannot happen in normal flow)
-    this.crcVal[k] = crc32Update(this.crcVal[k]!, this.buf, s, t - this.base);
+    this.crcVal[k] = crc32Update(this.crcVal[k], this.buf, s, t - this.base);
     this.crcFrom[k] = t;
   }
 
@@ -493,7 +501,7 @@ export class EbmlReader {
       const sp = this.sp;
       if (sp > 0 && ends[sp - 1] === base + i) this.closeFinished(base + i);
       if (i >= len) return i;
-      const b0 = buf[i]!;
+      const b0 = buf[i];
       let idLen: number;
       if (b0 >= 0x80) idLen = 1;
       else if (b0 >= 0x40) idLen = 2;
@@ -504,8 +512,15 @@ export class EbmlReader {
           ? this.damage('INVALID_VINT', base + i, 'invalid element ID (0x00 first byte)', null, base + i + 1)
           : this.damage('INVALID_ID', base + i, 'element ID longer than 4 bytes', null, base + i + 1);
       if (i + idLen >= len) return this.savePartial(buf, i, len, base);
-      const s0 = buf[i + idLen]!;
-      if (s0 === 0) return this.damage('INVALID_VINT', base + i + idLen, 'invalid element size (0x00 first byte)', null, base + i + 1);
+      const s0 = buf[i + idLen];
+      if (s0 === 0)
+        return this.damage(
+          'INVALID_VINT',
+          base + i + idLen,
+          'invalid element size (0x00 first byte)',
+          null,
+          base + i + 1,
+        );
       const sLen = Math.clz32(s0) - 23;
       const d = i + idLen + sLen;
       if (d > len) return this.savePartial(buf, i, len, base);
@@ -525,14 +540,20 @@ export class EbmlReader {
 
   private continueHeader(buf: Uint8Array, i: number, len: number): number {
     const h = this.hdr;
-    const idLen = vlen(h[0]!); // validated when saved (1-4)
+    const idLen = vlen(h[0]); // validated when saved (1-4)
     let need = idLen + 1;
     for (;;) {
       if (this.hdrFill > idLen) {
-        const s0 = h[idLen]!;
+        const s0 = h[idLen];
         if (s0 === 0) {
           this.hdrFill = 0;
-          return this.damage('INVALID_VINT', this.hdrOffset + idLen, 'invalid element size (0x00 first byte)', null, this.hdrOffset + 1);
+          return this.damage(
+            'INVALID_VINT',
+            this.hdrOffset + idLen,
+            'invalid element size (0x00 first byte)',
+            null,
+            this.hdrOffset + 1,
+          );
         }
         need = idLen + vlen(s0);
       }
@@ -573,12 +594,18 @@ export class EbmlReader {
       sp = this.sp;
     }
     const parent = sp > 0 ? this.els[sp - 1] : undefined;
-    const bound = sp > 0 ? this.ends[sp - 1]! : Infinity;
+    const bound = sp > 0 ? this.ends[sp - 1] : Infinity;
     const dataAbs = offset + hsize;
     let end: number;
     if (size < 0) {
       if (rec === undefined || rec.kind !== KIND_MASTER || !rec.unknownOk) {
-        return this.damage('UNKNOWN_SIZE_NOT_ALLOWED', offset, `unknown size on ${rec?.info.name ?? hex(id)}`, rec, offset + 1);
+        return this.damage(
+          'UNKNOWN_SIZE_NOT_ALLOWED',
+          offset,
+          `unknown size on ${rec?.info.name ?? hex(id)}`,
+          rec,
+          offset + 1,
+        );
       }
       end = bound;
     } else {
@@ -598,8 +625,15 @@ export class EbmlReader {
 
     if (kind === KIND_MASTER) {
       if (sp >= this.maxDepth) {
-        if (size < 0) return this.damage('MAX_DEPTH', offset, `masters nested deeper than ${this.maxDepth}`, rec, offset + 1);
-        this.error('MAX_DEPTH', offset, `masters nested deeper than ${this.maxDepth}; element skipped`, this.stackPath(rec), false);
+        if (size < 0)
+          return this.damage('MAX_DEPTH', offset, `masters nested deeper than ${this.maxDepth}`, rec, offset + 1);
+        this.error(
+          'MAX_DEPTH',
+          offset,
+          `masters nested deeper than ${this.maxDepth}; element skipped`,
+          this.stackPath(rec),
+          false,
+        );
         return this.skip(new Header(id, info, offset, hsize, size, sp, parent), d, len, size);
       }
       const el = new Header(id, info, offset, hsize, size, sp, parent);
@@ -723,8 +757,8 @@ export class EbmlReader {
     const k = this.sp - 1;
     if (k < 0 || el.size !== 4) return;
     const p = this.els[k]!;
-    if (el.offset !== p.dataOffset || this.crcExp[k]! >= 0) return;
-    this.crcExp[k] = (buf[s]! | (buf[s + 1]! << 8) | (buf[s + 2]! << 16) | (buf[s + 3]! << 24)) >>> 0;
+    if (el.offset !== p.dataOffset || this.crcExp[k] >= 0) return;
+    this.crcExp[k] = (buf[s] | (buf[s + 1] << 8) | (buf[s + 2] << 16) | (buf[s + 3] << 24)) >>> 0;
     this.crcVal[k] = CRC32_INIT;
     this.crcFrom[k] = el.dataOffset + 4;
     this.crcActive++;
@@ -774,13 +808,25 @@ export class EbmlReader {
           }
           return true;
         }
-        this.damage('INVALID_ID', offset, `${rec ? rec.info.name : 'unknown element ' + hex(id)} at the top level`, rec, offset + 1);
+        this.damage(
+          'INVALID_ID',
+          offset,
+          `${rec ? rec.info.name : 'unknown element ' + hex(id)} at the top level`,
+          rec,
+          offset + 1,
+        );
         return false;
       }
       const top = this.els[sp - 1]!;
       if (rec === undefined) {
         if (!this.closedSchema(top.id)) return true;
-        this.damage('INVALID_ID', offset, `unknown element ${hex(id)} inside ${top.info?.name ?? hex(top.id)}`, rec, offset + 1);
+        this.damage(
+          'INVALID_ID',
+          offset,
+          `unknown element ${hex(id)} inside ${top.info?.name ?? hex(top.id)}`,
+          rec,
+          offset + 1,
+        );
         return false;
       }
       if (rec.parent === top.id || rec.global || (rec.recursive && rec.id === top.id)) return true;
@@ -815,7 +861,15 @@ export class EbmlReader {
    * Only for direct children of the Segment whose own size is plausible (<= maxElementSize); anything
    * else that overruns its parent stays damage. Returns false when the leniency does not apply.
    */
-  private relaxSegment(sp: number, rec: Rec | undefined, id: number, offset: number, size: number, end: number, bound: number): boolean {
+  private relaxSegment(
+    sp: number,
+    rec: Rec | undefined,
+    id: number,
+    offset: number,
+    size: number,
+    end: number,
+    bound: number,
+  ): boolean {
     const k = sp - 1;
     if (k < 0 || rec === undefined || this.relaxed === k || size > this.maxBinary) return false;
     const seg = this.els[k]!;
@@ -829,8 +883,8 @@ export class EbmlReader {
       false,
     );
     this.relaxed = k;
-    this.ends[k] = k > 0 ? this.ends[k - 1]! : Infinity;
-    if (this.crcActive > 0 && this.crcExp[k]! >= 0) {
+    this.ends[k] = k > 0 ? this.ends[k - 1] : Infinity;
+    if (this.crcActive > 0 && this.crcExp[k] >= 0) {
       // A CRC-32 over a Segment of unknown extent cannot be checked.
       this.crcExp[k] = -1;
       this.crcActive--;
@@ -862,7 +916,13 @@ export class EbmlReader {
    * Reports damage, closes the masters below the Segment and starts scanning for a resync point at
    * absolute offset `scanFrom`. Returns the index in the current chunk to continue from.
    */
-  private damage(code: EbmlErrorCode, offset: number, message: string, rec: Rec | undefined | null, scanFrom: number): number {
+  private damage(
+    code: EbmlErrorCode,
+    offset: number,
+    message: string,
+    rec: Rec | undefined | null,
+    scanFrom: number,
+  ): number {
     const path = this.stackPath(rec);
     this.error(code, offset, message, path, !this.resyncOn);
     this.damageOffset = offset;
@@ -930,7 +990,7 @@ export class EbmlReader {
     const first = this.candFirst;
     let p = 0;
     for (; p < n; p++) {
-      if (first[w[p]!] === 0) continue;
+      if (first[w[p]] === 0) continue;
       const r = this.check(w, p, n, final);
       if (r === C_OK) {
         this.confirm(p);
@@ -942,7 +1002,13 @@ export class EbmlReader {
       }
     }
     if (this.winAbs + p - this.scanStart > this.maxScan) {
-      this.error('RESYNC', this.scanStart, `no resync point found within ${this.maxScan} bytes`, this.stackPath(null), true);
+      this.error(
+        'RESYNC',
+        this.scanStart,
+        `no resync point found within ${this.maxScan} bytes`,
+        this.stackPath(null),
+        true,
+      );
       while (this.sp > 0) this.closeTop(this.winAbs + p, true);
       this.mode = M_DEAD;
       this.win = EMPTY;
@@ -959,9 +1025,9 @@ export class EbmlReader {
 
   private confirm(p: number): void {
     const abs = this.winAbs + p;
-    const rec = this.cands.get(readId(this.win, p, vlen(this.win[p]!)))!;
+    const rec = this.cands.get(readId(this.win, p, vlen(this.win[p])))!;
     // A Segment whose known end was passed while scanning ended normally there.
-    while (this.sp > 0 && this.ends[this.sp - 1]! <= abs) this.closeTop(this.ends[this.sp - 1]!, false);
+    while (this.sp > 0 && this.ends[this.sp - 1] <= abs) this.closeTop(this.ends[this.sp - 1], false);
     if (rec.parent === 0) while (this.sp > 0) this.closeTop(abs, true);
     this.reinject = this.win.slice(p, this.winLen);
     this.reinjectAbs = abs;
@@ -976,12 +1042,12 @@ export class EbmlReader {
    */
   private check(w: Uint8Array, p: number, n: number, final: boolean): number {
     const short = final ? C_FAIL : C_MORE;
-    const idLen = vlen(w[p]!);
+    const idLen = vlen(w[p]);
     if (idLen === 0 || idLen > 4) return C_FAIL;
     if (p + idLen >= n) return short;
     const rec = this.cands.get(readId(w, p, idLen));
     if (rec === undefined) return C_FAIL;
-    const s0 = w[p + idLen]!;
+    const s0 = w[p + idLen];
     if (s0 === 0) return C_FAIL;
     const sLen = vlen(s0);
     if (p + idLen + sLen > n) return short;
@@ -989,7 +1055,7 @@ export class EbmlReader {
     const abs0 = this.winAbs + p;
     const sp = this.sp;
     let segEnd = Infinity;
-    if (rec.parent !== 0 && sp > 0 && this.ends[sp - 1]! > abs0) segEnd = this.ends[sp - 1]! - this.winAbs;
+    if (rec.parent !== 0 && sp > 0 && this.ends[sp - 1] > abs0) segEnd = this.ends[sp - 1] - this.winAbs;
     let q = p + idLen + sLen;
     let limit: number;
     if (size < 0) {
@@ -1012,13 +1078,13 @@ export class EbmlReader {
       }
       if (q - p > LOOKAHEAD) return conf > 0 ? C_OK : C_FAIL;
       if (q >= n) return final ? (conf > 0 ? C_OK : C_FAIL) : C_MORE;
-      const cl = vlen(w[q]!);
+      const cl = vlen(w[q]);
       if (cl === 0 || cl > 4) return C_FAIL;
       if (q + cl >= n) return final ? (conf > 0 ? C_OK : C_FAIL) : C_MORE;
       const cid = readId(w, q, cl);
       const crec = cid < 256 ? this.t1[cid] : this.tmap.get(cid);
       if (crec === undefined) return C_FAIL;
-      const c1 = w[q + cl]!;
+      const c1 = w[q + cl];
       if (c1 === 0) return C_FAIL;
       const csl = vlen(c1);
       if (q + cl + csl > n) return final ? (conf > 0 ? C_OK : C_FAIL) : C_MORE;
@@ -1044,7 +1110,13 @@ export class EbmlReader {
       }
       if (q + hs + csize > limit) return C_FAIL;
       const k = crec.kind;
-      if (k === KIND_BINARY ? csize > this.maxBinary : k === KIND_STRING || k === KIND_UTF8 ? csize > this.maxString : !validValueSize(k, csize)) {
+      if (
+        k === KIND_BINARY
+          ? csize > this.maxBinary
+          : k === KIND_STRING || k === KIND_UTF8
+            ? csize > this.maxString
+            : !validValueSize(k, csize)
+      ) {
         return C_FAIL;
       }
       conf++;

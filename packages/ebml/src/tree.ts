@@ -3,7 +3,13 @@
 // writer's byte-identical round trips), plus the errors the reader reported.
 
 import type { EbmlError } from './errors.js';
-import { EbmlReader, type EbmlReaderHandler, type EbmlReaderOptions, type EbmlValue, type ElementHeader } from './reader.js';
+import {
+  EbmlReader,
+  type EbmlReaderHandler,
+  type EbmlReaderOptions,
+  type EbmlValue,
+  type ElementHeader,
+} from './reader.js';
 import type { ElementType } from './schema.generated.js';
 
 export interface ElementNode {

@@ -49,14 +49,14 @@ export function validValueSize(kind: number, size: number): boolean {
 
 function bigAt(buf: Uint8Array, pos: number, size: number): bigint {
   let v = 0n;
-  for (let i = 0; i < size; i++) v = (v << 8n) | BigInt(buf[pos + i]!);
+  for (let i = 0; i < size; i++) v = (v << 8n) | BigInt(buf[pos + i]);
   return v;
 }
 
 /** Unsigned integer of 0-8 bytes: a number, or a bigint when above Number.MAX_SAFE_INTEGER. */
 export function decodeUint(buf: Uint8Array, pos: number, size: number): number | bigint {
   let v = 0;
-  for (let i = 0; i < size; i++) v = v * 256 + buf[pos + i]!;
+  for (let i = 0; i < size; i++) v = v * 256 + buf[pos + i];
   if (v > Number.MAX_SAFE_INTEGER) return bigAt(buf, pos, size);
   return v;
 }
@@ -65,8 +65,8 @@ export function decodeUint(buf: Uint8Array, pos: number, size: number): number |
 export function decodeInt(buf: Uint8Array, pos: number, size: number): number | bigint {
   if (size === 0) return 0;
   if (size <= 6) {
-    let v = buf[pos]! & 0x80 ? -1 : 0;
-    for (let i = 0; i < size; i++) v = v * 256 + buf[pos + i]!;
+    let v = buf[pos] & 0x80 ? -1 : 0;
+    for (let i = 0; i < size; i++) v = v * 256 + buf[pos + i];
     // v currently holds (-1 * 256^size + unsigned) for negatives, which is exact for size <= 6.
     return v;
   }
@@ -90,7 +90,7 @@ export function decodeString(buf: Uint8Array, pos: number, size: number): string
     // Short ASCII strings (CodecID, DocType, language codes) without a TextDecoder call.
     let s = '';
     for (let i = pos; i < end; i++) {
-      const c = buf[i]!;
+      const c = buf[i];
       if (c >= 0x80) return decoder.decode(buf.subarray(pos, end));
       s += String.fromCharCode(c);
     }

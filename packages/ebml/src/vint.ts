@@ -22,13 +22,13 @@ export function vintLength(b: number): number {
 export function readId(buf: Uint8Array, pos: number, len: number): number {
   switch (len) {
     case 1:
-      return buf[pos]!;
+      return buf[pos];
     case 2:
-      return (buf[pos]! << 8) | buf[pos + 1]!;
+      return (buf[pos] << 8) | buf[pos + 1];
     case 3:
-      return (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
+      return (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2];
     default:
-      return buf[pos]! * 0x1000000 + ((buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!);
+      return buf[pos] * 0x1000000 + ((buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]);
   }
 }
 
@@ -45,10 +45,10 @@ export function isValidId(id: number, len: number): boolean {
  * sizes long before that.
  */
 export function readSize(buf: Uint8Array, pos: number, len: number): number {
-  let v = buf[pos]! & (0xff >> len);
+  let v = buf[pos] & (0xff >> len);
   let allOnes = v === 0xff >> len;
   for (let i = 1; i < len; i++) {
-    const b = buf[pos + i]!;
+    const b = buf[pos + i];
     if (b !== 0xff) allOnes = false;
     v = v * 256 + b;
   }
@@ -57,8 +57,8 @@ export function readSize(buf: Uint8Array, pos: number, len: number): number {
 
 /** Reads a signed vint (EBML lacing deltas): the unsigned value minus (2^(7*len-1) - 1). */
 export function readSignedVint(buf: Uint8Array, pos: number, len: number): number {
-  let v = buf[pos]! & (0xff >> len);
-  for (let i = 1; i < len; i++) v = v * 256 + buf[pos + i]!;
+  let v = buf[pos] & (0xff >> len);
+  for (let i = 1; i < len; i++) v = v * 256 + buf[pos + i];
   return v - (2 ** (7 * len - 1) - 1);
 }
 

@@ -151,7 +151,8 @@ export class ByteWriter {
     this.ensure(w);
     const buf = this.buf;
     if (typeof value === 'bigint') {
-      if (value < 0n || (w < 8 && value >= 1n << BigInt(8 * w))) throw encodeError(`unsigned integer ${value} does not fit in ${w} bytes`);
+      if (value < 0n || (w < 8 && value >= 1n << BigInt(8 * w)))
+        throw encodeError(`unsigned integer ${value} does not fit in ${w} bytes`);
       let v = value;
       for (let i = w - 1; i >= 0; i--) {
         buf[this.pos + i] = Number(v & 0xffn);
@@ -210,7 +211,7 @@ export class ByteWriter {
     this.ensure(width);
     if (width === 4) this.dv.setFloat32(this.pos, value);
     else if (width === 8) this.dv.setFloat64(this.pos, value);
-    else throw encodeError(`invalid float width ${width}`);
+    else throw encodeError(`invalid float width ${String(width)}`);
     this.pos += width;
   }
 
@@ -329,7 +330,9 @@ export class ByteWriter {
 
 /** Encodes one complete element (master values are their already encoded content). */
 export function encodeElement(id: number, value: EncodableValue, type?: ElementType): Uint8Array {
-  const w = new ByteWriter(16 + (value instanceof Uint8Array ? value.length : typeof value === 'string' ? value.length * 3 : 8));
+  const w = new ByteWriter(
+    16 + (value instanceof Uint8Array ? value.length : typeof value === 'string' ? value.length * 3 : 8),
+  );
   w.element(id, value, type ?? typeOfId(id));
   return w.finish();
 }
@@ -370,7 +373,8 @@ export function writeVoid(w: ByteWriter, total: number): void {
  */
 export interface EncodableNode {
   readonly id: number;
-  readonly type?: ElementType | string;
+  /** An ElementType, or any other string (treated as unknown binary). */
+  readonly type?: string;
   /** Total header bytes (ID + size vint) as parsed. */
   readonly headerSize?: number;
   /** Data size as parsed, -1 = unknown. */
@@ -403,7 +407,17 @@ interface Plan {
 
 function nodeType(node: EncodableNode): ElementType {
   const t = node.type;
-  if (t === 'master' || t === 'uinteger' || t === 'integer' || t === 'float' || t === 'string' || t === 'utf-8' || t === 'date' || t === 'binary') return t;
+  if (
+    t === 'master' ||
+    t === 'uinteger' ||
+    t === 'integer' ||
+    t === 'float' ||
+    t === 'string' ||
+    t === 'utf-8' ||
+    t === 'date' ||
+    t === 'binary'
+  )
+    return t;
   if (node.children) return 'master';
   return typeOfId(node.id);
 }
@@ -413,7 +427,8 @@ function planNode(node: EncodableNode, opts: EncodeTreeOptions): Plan {
   const type = nodeType(node);
   const origSize = node.size;
   const idLen = idLength(node.id);
-  const origSizeLen = preserve && node.headerSize !== undefined && node.headerSize > idLen ? node.headerSize - idLen : undefined;
+  const origSizeLen =
+    preserve && node.headerSize !== undefined && node.headerSize > idLen ? node.headerSize - idLen : undefined;
   let dataSize: number;
   let unknown = false;
   const plan: Plan = { dataSize: 0, headerLen: 0, unknown: false };
@@ -502,7 +517,7 @@ function writeNode(w: ByteWriter, node: EncodableNode, plan: Plan): void {
   else w.size(plan.dataSize, sizeLen);
   if (plan.children) {
     const kids = node.children ?? [];
-    for (let i = 0; i < kids.length; i++) writeNode(w, kids[i]!, plan.children[i]!);
+    for (let i = 0; i < kids.length; i++) writeNode(w, kids[i], plan.children[i]);
     return;
   }
   const v = node.value;
@@ -543,6 +558,6 @@ export function encodeTree(nodes: readonly EncodableNode[], options: EncodeTreeO
   let total = 0;
   for (const p of plans) total += p.headerLen + p.dataSize;
   const w = new ByteWriter(total);
-  for (let i = 0; i < nodes.length; i++) writeNode(w, nodes[i]!, plans[i]!);
+  for (let i = 0; i < nodes.length; i++) writeNode(w, nodes[i], plans[i]);
   return w.finish();
 }

@@ -44,8 +44,15 @@ t.test('planning: order, scope, unsupported', async (t) => {
     { order: 0, scope: 1, type: 0, compAlgo: 3, compSettings: new Uint8Array([1]) },
     { order: 1, scope: 3, type: 0, compAlgo: 0 },
   ]);
-  t.same(p.steps.map((s) => s.order), [1, 0], 'highest order first');
-  t.same(p.codecPrivateSteps.map((s) => s.order), [1]);
+  t.same(
+    p.steps.map((s) => s.order),
+    [1, 0],
+    'highest order first',
+  );
+  t.same(
+    p.codecPrivateSteps.map((s) => s.order),
+    [1],
+  );
   t.notOk(p.encrypted);
   // zlib(order 1) of header-stripped(order 0) data.
   const inner = new Uint8Array([2, 3]);

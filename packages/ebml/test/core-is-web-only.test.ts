@@ -30,8 +30,12 @@ t.ok(files.length >= 5, 'found the core sources');
 for (const f of files) {
   const rel = relative(src, f);
   const c = code(readFileSync(f, 'utf8'));
-  const specs = [...c.matchAll(/(?:import|export)\s[^;]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
-  const bad = specs.filter((s) => s.startsWith('node:') || builtins.has(s) || builtins.has(s.split('/')[0]!));
+  const specs = [
+    ...c.matchAll(
+      /(?:import|export)\s[^;]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g,
+    ),
+  ].map((m) => m[1] ?? m[2] ?? m[3]);
+  const bad = specs.filter((s) => s.startsWith('node:') || builtins.has(s) || builtins.has(s.split('/')[0]));
   t.same(bad, [], `${rel}: no Node built-in imports`);
   t.notMatch(c, /\bBuffer\b/, `${rel}: no Buffer`);
   t.notMatch(c, /\bprocess\s*[.[]/, `${rel}: no process`);

@@ -44,7 +44,7 @@ function read(chunks: Iterable<Uint8Array>, opts?: EbmlReaderOptions): Res {
       res.log.push(`end ${e.info?.name}@${end}${damaged ? '!' : ''}`);
     },
     onValue: (e: ElementHeader, v) => {
-      if (e.id === Id.SimpleBlock) res.blocks.push(((v as Uint8Array)[1]! << 8) | (v as Uint8Array)[2]!);
+      if (e.id === Id.SimpleBlock) res.blocks.push(((v as Uint8Array)[1] << 8) | (v as Uint8Array)[2]);
       res.log.push(`v ${e.id}@${e.offset}`);
     },
     onError: (err) => {
@@ -82,8 +82,11 @@ t.test('truncation at every offset: no throw, TRUNCATED, balanced starts/ends', 
   // a cut in the middle of a block: the blocks before are all there
   const cut = liveDoc.length - 10;
   const r = read(chunked(liveDoc.subarray(0, cut), 100));
-  t.same(r.errors.map((e) => e.code), ['TRUNCATED']);
-  t.same(r.errors[0]!.path, ['Segment', 'Cluster', 'SimpleBlock']);
+  t.same(
+    r.errors.map((e) => e.code),
+    ['TRUNCATED'],
+  );
+  t.same(r.errors[0].path, ['Segment', 'Cluster', 'SimpleBlock']);
   t.same(r.blocks, range(0, 199));
   t.ok(r.damagedEnds >= 1);
   for (const [f, buf] of fixtures()) {
@@ -111,7 +114,8 @@ t.test('random byte flips: no throw, no hang, bounded output', async (t) => {
       const r = read(chunked(buf, 1 + Math.floor(rand() * 8192)));
       if (r.starts !== r.ends) problems++;
       if (r.errors.length > 4 * flips + 4) problems++;
-      for (const e of r.errors) if (typeof e.offset !== 'number' || e.offset > buf.length || !Array.isArray(e.path)) problems++;
+      for (const e of r.errors)
+        if (typeof e.offset !== 'number' || e.offset > buf.length || !Array.isArray(e.path)) problems++;
     }
     t.equal(problems, 0, `${f}: 60 damaged copies`);
     t.ok(Date.now() - t0 < 20000, `${f}: fast`);
@@ -147,7 +151,11 @@ t.test('junk between clusters: every cluster after the junk is recovered', async
         const r = read(chunked(doc, size));
         // blocks of clusters 0-3 and 4-9 all there (cluster 3 might be unknown-size: the junk may
         // look like a child, but the blocks before the junk are delivered before the damage).
-        t.same(r.blocks, range(0, 200), `junk ${junkLen}, ${unknownSeg ? 'unknown' : 'known'} Segment, chunks of ${size}`);
+        t.same(
+          r.blocks,
+          range(0, 200),
+          `junk ${junkLen}, ${unknownSeg ? 'unknown' : 'known'} Segment, chunks of ${size}`,
+        );
         t.ok(r.errors.length <= 2, 'one error for the damage (+ maybe a skipped bogus element)');
         t.equal(r.starts, r.ends);
       }
@@ -157,10 +165,16 @@ t.test('junk between clusters: every cluster after the junk is recovered', async
 
 t.test('Cluster cut short: a Cluster starting inside a known-size Cluster', async (t) => {
   const short = cluster(1, 20, 20).subarray(0, 6 + 4 + 26 * 3); // header claims 20 blocks, 3 are there
-  const doc = cat([ebmlHeader(), el(Id.Segment, [clusters[0]!, short, cluster(2, 40, 20), cluster(3, 60, 20)], { unknown: true })]);
+  const doc = cat([
+    ebmlHeader(),
+    el(Id.Segment, [clusters[0], short, cluster(2, 40, 20), cluster(3, 60, 20)], { unknown: true }),
+  ]);
   const r = read([doc]);
-  t.same(r.errors.map((e) => e.code), ['INVALID_ID']);
-  t.match(r.errors[0]!.message, /Cluster inside Cluster/);
+  t.same(
+    r.errors.map((e) => e.code),
+    ['INVALID_ID'],
+  );
+  t.match(r.errors[0].message, /Cluster inside Cluster/);
   t.same(r.blocks, [...range(0, 23), ...range(40, 40)]);
   t.equal(r.starts, r.ends);
 });
@@ -173,19 +187,25 @@ t.test('declared size of 2^50 allocates nothing', async (t) => {
     const bad = unknownCluster
       ? el(Id.Cluster, [el(Id.Timestamp, bytes(1)), huge, new Uint8Array(50)], { unknown: true })
       : el(Id.Cluster, [el(Id.Timestamp, bytes(1)), huge, new Uint8Array(50)]);
-    const doc = cat([ebmlHeader(), el(Id.Segment, [clusters[0]!, bad, clusters[2]!, clusters[3]!], { unknown: true })]);
+    const doc = cat([ebmlHeader(), el(Id.Segment, [clusters[0], bad, clusters[2], clusters[3]], { unknown: true })]);
     const before = process.memoryUsage().arrayBuffers;
     const r = read(chunked(doc, 64));
     t.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024, 'no big allocation');
-    t.same(r.errors.map((e) => e.code), [unknownCluster ? 'ELEMENT_TOO_LARGE' : 'CHILD_OVERRUNS_PARENT']);
+    t.same(
+      r.errors.map((e) => e.code),
+      [unknownCluster ? 'ELEMENT_TOO_LARGE' : 'CHILD_OVERRUNS_PARENT'],
+    );
     t.same(r.blocks, [...range(0, 20), ...range(40, 40)]);
   }
   // a 2^50 Segment with a big Info inside: ends as TRUNCATED, no allocation
   const seg = new Uint8Array(12);
   writeId(seg, 0, Id.Segment);
   writeSize(seg, 4, 2 ** 50, 8);
-  const r = read([cat([ebmlHeader(), seg, clusters[0]!])]);
-  t.same(r.errors.map((e) => e.code), ['TRUNCATED']);
+  const r = read([cat([ebmlHeader(), seg, clusters[0]])]);
+  t.same(
+    r.errors.map((e) => e.code),
+    ['TRUNCATED'],
+  );
   t.equal(r.blocks.length, 20);
 });
 
@@ -193,7 +213,7 @@ t.test('100k nested masters: no stack overflow, no hang', async (t) => {
   const N = 100_000;
   // nested ChapterAtoms (recursive in the schema) with known sizes
   const parts: Uint8Array[] = [];
-  let inner = el(Id.ChapterUID, bytes(1));
+  const inner = el(Id.ChapterUID, bytes(1));
   const t0 = Date.now();
   // build from the inside out without recursion; sizes grow, 9-byte headers
   const headers: Uint8Array[] = [];
@@ -208,9 +228,15 @@ t.test('100k nested masters: no stack overflow, no hang', async (t) => {
   headers.reverse();
   parts.push(...headers, inner);
   const chapters = cat(parts);
-  const doc = cat([ebmlHeader(), el(Id.Segment, [el(Id.Chapters, [el(Id.EditionEntry, chapters)]), clusters[0]!], { unknown: true })]);
+  const doc = cat([
+    ebmlHeader(),
+    el(Id.Segment, [el(Id.Chapters, [el(Id.EditionEntry, chapters)]), clusters[0]], { unknown: true }),
+  ]);
   const r = read(chunked(doc, 65536));
-  t.same(r.errors.map((e) => e.code), ['MAX_DEPTH']);
+  t.same(
+    r.errors.map((e) => e.code),
+    ['MAX_DEPTH'],
+  );
   t.equal(r.blocks.length, 20, 'the Cluster after it is read');
   t.equal(r.starts, r.ends);
 
@@ -264,13 +290,18 @@ t.test('CRC-32 verification', async (t) => {
   const crc = crc32(body);
   const crcEl = el(0xbf, bytes(crc & 0xff, (crc >>> 8) & 0xff, (crc >>> 16) & 0xff, crc >>> 24));
   const good = el(Id.Cluster, [crcEl, body]);
-  const doc = cat([ebmlHeader(), el(Id.Segment, [good, clusters[1]!], { unknown: true })]);
-  for (const n of [doc.length, 1, 5, 33]) t.same(read(chunked(doc, n), { verifyCrc: true }).errors, [], `good CRC, chunks of ${n}`);
+  const doc = cat([ebmlHeader(), el(Id.Segment, [good, clusters[1]], { unknown: true })]);
+  for (const n of [doc.length, 1, 5, 33])
+    t.same(read(chunked(doc, n), { verifyCrc: true }).errors, [], `good CRC, chunks of ${n}`);
   const bad = doc.slice();
-  bad[doc.indexOf(0xa3, 50) + 8]! ^= 1; // a data byte of the first block
+  bad[doc.indexOf(0xa3, 50) + 8] ^= 1; // a data byte of the first block
   for (const n of [doc.length, 1, 7]) {
     const r = read(chunked(bad, n), { verifyCrc: true });
-    t.same(r.errors.map((e) => [e.code, e.fatal, e.path.join('/')]), [['CRC_MISMATCH', false, 'Segment/Cluster']], `bad CRC, chunks of ${n}`);
+    t.same(
+      r.errors.map((e) => [e.code, e.fatal, e.path.join('/')]),
+      [['CRC_MISMATCH', false, 'Segment/Cluster']],
+      `bad CRC, chunks of ${n}`,
+    );
     t.equal(r.blocks.length, 22, 'data still delivered');
   }
   t.same(read([bad]).errors, [], 'not checked unless verifyCrc');
@@ -283,22 +314,38 @@ t.test('CRC-32 verification', async (t) => {
 
 t.test('resync scanning is bounded', async (t) => {
   const junk = new Uint8Array(300_000).fill(0x42);
-  const doc = cat([ebmlHeader(), el(Id.Segment, [clusters[0]!, bytes(0), junk, clusters[2]!], { unknown: true })]);
+  const doc = cat([ebmlHeader(), el(Id.Segment, [clusters[0], bytes(0), junk, clusters[2]], { unknown: true })]);
   const r = read(chunked(doc, 65536), { maxResyncScan: 100_000 });
-  t.same(r.errors.map((e) => [e.code, e.fatal]), [['INVALID_VINT', false], ['RESYNC', true]]);
+  t.same(
+    r.errors.map((e) => [e.code, e.fatal]),
+    [
+      ['INVALID_VINT', false],
+      ['RESYNC', true],
+    ],
+  );
   t.same(r.blocks, range(0, 20), 'nothing after giving up');
   t.equal(r.starts, r.ends);
   const r2 = read(chunked(doc, 65536));
   t.same(r2.blocks, [...range(0, 20), ...range(40, 20)], 'default budget finds the Cluster');
-  const r3 = read([cat([ebmlHeader(), el(Id.Segment, [clusters[0]!, bytes(0), junk], { unknown: true })])]);
-  t.same(r3.errors.map((e) => [e.code, e.fatal]), [['INVALID_VINT', false], ['RESYNC', false]], 'no resync point before the end');
+  const r3 = read([cat([ebmlHeader(), el(Id.Segment, [clusters[0], bytes(0), junk], { unknown: true })])]);
+  t.same(
+    r3.errors.map((e) => [e.code, e.fatal]),
+    [
+      ['INVALID_VINT', false],
+      ['RESYNC', false],
+    ],
+    'no resync point before the end',
+  );
 });
 
 t.test('resync after damage inside a known-size Segment keeps the Segment', async (t) => {
-  const body = [clusters[0]!, bytes(0, 0, 0), clusters[2]!, el(Id.Cues, [el(Id.CuePoint, [el(Id.CueTime, bytes(0))])])];
+  const body = [clusters[0], bytes(0, 0, 0), clusters[2], el(Id.Cues, [el(Id.CuePoint, [el(Id.CueTime, bytes(0))])])];
   const doc = cat([ebmlHeader(), el(Id.Segment, body), ebmlHeader()]);
   const r = read([doc]);
-  t.same(r.errors.map((e) => e.code), ['INVALID_VINT']);
+  t.same(
+    r.errors.map((e) => e.code),
+    ['INVALID_VINT'],
+  );
   t.same(r.blocks, [...range(0, 20), ...range(40, 20)]);
   t.ok(r.log.includes(`end Segment@${doc.length - ebmlHeader().length}`), 'Segment ends at its known end, not damaged');
   t.ok(r.log.some((l) => l.startsWith('start Cues')));

@@ -27,7 +27,7 @@ function growSegment(b: Uint8Array, n: number): void {
   for (let i = 0; i < 200; i++) {
     if (b[i] === 0x18 && b[i + 1] === 0x53 && b[i + 2] === 0x80 && b[i + 3] === 0x67) {
       const p = i + 4;
-      const len = vintLength(b[p]!);
+      const len = vintLength(b[p]);
       const size = readSize(b, p, len);
       if (size !== UNKNOWN_SIZE) writeSize(b, p, size + n, len);
       return;
@@ -36,7 +36,11 @@ function growSegment(b: Uint8Array, n: number): void {
 }
 
 const key = (f: Frame) => `${f.track}/${f.timestamp}/${f.data.length}/${f.data[0]}/${f.data[f.data.length - 1]}`;
-const same = (a: Frame, b: Frame) => a.track === b.track && a.timestamp === b.timestamp && a.data.length === b.data.length && a.data.every((x, i) => x === b.data[i]);
+const same = (a: Frame, b: Frame) =>
+  a.track === b.track &&
+  a.timestamp === b.timestamp &&
+  a.data.length === b.data.length &&
+  a.data.every((x, i) => x === b.data[i]);
 
 for (const name of ['vp9-opus.webm', 'h264-aac-bframes.mkv', 'gstreamer-streamable.webm', 'mkvmerge-features.mkv']) {
   const bytes = load(name);
@@ -56,7 +60,7 @@ for (const name of ['vp9-opus.webm', 'h264-aac-bframes.mkv', 'gstreamer-streamab
       const r = run(bytes.subarray(0, cut), 1000);
       if (!r.allTyped) bad++;
       // Frames are a prefix of the full frame list, each one complete.
-      if (r.frames.length > ref.frames.length || !r.frames.every((f, i) => same(f, ref.frames[i]!))) bad++;
+      if (r.frames.length > ref.frames.length || !r.frames.every((f, i) => same(f, ref.frames[i]))) bad++;
       // Only the last cluster can be affected: every frame of a block that ends before the cut minus
       // one cluster is there (frames are in file order).
       const expectAtLeast = ref.frames.filter((f) => blockEnd.get(f.offset!)! < cut).length;
@@ -89,9 +93,14 @@ for (const name of ['vp9-opus.webm', 'h264-aac-bframes.mkv', 'gstreamer-streamab
     t.ok(cl.length >= 3, 'several clusters');
     const kinds = ['zeros', 'text', 'random'] as const;
     for (const [k, kind] of [1, cl.length - 1].flatMap((k) => kinds.map((kind) => [k, kind] as const))) {
-      const at = cl[k]!;
+      const at = cl[k];
       const junk = new Uint8Array(500 + k).map((_, i) =>
-        kind === 'zeros' ? 0 : kind === 'text' ? 'Lorem ipsum dolor sit amet, '.charCodeAt(i % 28) : Math.floor(rnd() * 256));
+        kind === 'zeros'
+          ? 0
+          : kind === 'text'
+            ? 'Lorem ipsum dolor sit amet, '.charCodeAt(i % 28)
+            : Math.floor(rnd() * 256),
+      );
       const b = new Uint8Array(bytes.length + junk.length);
       b.set(bytes.subarray(0, at), 0);
       b.set(junk, at);
@@ -108,7 +117,7 @@ for (const name of ['vp9-opus.webm', 'h264-aac-bframes.mkv', 'gstreamer-streamab
       // not swallow the next Cluster's header: every later frame must come through.
       t.equal(missing.length, 0, `${kind} junk before cluster ${k}: all ${after.length} later frames delivered`);
       // And frames before the junk too.
-      const before = ref.frames.filter((f) => f.offset! < cl[k - 1 >= 0 ? k - 1 : 0]!).length;
+      const before = ref.frames.filter((f) => f.offset! < cl[k - 1 >= 0 ? k - 1 : 0]).length;
       t.ok(r.frames.filter((f) => f.offset! < at).length >= before);
     }
   });
@@ -117,7 +126,7 @@ for (const name of ['vp9-opus.webm', 'h264-aac-bframes.mkv', 'gstreamer-streamab
 t.test('2^50 declared sizes: no crash, no hang, typed errors', async (t) => {
   const head = load('vp9-opus.webm');
   const ref = run(head);
-  const first = ref.clusters[0]!;
+  const first = ref.clusters[0];
   // Cluster with an 8-byte size of 2^50.
   const size50 = [0x01, 0x04, 0, 0, 0, 0, 0, 0]; // 2^50
   for (const tail of [
@@ -139,7 +148,10 @@ t.test('2^50 declared sizes: no crash, no hang, typed errors', async (t) => {
 
 t.test('garbage input and empty input', async (t) => {
   const r = run(new Uint8Array(0));
-  t.same(r.errors.map((e) => e.code), ['NOT_MATROSKA']);
+  t.same(
+    r.errors.map((e) => e.code),
+    ['NOT_MATROSKA'],
+  );
   const rnd = mulberry32(5);
   for (let i = 0; i < 50; i++) {
     const b = new Uint8Array(2000).map(() => Math.floor(rnd() * 256));
@@ -156,7 +168,7 @@ t.test('bytes inserted without fixing the Segment size: every frame is kept (len
     const bytes = load(name);
     const ref = run(bytes);
     // A 40-byte Void element inserted in front of the 2nd Cluster: valid EBML, but the Segment size is now short.
-    const at = ref.clusters[1]!;
+    const at = ref.clusters[1];
     const voidEl = new Uint8Array(40);
     voidEl[0] = 0xec;
     voidEl[1] = 0x80 | 38;
@@ -166,9 +178,16 @@ t.test('bytes inserted without fixing the Segment size: every frame is kept (len
     bad.set(bytes.subarray(at), at + 40);
     for (const chunk of [bad.length, 4096, 333]) {
       const r = run(bad, chunk);
-      t.same(r.errors.map((e) => [e.code, e.fatal]), [['CHILD_OVERRUNS_PARENT', false]], `${name}/${chunk}: one non-fatal error`);
+      t.same(
+        r.errors.map((e) => [e.code, e.fatal]),
+        [['CHILD_OVERRUNS_PARENT', false]],
+        `${name}/${chunk}: one non-fatal error`,
+      );
       t.equal(r.frames.length, ref.frames.length, `${name}/${chunk}: all ${ref.frames.length} frames`);
-      t.ok(r.frames.every((f, i) => same(f, ref.frames[i]!)), `${name}/${chunk}: frames identical`);
+      t.ok(
+        r.frames.every((f, i) => same(f, ref.frames[i])),
+        `${name}/${chunk}: frames identical`,
+      );
     }
   }
 });

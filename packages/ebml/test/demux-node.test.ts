@@ -12,7 +12,10 @@ import type { DemuxBatch } from '../src/node/index.js';
 import { fixturesDir } from '../testlib/build.js';
 
 const sig = (frames: Frame[]) =>
-  frames.map((f) => `${f.track} ${f.timestamp} ${f.duration} ${f.keyframe} ${f.offset} ${f.data.length} ${Buffer.from(f.data).toString('base64').slice(0, 40)}`);
+  frames.map(
+    (f) =>
+      `${f.track} ${f.timestamp} ${f.duration} ${f.keyframe} ${f.offset} ${f.data.length} ${Buffer.from(f.data).toString('base64').slice(0, 40)}`,
+  );
 
 for (const name of ['h264-aac-bframes.mkv', 'mkvmerge-features.mkv', 'gstreamer-streamable.webm']) {
   t.test(name, async (t) => {
@@ -36,7 +39,9 @@ for (const name of ['h264-aac-bframes.mkv', 'mkvmerge-features.mkv', 'gstreamer-
     t.equal(header, 1);
     t.same(sig(fromReadable), want, 'demuxBatches(Readable)');
 
-    const web = Readable.toWeb(Readable.from([bytes.subarray(0, 777), bytes.subarray(777)])) as unknown as ReadableStream<Uint8Array>;
+    const web = Readable.toWeb(
+      Readable.from([bytes.subarray(0, 777), bytes.subarray(777)]),
+    ) as unknown as ReadableStream<Uint8Array>;
     const fromWeb: Frame[] = [];
     for await (const b of demuxFrames(web)) fromWeb.push(...b);
     t.same(sig(fromWeb), want, 'demuxFrames(web ReadableStream)');
@@ -48,11 +53,18 @@ for (const name of ['h264-aac-bframes.mkv', 'mkvmerge-features.mkv', 'gstreamer-
     t.same(all.tags.length, ref.tags.length);
 
     const batches: DemuxBatch[] = [];
-    await pipeline(createReadStream(path, { highWaterMark: 4096 }), createDemuxStream(), async (src: AsyncIterable<DemuxBatch>) => {
-      for await (const b of src) batches.push(b);
-    });
+    await pipeline(
+      createReadStream(path, { highWaterMark: 4096 }),
+      createDemuxStream(),
+      async (src: AsyncIterable<DemuxBatch>) => {
+        for await (const b of src) batches.push(b);
+      },
+    );
     t.same(sig(batches.flatMap((b) => b.frames)), want, 'createDemuxStream Transform');
-    t.ok(batches.some((b) => b.header), 'header delivered');
+    t.ok(
+      batches.some((b) => b.header),
+      'header delivered',
+    );
     t.ok(batches.flatMap((b) => b.clusters).length > 0, 'cluster starts delivered');
   });
 }
@@ -61,11 +73,14 @@ t.test('not matroska through the adapters', async (t) => {
   const batches: DemuxBatch[] = [];
   for await (const b of demuxBatches([new TextEncoder().encode('#EXTM3U\n#EXT-X-VERSION:3\n')])) batches.push(b);
   t.equal(batches.length, 1);
-  t.equal(batches[0]!.errors[0]!.code, 'NOT_MATROSKA');
-  t.match(batches[0]!.errors[0]!.message, /HLS playlist/);
-  await t.rejects(async () => {
-    for await (const _ of demuxBatches([new Uint8Array(5000)], { throwOnFatal: true })) void _;
-  }, { code: 'NOT_MATROSKA' });
+  t.equal(batches[0].errors[0].code, 'NOT_MATROSKA');
+  t.match(batches[0].errors[0].message, /HLS playlist/);
+  await t.rejects(
+    async () => {
+      for await (const _ of demuxBatches([new Uint8Array(5000)], { throwOnFatal: true })) void _;
+    },
+    { code: 'NOT_MATROSKA' },
+  );
 });
 
 t.test('file paths are read in 1 MiB chunks by default (fewer straddling frames, fewer iterations)', async (t) => {
@@ -77,7 +92,7 @@ t.test('file paths are read in 1 MiB chunks by default (fewer straddling frames,
   const batches: DemuxBatch[] = [];
   for await (const b of demuxBatches(path)) batches.push(b);
   t.equal(batches.length, 1, 'one read, one batch');
-  t.equal(batches[0]!.frames.length, ref.frames.length);
+  t.equal(batches[0].frames.length, ref.frames.length);
   const small: DemuxBatch[] = [];
   for await (const b of demuxBatches(path, { highWaterMark: 65536 })) small.push(b);
   t.ok(small.length >= 9, `an explicit highWaterMark is still honoured (${small.length} batches)`);

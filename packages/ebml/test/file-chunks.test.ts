@@ -16,14 +16,20 @@ t.test('yields every byte in order, chunkSize at a time', async (t) => {
   const chunks: Uint8Array[] = [];
   for await (const c of readFileChunks(file, { chunkSize: 65536 })) chunks.push(c);
   t.equal(chunks.length, Math.ceil(data.length / 65536));
-  t.ok(chunks.slice(0, -1).every((c) => c.length === 65536), 'full chunks but the last');
+  t.ok(
+    chunks.slice(0, -1).every((c) => c.length === 65536),
+    'full chunks but the last',
+  );
   const all = new Uint8Array(data.length);
   let o = 0;
-  for (const c of chunks) { all.set(c, o); o += c.length; }
+  for (const c of chunks) {
+    all.set(c, o);
+    o += c.length;
+  }
   t.equal(o, data.length);
   t.same(Buffer.from(all).equals(Buffer.from(data)), true, 'same bytes');
-  t.not(chunks[0]!.buffer, chunks[1]!.buffer, 'each chunk owns its memory');
-  t.equal(chunks[0]!.constructor, Uint8Array, 'plain Uint8Array views');
+  t.not(chunks[0].buffer, chunks[1].buffer, 'each chunk owns its memory');
+  t.equal(chunks[0].constructor, Uint8Array, 'plain Uint8Array views');
 });
 
 t.test('start offset and an empty file', async (t) => {
@@ -45,6 +51,13 @@ t.test('stopping early closes the file (no leaked handles) and a missing file re
     }
   }
   t.pass('50 early stops');
-  await t.rejects(async () => { for await (const _ of readFileChunks(join(dir, 'nope.bin'))) { /* none */ } }, { code: 'ENOENT' });
+  await t.rejects(
+    async () => {
+      for await (const _ of readFileChunks(join(dir, 'nope.bin'))) {
+        /* none */
+      }
+    },
+    { code: 'ENOENT' },
+  );
   t.equal(readFileSync(file).length, data.length);
 });

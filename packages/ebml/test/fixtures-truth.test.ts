@@ -9,7 +9,9 @@ import type { EbmlError } from '../src/errors.js';
 import type { Frame, MatroskaHeader } from '../src/matroska/types.js';
 import { fixturesDir, load, mulberry32 } from '../testlib/build.js';
 
-const fixtures = readdirSync(fixturesDir).filter((f) => /\.(mkv|webm)$/.test(f) && readdirSync(fixturesDir).includes(`${f}.truth.json`)).sort();
+const fixtures = readdirSync(fixturesDir)
+  .filter((f) => /\.(mkv|webm)$/.test(f) && readdirSync(fixturesDir).includes(`${f}.truth.json`))
+  .sort();
 
 interface Truth {
   streams: { index: number; codec_type: string; codec_name?: string; time_base: string; start_pts?: number }[];
@@ -22,15 +24,21 @@ function demux(bytes: Uint8Array, chunking: 'whole' | 'one' | number) {
   let header: MatroskaHeader | undefined;
   let headers = 0;
   const d = new MatroskaDemuxer({
-    onHeader: (h) => { header = h; headers++; },
-    onFrame: (f) => { if (!header) throw new Error('frame before header'); frames.push({ ...f, data: f.data.slice() }); },
+    onHeader: (h) => {
+      header = h;
+      headers++;
+    },
+    onFrame: (f) => {
+      if (!header) throw new Error('frame before header');
+      frames.push({ ...f, data: f.data.slice() });
+    },
     onError: (e) => errors.push(e),
   });
   if (chunking === 'whole') d.push(bytes);
   else if (chunking === 'one') for (let i = 0; i < bytes.length; i++) d.push(bytes.subarray(i, i + 1));
   else {
     const rnd = mulberry32(chunking);
-    for (let p = 0; p < bytes.length; ) {
+    for (let p = 0; p < bytes.length;) {
       const n = 1 + Math.floor(rnd() ** 3 * 70000);
       d.push(bytes.subarray(p, p + n));
       p += n;
@@ -40,21 +48,27 @@ function demux(bytes: Uint8Array, chunking: 'whole' | 'one' | number) {
   return { frames, errors, header: header!, headers };
 }
 
-const smallest = [...fixtures].sort((a, b) => readFileSync(join(fixturesDir, a)).length - readFileSync(join(fixturesDir, b)).length)[0];
+const smallest = [...fixtures].sort(
+  (a, b) => readFileSync(join(fixturesDir, a)).length - readFileSync(join(fixturesDir, b)).length,
+)[0];
 
 for (const name of fixtures) {
   t.test(name, async (t) => {
     const bytes = load(name);
     const truth = JSON.parse(readFileSync(join(fixturesDir, `${name}.truth.json`), 'utf8')) as Truth;
     const ref = demux(bytes, 'whole');
-    t.same(ref.errors.map((e) => e.message), [], 'no errors');
+    t.same(
+      ref.errors.map((e) => e.message),
+      [],
+      'no errors',
+    );
     t.equal(ref.headers, 1, 'one header');
     const tracks = ref.header.tracks;
     const streams = truth.streams.filter((s) => s.codec_type !== 'attachment');
     t.equal(tracks.length, streams.length, 'track count');
 
     for (const s of streams) {
-      const tr = tracks[s.index]!;
+      const tr = tracks[s.index];
       t.test(`stream ${s.index} (${s.codec_type} ${s.codec_name})`, async (t) => {
         t.equal(tr.kind, s.codec_type === 'subtitle' ? 'subtitle' : s.codec_type, 'kind');
         const [num, den] = s.time_base.split('/').map(Number) as [number, number];
@@ -63,9 +77,17 @@ for (const name of fixtures) {
         const ours = ref.frames.filter((f) => f.track === tr.number);
         const theirs = truth.packets.filter((p) => p.stream_index === s.index);
         t.equal(ours.length, theirs.length, 'frame count');
-        t.same(ours.map((f) => f.data.length), theirs.map((p) => p.size), 'sizes in order');
+        t.same(
+          ours.map((f) => f.data.length),
+          theirs.map((p) => p.size),
+          'sizes in order',
+        );
         if (s.codec_type === 'video') {
-          t.same(ours.map((f) => f.keyframe), theirs.map((p) => p.flags.includes('K')), 'keyframe flags');
+          t.same(
+            ours.map((f) => f.keyframe),
+            theirs.map((p) => p.flags.includes('K')),
+            'keyframe flags',
+          );
         }
         // Timestamps: lace-first frames exactly; later laces within 1 tick when the track has a
         // DefaultDuration (FFmpeg truncates in ticks); skipped without one (lavf fills them in).
@@ -76,8 +98,8 @@ for (const name of fixtures) {
         let durCompared = 0;
         let prevOffset = -1;
         for (let i = 0; i < Math.min(ours.length, theirs.length); i++) {
-          const f = ours[i]!;
-          const p = theirs[i]!;
+          const f = ours[i];
+          const p = theirs[i];
           const first = f.offset !== prevOffset;
           prevOffset = f.offset!;
           if (p.pts !== undefined) {
@@ -105,7 +127,11 @@ for (const name of fixtures) {
           // Every Opus packet has a duration (container or TOC); only the BlockDuration+DiscardPadding
           // frames above are left out.
           const skipped = ours.filter((f) => f.discardPadding !== undefined && f.blockDuration !== undefined).length;
-          t.equal(durCompared, theirs.filter((p) => p.duration !== undefined).length - skipped, 'every Opus duration compared');
+          t.equal(
+            durCompared,
+            theirs.filter((p) => p.duration !== undefined).length - skipped,
+            'every Opus duration compared',
+          );
           t.ok(durCompared > 0, 'Opus durations compared');
         }
       });
@@ -113,20 +139,41 @@ for (const name of fixtures) {
 
     for (const seed of [1, 2, 3]) {
       const r = demux(bytes, seed);
-      t.same(r.errors.map((e) => e.message), [], `chunking ${seed}: no errors`);
+      t.same(
+        r.errors.map((e) => e.message),
+        [],
+        `chunking ${seed}: no errors`,
+      );
       t.equal(r.frames.length, ref.frames.length, `chunking ${seed}: same frame count`);
-      t.ok(r.frames.every((f, i) => sameFrame(f, ref.frames[i]!)), `chunking ${seed}: same frames`);
+      t.ok(
+        r.frames.every((f, i) => sameFrame(f, ref.frames[i])),
+        `chunking ${seed}: same frames`,
+      );
     }
     if (name === smallest) {
       const r = demux(bytes, 'one');
-      t.same(r.errors.map((e) => e.message), [], '1-byte chunks: no errors');
-      t.ok(r.frames.length === ref.frames.length && r.frames.every((f, i) => sameFrame(f, ref.frames[i]!)), '1-byte chunks: same frames');
+      t.same(
+        r.errors.map((e) => e.message),
+        [],
+        '1-byte chunks: no errors',
+      );
+      t.ok(
+        r.frames.length === ref.frames.length && r.frames.every((f, i) => sameFrame(f, ref.frames[i])),
+        '1-byte chunks: same frames',
+      );
     }
   });
 }
 
 function sameFrame(a: Frame, b: Frame): boolean {
-  if (a.track !== b.track || a.timestamp !== b.timestamp || a.keyframe !== b.keyframe || a.duration !== b.duration || a.offset !== b.offset) return false;
+  if (
+    a.track !== b.track ||
+    a.timestamp !== b.timestamp ||
+    a.keyframe !== b.keyframe ||
+    a.duration !== b.duration ||
+    a.offset !== b.offset
+  )
+    return false;
   if (a.data.length !== b.data.length) return false;
   for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
   return true;

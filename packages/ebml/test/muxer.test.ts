@@ -18,27 +18,48 @@ t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
 // ---- a small EBML walker ------------------------------------------------------------------------
 
-interface N { id: number; offset: number; headerSize: number; size: number; dataStart: number; end: number; children?: N[] }
-function vlen(b: number): number { return Math.clz32(b) - 23; }
+interface N {
+  id: number;
+  offset: number;
+  headerSize: number;
+  size: number;
+  dataStart: number;
+  end: number;
+  children?: N[];
+}
+function vlen(b: number): number {
+  return Math.clz32(b) - 23;
+}
 function walk(buf: Uint8Array, start: number, end: number, parentId = 0): N[] {
   const out: N[] = [];
   let p = start;
   while (p < end) {
-    const il = vlen(buf[p]!);
+    const il = vlen(buf[p]);
     let id = 0;
-    for (let i = 0; i < il; i++) id = id * 256 + buf[p + i]!;
+    for (let i = 0; i < il; i++) id = id * 256 + buf[p + i];
     const info = ELEMENT_BY_ID.get(id);
     // an element that cannot be a child here ends an unknown-size parent
-    if (parentId !== 0 && info && !info.global && info.parent !== parentId && !(info.recursive && id === parentId)) return out;
-    const sl = vlen(buf[p + il]!);
-    let size = buf[p + il]! & (0xff >> sl);
+    if (parentId !== 0 && info && !info.global && info.parent !== parentId && !(info.recursive && id === parentId))
+      return out;
+    const sl = vlen(buf[p + il]);
+    let size = buf[p + il] & (0xff >> sl);
     let ones = size === 0xff >> sl;
-    for (let i = 1; i < sl; i++) { size = size * 256 + buf[p + il + i]!; if (buf[p + il + i] !== 0xff) ones = false; }
+    for (let i = 1; i < sl; i++) {
+      size = size * 256 + buf[p + il + i];
+      if (buf[p + il + i] !== 0xff) ones = false;
+    }
     const dataStart = p + il + sl;
-    const n: N = { id, offset: p, headerSize: il + sl, size: ones ? -1 : size, dataStart, end: ones ? end : dataStart + size };
+    const n: N = {
+      id,
+      offset: p,
+      headerSize: il + sl,
+      size: ones ? -1 : size,
+      dataStart,
+      end: ones ? end : dataStart + size,
+    };
     if (info?.type === 'master') {
       n.children = walk(buf, dataStart, n.end, id);
-      if (ones) n.end = n.children.length ? n.children[n.children.length - 1]!.end : dataStart;
+      if (ones) n.end = n.children.length ? n.children[n.children.length - 1].end : dataStart;
     }
     out.push(n);
     p = n.end;
@@ -47,10 +68,23 @@ function walk(buf: Uint8Array, start: number, end: number, parentId = 0): N[] {
 }
 const kids = (n: N | undefined, id: number): N[] => (n?.children ?? []).filter((c) => c.id === id);
 const kid = (n: N | undefined, id: number): N | undefined => kids(n, id)[0];
-function uint(buf: Uint8Array, n: N | undefined): number { let v = 0; if (n) for (let i = n.dataStart; i < n.end; i++) v = v * 256 + buf[i]!; return v; }
-function float(buf: Uint8Array, n: N): number { const dv = new DataView(buf.buffer, buf.byteOffset + n.dataStart, n.size); return n.size === 4 ? dv.getFloat32(0) : dv.getFloat64(0); }
-function str(buf: Uint8Array, n: N | undefined): string { return n ? new TextDecoder().decode(buf.subarray(n.dataStart, n.end)).replace(/\0+$/, '') : ''; }
-function int(buf: Uint8Array, n: N): number { let v = 0n; for (let i = n.dataStart; i < n.end; i++) v = v * 256n + BigInt(buf[i]!); return Number(BigInt.asIntN(n.size * 8, v)); }
+function uint(buf: Uint8Array, n: N | undefined): number {
+  let v = 0;
+  if (n) for (let i = n.dataStart; i < n.end; i++) v = v * 256 + buf[i];
+  return v;
+}
+function float(buf: Uint8Array, n: N): number {
+  const dv = new DataView(buf.buffer, buf.byteOffset + n.dataStart, n.size);
+  return n.size === 4 ? dv.getFloat32(0) : dv.getFloat64(0);
+}
+function str(buf: Uint8Array, n: N | undefined): string {
+  return n ? new TextDecoder().decode(buf.subarray(n.dataStart, n.end)).replace(/\0+$/, '') : '';
+}
+function int(buf: Uint8Array, n: N): number {
+  let v = 0n;
+  for (let i = n.dataStart; i < n.end; i++) v = v * 256n + BigInt(buf[i]);
+  return Number(BigInt.asIntN(n.size * 8, v));
+}
 
 /** Reads header + frames (unlaced SimpleBlocks and BlockGroups) from a Matroska file. */
 function readFile(buf: Uint8Array): { header: MatroskaHeader; frames: Frame[]; seg: N; top: N[] } {
@@ -64,7 +98,10 @@ function readFile(buf: Uint8Array): { header: MatroskaHeader; frames: Frame[]; s
     const a = kid(te, 0xe1);
     const cp = kid(te, 0x63a2);
     const tr: TrackInfo = {
-      number: uint(buf, kid(te, 0xd7)), uid: BigInt(uint(buf, kid(te, 0x73c5))), type, kind: type === 1 ? 'video' : type === 2 ? 'audio' : 'subtitle',
+      number: uint(buf, kid(te, 0xd7)),
+      uid: BigInt(uint(buf, kid(te, 0x73c5))),
+      type,
+      kind: type === 1 ? 'video' : type === 2 ? 'audio' : 'subtitle',
       codecId: str(buf, kid(te, 0x86)),
     };
     if (cp) tr.codecPrivate = buf.slice(cp.dataStart, cp.end);
@@ -82,15 +119,21 @@ function readFile(buf: Uint8Array): { header: MatroskaHeader; frames: Frame[]; s
       let blk: N | undefined;
       let group: N | undefined;
       if (b.id === 0xa3) blk = b;
-      else if (b.id === 0xa0) { group = b; blk = kid(b, 0xa1); }
+      else if (b.id === 0xa0) {
+        group = b;
+        blk = kid(b, 0xa1);
+      }
       if (!blk) continue;
-      const tl = vlen(buf[blk.dataStart]!);
-      const track = buf[blk.dataStart]! & (0xff >> tl);
-      const rel = (buf[blk.dataStart + tl]! << 24 >> 16) | buf[blk.dataStart + tl + 1]!;
-      const flags = buf[blk.dataStart + tl + 2]!;
+      const tl = vlen(buf[blk.dataStart]);
+      const track = buf[blk.dataStart] & (0xff >> tl);
+      const rel = ((buf[blk.dataStart + tl] << 24) >> 16) | buf[blk.dataStart + tl + 1];
+      const flags = buf[blk.dataStart + tl + 2];
       const f: Frame = {
-        track, timestamp: (cts + rel) * scale, keyframe: group ? kids(group, 0xfb).length === 0 : !!(flags & 0x80),
-        data: buf.slice(blk.dataStart + tl + 3, blk.end), offset: b.offset,
+        track,
+        timestamp: (cts + rel) * scale,
+        keyframe: group ? kids(group, 0xfb).length === 0 : !!(flags & 0x80),
+        data: buf.slice(blk.dataStart + tl + 3, blk.end),
+        offset: b.offset,
       };
       if (group) {
         f.blockGroup = true;
@@ -104,10 +147,21 @@ function readFile(buf: Uint8Array): { header: MatroskaHeader; frames: Frame[]; s
       frames.push(f);
     }
   }
-  const ebml = top[0]!;
+  const ebml = top[0];
   const header: MatroskaHeader = {
-    ebml: { docType: str(buf, kid(ebml, 0x4282)), docTypeVersion: 4, docTypeReadVersion: 2, ebmlVersion: 1, ebmlReadVersion: 1, ebmlMaxIdLength: 4, ebmlMaxSizeLength: 8 },
-    info: { timestampScale: scale }, tracks, segmentDataOffset: seg.dataStart, segmentSize: seg.size,
+    ebml: {
+      docType: str(buf, kid(ebml, 0x4282)),
+      docTypeVersion: 4,
+      docTypeReadVersion: 2,
+      ebmlVersion: 1,
+      ebmlReadVersion: 1,
+      ebmlMaxIdLength: 4,
+      ebmlMaxSizeLength: 8,
+    },
+    info: { timestampScale: scale },
+    tracks,
+    segmentDataOffset: seg.dataStart,
+    segmentSize: seg.size,
   };
   return { header, frames, seg, top };
 }
@@ -123,12 +177,38 @@ const haveFfprobe = toolWorks('ffprobe');
 
 // ---- synthetic streams --------------------------------------------------------------------------
 
-const vTrack: TrackInfo = { number: 1, uid: 11n, kind: 'video', type: 1, codecId: 'V_VP8', video: { pixelWidth: 64, pixelHeight: 48 } };
-const aTrack: TrackInfo = { number: 2, uid: 22n, kind: 'audio', type: 2, codecId: 'A_OPUS', codecPrivate: new Uint8Array(19), audio: { samplingFrequency: 48000, channels: 1 } };
+const vTrack: TrackInfo = {
+  number: 1,
+  uid: 11n,
+  kind: 'video',
+  type: 1,
+  codecId: 'V_VP8',
+  video: { pixelWidth: 64, pixelHeight: 48 },
+};
+const aTrack: TrackInfo = {
+  number: 2,
+  uid: 22n,
+  kind: 'audio',
+  type: 2,
+  codecId: 'A_OPUS',
+  codecPrivate: new Uint8Array(19),
+  audio: { samplingFrequency: 48000, channels: 1 },
+};
 const sTrack: TrackInfo = { number: 3, uid: 33n, kind: 'subtitle', type: 17, codecId: 'S_TEXT/UTF8' };
 const mkHeader = (tracks: TrackInfo[], docType = 'matroska', scale = 1e6): MatroskaHeader => ({
-  ebml: { docType, docTypeVersion: 4, docTypeReadVersion: 2, ebmlVersion: 1, ebmlReadVersion: 1, ebmlMaxIdLength: 4, ebmlMaxSizeLength: 8 },
-  info: { timestampScale: scale }, tracks, segmentDataOffset: 0, segmentSize: -1,
+  ebml: {
+    docType,
+    docTypeVersion: 4,
+    docTypeReadVersion: 2,
+    ebmlVersion: 1,
+    ebmlReadVersion: 1,
+    ebmlMaxIdLength: 4,
+    ebmlMaxSizeLength: 8,
+  },
+  info: { timestampScale: scale },
+  tracks,
+  segmentDataOffset: 0,
+  segmentSize: -1,
 });
 const payload = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 
@@ -137,7 +217,14 @@ t.test('file mode: structure, sizes, SeekHead, Cues, Duration', async (t) => {
   for (let i = 0; i < 100; i++) {
     frames.push({ track: 1, timestamp: i * 40e6, keyframe: i % 25 === 0, data: payload(50 + i, i) });
     frames.push({ track: 2, timestamp: i * 40e6 + 5e6, keyframe: true, data: payload(20, i), duration: 20e6 });
-    if (i % 30 === 7) frames.push({ track: 3, timestamp: i * 40e6, keyframe: true, data: new TextEncoder().encode(`line ${i}`), duration: 1500e6 });
+    if (i % 30 === 7)
+      frames.push({
+        track: 3,
+        timestamp: i * 40e6,
+        keyframe: true,
+        data: new TextEncoder().encode(`line ${i}`),
+        duration: 1500e6,
+      });
   }
   const header = mkHeader([vTrack, aTrack, sTrack]);
   const bytes = muxToBytes(header, frames);
@@ -146,10 +233,16 @@ t.test('file mode: structure, sizes, SeekHead, Cues, Duration', async (t) => {
   t.equal(back.seg.end, bytes.length);
   const clusters = kids(back.seg, 0x1f43b675);
   t.equal(clusters.length, 4, 'a Cluster per video keyframe');
-  t.ok(clusters.every((c) => c.size >= 0), 'Cluster sizes known');
+  t.ok(
+    clusters.every((c) => c.size >= 0),
+    'Cluster sizes known',
+  );
   // every cluster starts with the video keyframe
-  for (const c of clusters) t.equal(c.children![1]!.id, 0xa3);
-  t.same(back.frames.map((f) => [f.track, f.timestamp, f.keyframe, f.data.length]), frames.map((f) => [f.track, f.timestamp, f.keyframe, f.data.length]));
+  for (const c of clusters) t.equal(c.children![1].id, 0xa3);
+  t.same(
+    back.frames.map((f) => [f.track, f.timestamp, f.keyframe, f.data.length]),
+    frames.map((f) => [f.track, f.timestamp, f.keyframe, f.data.length]),
+  );
   // subtitles went into BlockGroups with a BlockDuration in ticks
   const subs = back.frames.filter((f) => f.track === 3);
   t.ok(subs.length > 0 && subs.every((f) => f.blockGroup && f.blockDuration === 1500));
@@ -159,12 +252,12 @@ t.test('file mode: structure, sizes, SeekHead, Cues, Duration', async (t) => {
   t.equal(str(bytes, kid(info, 0x4d80)), 'mkvserve');
   // SeekHead: entries point at Info, Tracks, Cues
   const sh = kid(back.seg, 0x114d9b74)!;
-  t.equal(back.seg.children![0]!.id, 0x114d9b74, 'SeekHead first');
+  t.equal(back.seg.children![0].id, 0x114d9b74, 'SeekHead first');
   const seeks = kids(sh, 0x4dbb).map((s) => [uint(bytes, kid(s, 0x53ab)), uint(bytes, kid(s, 0x53ac))]);
   t.equal(seeks.length, 3);
   for (const [id, pos] of seeks) {
-    const el = back.seg.children!.find((c) => c.offset === back.seg.dataStart + pos!);
-    t.equal(el?.id, id, `SeekHead entry 0x${id!.toString(16)} -> right element`);
+    const el = back.seg.children!.find((c) => c.offset === back.seg.dataStart + pos);
+    t.equal(el?.id, id, `SeekHead entry 0x${id.toString(16)} -> right element`);
   }
   // Cues: one per cluster, at the keyframe block
   const cues = kids(kid(back.seg, 0x1c53bb6b), 0xbb);
@@ -173,11 +266,11 @@ t.test('file mode: structure, sizes, SeekHead, Cues, Duration', async (t) => {
     const tp = kid(cp, 0xb7)!;
     t.equal(uint(bytes, kid(cp, 0xb3)), i * 1000);
     t.equal(uint(bytes, kid(tp, 0xf7)), 1);
-    const cl = clusters[i]!;
+    const cl = clusters[i];
     t.equal(back.seg.dataStart + uint(bytes, kid(tp, 0xf1)), cl.offset, 'CueClusterPosition');
     const blk = cl.children!.find((c) => c.offset === cl.dataStart + uint(bytes, kid(tp, 0xf0)));
     t.equal(blk?.id, 0xa3, 'CueRelativePosition -> the keyframe block');
-    t.equal(bytes[blk!.dataStart + 3]! & 0x80, 0x80);
+    t.equal(bytes[blk!.dataStart + 3] & 0x80, 0x80);
   }
 });
 
@@ -198,7 +291,10 @@ t.test('live mode: unknown sizes, no Cues/Duration/SeekHead, chunks as frames ar
   const bytes = concat(chunks);
   const back = readFile(bytes);
   t.equal(back.seg.size, -1);
-  t.same(kids(back.seg, 0x1f43b675).map((c) => c.size), [-1, -1]);
+  t.same(
+    kids(back.seg, 0x1f43b675).map((c) => c.size),
+    [-1, -1],
+  );
   t.equal(kid(back.seg, 0x1c53bb6b), undefined);
   t.equal(kid(back.seg, 0x114d9b74), undefined);
   t.equal(kid(kid(back.seg, 0x1549a966), 0x4489), undefined);
@@ -212,7 +308,10 @@ t.test('cluster cutting: audio-only ~1 s, int16 overflow forward and backward, n
   let back = readFile(muxToBytes(mkHeader([aTrack]), frames));
   const cl = kids(back.seg, 0x1f43b675);
   t.equal(cl.length, 3, 'audio-only: a Cluster per second');
-  t.same(cl.map((c) => uint(muxToBytes(mkHeader([aTrack]), frames), kid(c, 0xe7))), [0, 1000, 2000]);
+  t.same(
+    cl.map((c) => uint(muxToBytes(mkHeader([aTrack]), frames), kid(c, 0xe7))),
+    [0, 1000, 2000],
+  );
   t.equal(kids(kid(back.seg, 0x1c53bb6b), 0xbb).length, 3, 'audio-only: a CuePoint per Cluster');
 
   // video without keyframes for 70 s: split by the int16 limit (scale 1 ms)
@@ -223,38 +322,81 @@ t.test('cluster cutting: audio-only ~1 s, int16 overflow forward and backward, n
   vf.push({ track: 1, timestamp: 1e9, keyframe: false, data: payload(4, 98) });
   const bytes = muxToBytes(mkHeader([vTrack]), vf);
   back = readFile(bytes);
-  t.same(back.frames.map((f) => f.timestamp), vf.map((f) => f.timestamp), 'timestamps survive');
+  t.same(
+    back.frames.map((f) => f.timestamp),
+    vf.map((f) => f.timestamp),
+    'timestamps survive',
+  );
   const cts = kids(back.seg, 0x1f43b675).map((c) => uint(bytes, kid(c, 0xe7)));
   t.same(cts, [0, 33000, 66000, 1000]);
   // relative offsets of the Cluster at 66000 include -20
-  const c3 = kids(back.seg, 0x1f43b675)[2]!;
-  const rels = kids(c3, 0xa3).map((b) => ((bytes[b.dataStart + 1]! << 24) >> 16) | bytes[b.dataStart + 2]!);
+  const c3 = kids(back.seg, 0x1f43b675)[2];
+  const rels = kids(c3, 0xa3).map((b) => ((bytes[b.dataStart + 1] << 24) >> 16) | bytes[b.dataStart + 2]);
   t.ok(rels.includes(-20), 'negative relative timestamp kept in the Cluster');
 
   // timestamps below 0: Cluster at 0, negative block offset
-  back = readFile(muxToBytes(mkHeader([aTrack]), [{ track: 2, timestamp: -6.5e6, keyframe: true, data: payload(3, 1) }, { track: 2, timestamp: 13.5e6, keyframe: true, data: payload(3, 2) }]));
-  t.same(back.frames.map((f) => f.timestamp), [-6e6, 14e6], 'rounded to ticks (half up), negative kept');
-  t.throws(() => muxToBytes(mkHeader([aTrack]), [{ track: 2, timestamp: -40e9, keyframe: true, data: payload(3, 1) }]), { code: 'ENCODE' });
-  t.throws(() => muxToBytes(mkHeader([aTrack]), [{ track: 9, timestamp: 0, keyframe: true, data: payload(3, 1) }]), { code: 'ENCODE' });
+  back = readFile(
+    muxToBytes(mkHeader([aTrack]), [
+      { track: 2, timestamp: -6.5e6, keyframe: true, data: payload(3, 1) },
+      { track: 2, timestamp: 13.5e6, keyframe: true, data: payload(3, 2) },
+    ]),
+  );
+  t.same(
+    back.frames.map((f) => f.timestamp),
+    [-6e6, 14e6],
+    'rounded to ticks (half up), negative kept',
+  );
+  t.throws(
+    () => muxToBytes(mkHeader([aTrack]), [{ track: 2, timestamp: -40e9, keyframe: true, data: payload(3, 1) }]),
+    { code: 'ENCODE' },
+  );
+  t.throws(() => muxToBytes(mkHeader([aTrack]), [{ track: 9, timestamp: 0, keyframe: true, data: payload(3, 1) }]), {
+    code: 'ENCODE',
+  });
 });
 
 t.test('BlockGroups: references filled from the previous frame; metadata pass-through', async (t) => {
   const header = mkHeader([vTrack]);
-  const bytes = muxToBytes(header, [
-    { track: 1, timestamp: 0, keyframe: true, data: payload(5, 1), blockGroup: true },
-    { track: 1, timestamp: 40e6, keyframe: false, data: payload(5, 2), blockGroup: true },
-    { track: 1, timestamp: 80e6, keyframe: false, data: payload(5, 3), references: [-80] },
-  ], {
-    chapters: [{ uid: 5n, chapters: [{ uid: 6n, start: 0, end: 1e9, displays: [{ string: 'Intro', languages: ['eng'] }], children: [] }] }],
-    tags: [{ targets: { typeValue: 50, trackUIDs: [], editionUIDs: [], chapterUIDs: [], attachmentUIDs: [] }, simpleTags: [{ name: 'TITLE', string: 'x', children: [] }] }],
-    attachments: [{ uid: 7n, name: 'a.txt', mediaType: 'text/plain', data: payload(30, 0) }],
-  });
+  const bytes = muxToBytes(
+    header,
+    [
+      { track: 1, timestamp: 0, keyframe: true, data: payload(5, 1), blockGroup: true },
+      { track: 1, timestamp: 40e6, keyframe: false, data: payload(5, 2), blockGroup: true },
+      { track: 1, timestamp: 80e6, keyframe: false, data: payload(5, 3), references: [-80] },
+    ],
+    {
+      chapters: [
+        {
+          uid: 5n,
+          chapters: [
+            { uid: 6n, start: 0, end: 1e9, displays: [{ string: 'Intro', languages: ['eng'] }], children: [] },
+          ],
+        },
+      ],
+      tags: [
+        {
+          targets: { typeValue: 50, trackUIDs: [], editionUIDs: [], chapterUIDs: [], attachmentUIDs: [] },
+          simpleTags: [{ name: 'TITLE', string: 'x', children: [] }],
+        },
+      ],
+      attachments: [{ uid: 7n, name: 'a.txt', mediaType: 'text/plain', data: payload(30, 0) }],
+    },
+  );
   const back = readFile(bytes);
-  t.same(back.frames.map((f) => f.references), [undefined, [-40], [-80]]);
-  t.same(back.frames.map((f) => f.keyframe), [true, false, false]);
+  t.same(
+    back.frames.map((f) => f.references),
+    [undefined, [-40], [-80]],
+  );
+  t.same(
+    back.frames.map((f) => f.keyframe),
+    [true, false, false],
+  );
   const seekIds = kids(kid(back.seg, 0x114d9b74), 0x4dbb).map((s) => uint(bytes, kid(s, 0x53ab)));
   t.same(seekIds.sort(), [0x1043a770, 0x1254c367, 0x1549a966, 0x1654ae6b, 0x1941a469, 0x1c53bb6b].sort());
-  t.ok(kid(back.seg, 0x1043a770) && kid(back.seg, 0x1254c367) && kid(back.seg, 0x1941a469), 'Chapters, Tags, Attachments written');
+  t.ok(
+    kid(back.seg, 0x1043a770) && kid(back.seg, 0x1254c367) && kid(back.seg, 0x1941a469),
+    'Chapters, Tags, Attachments written',
+  );
   if (haveMkvinfo) {
     const p = join(tmp, 'meta.mkv');
     writeFileSync(p, bytes);
@@ -268,7 +410,8 @@ t.test('BlockGroups: references filled from the previous frame; metadata pass-th
 
 t.test('zeroCopy parts and write callback produce the same bytes; patches only touch placeholders', async (t) => {
   const frames: Frame[] = [];
-  for (let i = 0; i < 60; i++) frames.push({ track: 1, timestamp: i * 40e6, keyframe: i % 20 === 0, data: payload(30, i) });
+  for (let i = 0; i < 60; i++)
+    frames.push({ track: 1, timestamp: i * 40e6, keyframe: i % 20 === 0, data: payload(30, i) });
   const a = muxToBytes(mkHeader([vTrack]), frames);
   const chunks: Uint8Array[] = [];
   const mux = new MatroskaMuxer(mkHeader([vTrack]), { live: false, zeroCopy: true });
@@ -276,7 +419,10 @@ t.test('zeroCopy parts and write callback produce the same bytes; patches only t
   for (const f of frames) chunks.push(...mux.addFrame(f));
   const fin = mux.finish();
   chunks.push(...fin.chunks);
-  t.ok(chunks.some((c) => frames.some((f) => f.data === c)), 'payload passed by reference');
+  t.ok(
+    chunks.some((c) => frames.some((f) => f.data === c)),
+    'payload passed by reference',
+  );
   const b = applyPatches(concat(chunks), fin.patches);
   t.same(Buffer.from(b), Buffer.from(a));
   // The unpatched stream is itself readable (unknown sizes, Void placeholders).
@@ -288,17 +434,29 @@ t.test('zeroCopy parts and write callback produce the same bytes; patches only t
 // ---- interop with a real fixture ------------------------------------------------------------------
 
 function ffprobePackets(path: string): { stream_index: number; pts: number; size: number; flags: string }[] {
-  const r = spawnSync('ffprobe', ['-v', 'error', '-show_packets', '-show_entries', 'packet=stream_index,pts,size,flags', '-of', 'json', path], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(
+    'ffprobe',
+    ['-v', 'error', '-show_packets', '-show_entries', 'packet=stream_index,pts,size,flags', '-of', 'json', path],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
   if (r.status !== 0) throw new Error(`ffprobe failed: ${r.stderr}`);
-  return (JSON.parse(r.stdout).packets as { stream_index: number; pts: string | number; size: string | number; flags: string }[])
-    .map((p) => ({ stream_index: p.stream_index, pts: Number(p.pts), size: Number(p.size), flags: p.flags }));
+  return (
+    JSON.parse(r.stdout).packets as {
+      stream_index: number;
+      pts: string | number;
+      size: string | number;
+      flags: string;
+    }[]
+  ).map((p) => ({ stream_index: p.stream_index, pts: Number(p.pts), size: Number(p.size), flags: p.flags }));
 }
 
 for (const fixture of ['h264-aac-bframes.mkv', 'vp9-opus.webm']) {
   t.test(`interop: ${fixture} re-muxed (file and live) reads the same in mkvinfo and ffprobe`, async (t) => {
     const src = load(fixture);
     const { header, frames } = readFile(src);
-    const truth = JSON.parse(readFileSync(join(fixturesDir, `${fixture}.truth.json`), 'utf8')) as { packets: { stream_index: number; pts: number; size: number; flags: string }[] };
+    const truth = JSON.parse(readFileSync(join(fixturesDir, `${fixture}.truth.json`), 'utf8')) as {
+      packets: { stream_index: number; pts: number; size: number; flags: string }[];
+    };
     t.equal(frames.length, truth.packets.length, 'frames extracted from the fixture');
     const out = join(tmp, `remux-${fixture}`);
     const fin = await writeMatroskaFile(out, header, frames);
@@ -311,7 +469,10 @@ for (const fixture of ['h264-aac-bframes.mkv', 'vp9-opus.webm']) {
     writeFileSync(live, concat(chunks));
     // our own read-back
     const back = readFile(new Uint8Array(readFileSync(out)));
-    t.same(back.frames.map((f) => [f.track, f.timestamp, f.keyframe, f.data.length, f.discardPadding]), frames.map((f) => [f.track, f.timestamp, f.keyframe, f.data.length, f.discardPadding]));
+    t.same(
+      back.frames.map((f) => [f.track, f.timestamp, f.keyframe, f.data.length, f.discardPadding]),
+      frames.map((f) => [f.track, f.timestamp, f.keyframe, f.data.length, f.discardPadding]),
+    );
 
     t.test('mkvinfo', { skip: haveMkvinfo ? false : 'mkvinfo (mkvtoolnix) is not installed' }, async (t) => {
       for (const p of [out, live]) {

@@ -17,7 +17,11 @@ const haveSpec = existsSync(join(specDir, 'ebml.xml')) && existsSync(join(specDi
 
 t.test(
   'schema.generated.ts is what scripts/gen-schema.mjs generates',
-  { skip: haveSpec ? false : `spec directory ${specDir} (../shared/spec from the repository root) is absent: cannot regenerate the schema` },
+  {
+    skip: haveSpec
+      ? false
+      : `spec directory ${specDir} (../shared/spec from the repository root) is absent: cannot regenerate the schema`,
+  },
   async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'mkvserve-schema-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,9 +40,12 @@ t.test(
     const e = expected.split('\n');
     let i = 0;
     while (i < g.length && i < e.length && g[i] === e[i]) i++;
-    t.fail(`schema.generated.ts differs from the generator output at line ${i + 1} (run \`pnpm gen:schema\` and commit the result)`, {
-      committed: e[i],
-      generated: g[i],
-    });
+    t.fail(
+      `schema.generated.ts differs from the generator output at line ${i + 1} (run \`pnpm gen:schema\` and commit the result)`,
+      {
+        committed: e[i],
+        generated: g[i],
+      },
+    );
   },
 );

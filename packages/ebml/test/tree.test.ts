@@ -13,7 +13,7 @@ function walk(nodes: ElementNode[], f: (n: ElementNode) => void): void {
   while (stack.length) {
     const n = stack.pop()!;
     f(n);
-    if (n.children) for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i]!);
+    if (n.children) for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i]);
   }
 }
 
@@ -42,32 +42,53 @@ t.test('hand-built document', async (t) => {
   const doc = b.subarray(0, p);
   const { elements, errors } = parseTree(doc);
   t.same(errors, []);
-  t.same(elements.map((e) => [e.name, e.offset, e.headerSize, e.size]), [
-    ['EBML', 0, 5, 7],
-    ['Segment', segAt, 12, -1],
-  ]);
-  t.same(elements[0]!.children!.map((c) => [c.name, c.type, c.value]), [['DocType', 'string', 'webm']]);
-  const cl = elements[1]!.children![0]!;
+  t.same(
+    elements.map((e) => [e.name, e.offset, e.headerSize, e.size]),
+    [
+      ['EBML', 0, 5, 7],
+      ['Segment', segAt, 12, -1],
+    ],
+  );
+  t.same(
+    elements[0].children!.map((c) => [c.name, c.type, c.value]),
+    [['DocType', 'string', 'webm']],
+  );
+  const cl = elements[1].children![0];
   t.same([cl.name, cl.offset, cl.headerSize, cl.size], ['Cluster', clAt, 6, 9]);
-  t.same(cl.children!.map((c) => [c.name, c.headerSize, c.size]), [['Timestamp', 2, 1], ['SimpleBlock', 2, 4]]);
-  t.equal(cl.children![0]!.value, 5);
+  t.same(
+    cl.children!.map((c) => [c.name, c.headerSize, c.size]),
+    [
+      ['Timestamp', 2, 1],
+      ['SimpleBlock', 2, 4],
+    ],
+  );
+  t.equal(cl.children![0].value, 5);
   // same tree from 1-byte chunks
   const chunks = Array.from(doc, (_, i) => doc.subarray(i, i + 1));
-  t.same(JSON.stringify(parseTree(chunks).elements, (_k, v) => (v instanceof Uint8Array ? [...v] : v)),
-    JSON.stringify(elements, (_k, v) => (v instanceof Uint8Array ? [...v] : v)));
+  t.same(
+    JSON.stringify(parseTree(chunks).elements, (_k, v) => (v instanceof Uint8Array ? [...v] : v)),
+    JSON.stringify(elements, (_k, v) => (v instanceof Uint8Array ? [...v] : v)),
+  );
   // truncated: error collected, node marked damaged
   const cut = parseTree(doc.subarray(0, doc.length - 2));
-  t.same(cut.errors.map((e) => e.code), ['TRUNCATED']);
-  t.equal(cut.elements[1]!.children![0]!.damaged, true);
+  t.same(
+    cut.errors.map((e) => e.code),
+    ['TRUNCATED'],
+  );
+  t.equal(cut.elements[1].children![0].damaged, true);
 });
 
 t.test('fixtures: zero errors, plausible counts, exact geometry', async (t) => {
   const files = fixtureFilesIfAny();
-  if (!files.length) return t.skip('no fixtures yet');
+  if (!files.length) return t.skip('no fixtures yet', () => {});
   for (const f of files) {
     const buf = loadView(f);
     const { elements, errors } = parseTree(buf, { verifyCrc: true });
-    t.same(errors.map((e) => e.message), [], `${f}: no errors`);
+    t.same(
+      errors.map((e) => e.message),
+      [],
+      `${f}: no errors`,
+    );
     let clusters = 0;
     let blocks = 0;
     let geometryOk = true;
@@ -86,12 +107,21 @@ t.test('fixtures: zero errors, plausible counts, exact geometry', async (t) => {
     });
     t.ok(geometryOk, `${f}: children tile their parents`);
     const last = elements.at(-1)!;
-    t.equal(last.size >= 0 ? last.offset + last.headerSize + last.size : buf.length, buf.length, `${f}: top level covers the file`);
+    t.equal(
+      last.size >= 0 ? last.offset + last.headerSize + last.size : buf.length,
+      buf.length,
+      `${f}: top level covers the file`,
+    );
     let packets = 0;
     try {
       packets = JSON.parse(readFileSync(join(fixturesDir, f + '.truth.json'), 'utf8')).packets.length;
-    } catch {}
+    } catch {
+      // no truth file: the block count is checked against the cluster count only
+    }
     t.ok(clusters >= 1, `${f}: ${clusters} Clusters`);
-    t.ok(blocks >= 1 && (!packets || (blocks <= packets && blocks >= packets / 16)), `${f}: ${blocks} blocks for ${packets} packets`);
+    t.ok(
+      blocks >= 1 && (!packets || (blocks <= packets && blocks >= packets / 16)),
+      `${f}: ${blocks} blocks for ${packets} packets`,
+    );
   }
 });

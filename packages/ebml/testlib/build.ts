@@ -14,7 +14,10 @@ import { idLength, sizeLength, writeId, writeSize, writeUnknownSize } from '../s
 export function cat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -23,7 +26,11 @@ export function cat(parts: readonly Uint8Array[]): Uint8Array {
  * declared size, `sizeLen` the width of the size vint; `unknown` writes the unknown-size marker, with
  * width `sizeLen ?? 8`.
  */
-export function el(id: number, body: Uint8Array | readonly Uint8Array[], opts: { unknown?: boolean; sizeLen?: number; size?: number } = {}): Uint8Array {
+export function el(
+  id: number,
+  body: Uint8Array | readonly Uint8Array[],
+  opts: { unknown?: boolean; sizeLen?: number; size?: number } = {},
+): Uint8Array {
   const data = body instanceof Uint8Array ? body : cat(body);
   const size = opts.size ?? data.length;
   const sl = opts.unknown ? (opts.sizeLen ?? 8) : (opts.sizeLen ?? sizeLength(size));
@@ -60,7 +67,7 @@ export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16
 /** A small LCG in [0, 1); seed 0 acts as 1. */
 export function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** The mulberry32 PRNG in [0, 1). */
@@ -82,7 +89,10 @@ export const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), '..', '
 export const load = (name: string): Uint8Array => new Uint8Array(readFileSync(join(fixturesDir, name)));
 
 /** The .mkv and .webm fixtures, sorted by name. */
-export const fixtureFiles = (): string[] => readdirSync(fixturesDir).filter((f) => /\.(mkv|webm)$/.test(f)).sort();
+export const fixtureFiles = (): string[] =>
+  readdirSync(fixturesDir)
+    .filter((f) => /\.(mkv|webm)$/.test(f))
+    .sort();
 
 /** The .mkv and .webm fixtures in directory order, or none when the directory cannot be read. */
 export function fixtureFilesIfAny(): string[] {

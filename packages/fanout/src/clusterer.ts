@@ -80,7 +80,7 @@ export class Clusterer {
     }
     const clusterTicks = start ? ticks : this.clusterTicks;
     // Encode before committing, so a frame that cannot be encoded leaves the state untouched.
-    const bytes = encodeBlock(frame, ticks - clusterTicks, o.timestampScale);
+    const bytes = encodeBlock(frame, ticks - clusterTicks);
     if (start) {
       this.open = true;
       this.everOpened = true;
@@ -103,7 +103,7 @@ export class Clusterer {
     const ticks = Math.round(timestampNs / o.timestampScale);
     const rel = ticks - this.clusterTicks;
     if (rel < INT16_MIN || rel > INT16_MAX) return undefined;
-    const bytes = encodeBlock(frame, rel, o.timestampScale);
+    const bytes = encodeBlock(frame, rel);
     this.clusterBytes += bytes.length;
     return { newCluster: false, join: false, clusterTicks: this.clusterTicks, ticks, bytes };
   }

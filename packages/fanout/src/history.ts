@@ -88,7 +88,7 @@ export class History {
   }
   /** Seq of the oldest cluster held (== nextSeq when empty). */
   get firstSeq(): number {
-    return this.clusters.length > 0 ? this.clusters[0]!.seq : this.nextSeq;
+    return this.clusters.length > 0 ? this.clusters[0].seq : this.nextSeq;
   }
   /** Seq the next cluster will get. */
   get endSeq(): number {
@@ -111,7 +111,7 @@ export class History {
   /** Newest join point held, optionally restricted to one epoch and to seq >= minSeq. */
   newestJoin(epoch?: Epoch, minSeq = 0): Cluster | undefined {
     for (let i = this.clusters.length - 1; i >= 0; i--) {
-      const c = this.clusters[i]!;
+      const c = this.clusters[i];
       if (c.seq < minSeq) return undefined;
       if (c.join && (epoch === undefined || c.epoch === epoch)) return c;
     }
@@ -123,7 +123,7 @@ export class History {
     const first = this.clusters[0];
     if (first === undefined) return undefined;
     for (let i = Math.max(0, minSeq - first.seq); i < this.clusters.length; i++) {
-      const c = this.clusters[i]!;
+      const c = this.clusters[i];
       if (c.join) return c;
     }
     return undefined;

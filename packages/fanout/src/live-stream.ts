@@ -134,12 +134,14 @@ function sameTrack(a: TrackInfo, b: TrackInfo): boolean {
 export function sameStreamLayout(a: MatroskaHeader, b: MatroskaHeader): boolean {
   if ((a.info.timestampScale || 1e6) !== (b.info.timestampScale || 1e6)) return false;
   if (a.ebml.docType !== b.ebml.docType || a.tracks.length !== b.tracks.length) return false;
-  for (let i = 0; i < a.tracks.length; i++) if (!sameTrack(a.tracks[i]!, b.tracks[i]!)) return false;
+  for (let i = 0; i < a.tracks.length; i++) if (!sameTrack(a.tracks[i], b.tracks[i])) return false;
   return true;
 }
 
 export class LiveStream implements SubscriberHost {
-  readonly options: Readonly<Required<Omit<LiveStreamOptions, 'onSkip' | 'onDrop' | 'docType' | 'clock' | 'maxClusterBytes'>>> & {
+  readonly options: Readonly<
+    Required<Omit<LiveStreamOptions, 'onSkip' | 'onDrop' | 'docType' | 'clock' | 'maxClusterBytes'>>
+  > & {
     maxClusterBytes: number;
     docType: string | undefined;
   };
@@ -264,7 +266,7 @@ export class LiveStream implements SubscriberHost {
     if (v !== 0 && !clusterer.started && !(primary && frame.keyframe)) {
       // No cluster yet on a stream with video: hold what can be decoded later, drop the rest.
       if (!primary && this.holdable(frame)) {
-        encodeBlock(frame, 0, epoch.timestampScale); // throws (nothing changed) when it cannot be encoded
+        encodeBlock(frame, 0); // throws (nothing changed) when it cannot be encoded
         this.commitTime(frame, ts, offset);
         this.hold(frame, ts);
       } else {
@@ -311,8 +313,11 @@ export class LiveStream implements SubscriberHost {
     this.heldBytes += frame.data.length;
     if (ts > this.heldMaxTs) this.heldMaxTs = ts;
     let n = 0;
-    while (n < this.held.length && (this.heldBytes > o.holdMaxBytes || this.heldMaxTs - this.held[n]!.ts > o.holdMaxNs)) {
-      this.heldBytes -= this.held[n]!.frame.data.length;
+    while (
+      n < this.held.length &&
+      (this.heldBytes > o.holdMaxBytes || this.heldMaxTs - this.held[n].ts > o.holdMaxNs)
+    ) {
+      this.heldBytes -= this.held[n].frame.data.length;
       n++;
     }
     if (n > 0) {

@@ -115,7 +115,7 @@ export class Subscriber {
     const h = this.host.history;
     const c = h.get(seq);
     if (c === undefined) return seq < h.firstSeq ? fallback : this.host.newestNs;
-    if (idx < c.blocks.length) return c.frameTicks[idx]! * c.epoch.timestampScale;
+    if (idx < c.blocks.length) return c.frameTicks[idx] * c.epoch.timestampScale;
     const n = h.get(seq + 1);
     return n !== undefined ? n.startNs : this.host.newestNs;
   }
@@ -222,7 +222,11 @@ export class Subscriber {
           // from this subscriber only (below), so nothing it is sent is negative. Once no frame can be
           // added to this epoch any more (input ended, or the layout changed), the exact smallest
           // timestamp from here on is known and is the origin.
-          this.base = !this.rebase ? 0 : host.ended || c.epoch !== host.currentEpoch ? this.minTicksFrom(c) : Math.min(c.minTicks, c.ticks - c.epoch.leadTicks);
+          this.base = !this.rebase
+            ? 0
+            : host.ended || c.epoch !== host.currentEpoch
+              ? this.minTicksFrom(c)
+              : Math.min(c.minTicks, c.ticks - c.epoch.leadTicks);
         }
         this.mute = c.ticks < this.base;
         if (!this.mute) {
@@ -239,9 +243,9 @@ export class Subscriber {
       let i = this.idx;
       let skipped = 0;
       while (i < n && bytes < limit) {
-        const b = blocks[i]!;
+        const b = blocks[i];
         this.cursorOffset += b.length;
-        if (!mute && c.frameTicks[i]! >= base) {
+        if (!mute && c.frameTicks[i] >= base) {
           out.push(b);
           bytes += b.length;
         } else {

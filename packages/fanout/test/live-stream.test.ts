@@ -4,7 +4,8 @@
 
 import t from 'tap';
 import type { Frame } from '@mkvserve/ebml';
-import { LiveStream, Subscriber } from '../src/index.js';
+import type { Subscriber } from '../src/index.js';
+import { LiveStream } from '../src/index.js';
 import { concat, drain, makeFeed, makeHeader, walk } from '../testlib/helpers.js';
 import type { WalkedSegment } from '../testlib/helpers.js';
 
@@ -32,21 +33,24 @@ t.test('clusters start at video keyframes; each keyframe is a join point', async
   t.equal(sub.state, 'finished');
   const segs = walk(out);
   t.equal(segs.length, 1);
-  const seg = segs[0]!;
+  const seg = segs[0];
   t.equal(seg.tracks, 2);
   t.notOk(seg.hasDuration, 'no Duration in a live Info');
   t.notOk(seg.hasSeekHead);
   t.notOk(seg.hasCues);
   t.equal(seg.clusters.length, 10, 'one cluster per 1 s GOP');
   for (const c of seg.clusters) {
-    const first = c.blocks[0]!;
+    const first = c.blocks[0];
     t.equal(first.track, 1);
     t.ok(first.keyframe, `cluster at ${c.timestamp} starts with a keyframe`);
     t.equal(c.blocks.filter((b) => b.track === 1 && b.keyframe).length, 1);
   }
   t.equal(allBlocks(seg).length, feed.length, 'every frame delivered');
   t.equal(s.stats.frames, feed.length);
-  t.ok(allBlocks(seg).some((b) => b.rel < 0), 'audio muxed late lands before its cluster timestamp (negative relative)');
+  t.ok(
+    allBlocks(seg).some((b) => b.rel < 0),
+    'audio muxed late lands before its cluster timestamp (negative relative)',
+  );
 });
 
 t.test('source timestamps pass through exactly with rebase: false', async (t) => {
@@ -56,12 +60,20 @@ t.test('source timestamps pass through exactly with rebase: false', async (t) =>
   const sub = s.subscribe();
   for (const f of feed) s.pushFrame(f);
   s.end();
-  const seg = walk(concat(drain(sub)))[0]!;
+  const seg = walk(concat(drain(sub)))[0];
   const got = allBlocks(seg).map((b) => b.ticks);
-  t.same(got, feed.map((f) => f.timestamp / 1e6));
+  t.same(
+    got,
+    feed.map((f) => f.timestamp / 1e6),
+  );
   // payloads identical, in order
   const blocks = allBlocks(seg);
-  t.ok(feed.every((f, i) => blocks[i]!.data.length === f.data.length && blocks[i]!.data[0] === f.data[0] && blocks[i]!.data[1] === f.data[1]));
+  t.ok(
+    feed.every(
+      (f, i) =>
+        blocks[i].data.length === f.data.length && blocks[i].data[0] === f.data[0] && blocks[i].data[1] === f.data[1],
+    ),
+  );
 });
 
 t.test('a GOP longer than int16 ticks is split into more clusters; only the first is a join point', async (t) => {
@@ -79,14 +91,18 @@ t.test('a GOP longer than int16 ticks is split into more clusters; only the firs
   // Late joiner: the join point is still in history, so it gets all of it.
   const late = s.subscribe();
   s.end();
-  const seg = walk(concat(drain(late)))[0]!;
+  const seg = walk(concat(drain(late)))[0];
   t.equal(seg.clusters.length, 4);
   for (const c of seg.clusters) {
     for (const b of c.blocks) t.ok(b.rel >= -32768 && b.rel <= 32767);
   }
-  t.ok(seg.clusters[0]!.blocks[0]!.keyframe);
-  t.notOk(seg.clusters[1]!.blocks[0]!.keyframe);
-  t.same(allBlocks(seg).map((b) => b.ticks), feed.map((f) => f.timestamp / 1e6), 'timestamps survive the split');
+  t.ok(seg.clusters[0].blocks[0].keyframe);
+  t.notOk(seg.clusters[1].blocks[0].keyframe);
+  t.same(
+    allBlocks(seg).map((b) => b.ticks),
+    feed.map((f) => f.timestamp / 1e6),
+    'timestamps survive the split',
+  );
 });
 
 t.test('B-frames reaching below a split cluster stay in int16 or force a split', async (t) => {
@@ -96,8 +112,11 @@ t.test('B-frames reaching below a split cluster stay in int16 or force a split',
   const sub = s.subscribe({ join: 'next-keyframe' });
   for (const f of feed) s.pushFrame(f);
   s.end();
-  const seg = walk(concat(drain(sub)))[0]!;
-  t.same(allBlocks(seg).map((b) => b.ticks), feed.map((f) => f.timestamp / 1e6));
+  const seg = walk(concat(drain(sub)))[0];
+  t.same(
+    allBlocks(seg).map((b) => b.ticks),
+    feed.map((f) => f.timestamp / 1e6),
+  );
   t.ok(seg.clusters.length >= 3);
 });
 
@@ -108,10 +127,10 @@ t.test('audio-only input is clustered about every second; every cluster is a joi
   const sub = s.subscribe({ join: 'next-keyframe' });
   for (const f of feed) s.pushFrame(f);
   s.end();
-  const seg = walk(concat(drain(sub)))[0]!;
+  const seg = walk(concat(drain(sub)))[0];
   t.equal(seg.clusters.length, 10);
   for (const c of seg.clusters) {
-    const dur = c.blocks[c.blocks.length - 1]!.ticks - c.blocks[0]!.ticks;
+    const dur = c.blocks[c.blocks.length - 1].ticks - c.blocks[0].ticks;
     t.ok(dur >= 900 && dur <= 1000, `cluster spans ~1 s (${dur} ms)`);
   }
   t.equal(s.stats.historyJoinPoints, 10);
@@ -119,123 +138,147 @@ t.test('audio-only input is clustered about every second; every cluster is a joi
   t.equal(late.state, 'active');
 });
 
-t.test('a late subscriber gets init + burst from the newest keyframe, rebased to exactly 0, never negative', async (t) => {
-  const s = new LiveStream();
-  s.setHeader(makeHeader());
-  const feed = makeFeed({ durationMs: 20_000, startMs: 3_600_000, gop: 50, bframes: true, audioLagMs: 50 });
-  const cut = Math.floor(feed.length * 0.63);
-  for (let i = 0; i < cut; i++) s.pushFrame(feed[i]!);
-  const late = s.subscribe();
-  t.equal(late.state, 'active', 'join point available: active at once');
-  const first = late.pull()!;
-  t.equal(first[0], s.initPart, 'init part first (shared)');
-  const rest = [first, drain(late)];
-  for (let i = cut; i < feed.length; i++) {
-    s.pushFrame(feed[i]!);
-    if (i % 7 === 0) rest.push(drain(late));
-  }
-  s.end();
-  rest.push(drain(late));
-  t.equal(late.pull(), null);
-  const segs = walk(concat(rest.flat()));
-  t.equal(segs.length, 1);
-  const seg = segs[0]!;
-  const c0 = seg.clusters[0]!;
-  t.ok(c0.blocks[0]!.keyframe && c0.blocks[0]!.track === 1, 'first block is a video keyframe');
-  const firstVideo = allBlocks(seg).find((b) => b.track === 1)!;
-  t.ok(firstVideo.keyframe, 'first video frame is a keyframe');
-  const ticks = allBlocks(seg).map((b) => b.ticks);
-  t.equal(Math.min(...ticks), 0, 'timestamps start at exactly 0');
-  t.ok(seg.clusters.every((c) => c.timestamp >= 0 && c.blocks.every((b) => b.ticks >= 0)), 'nothing negative');
-  // Every frame from the join point on arrives, shifted by one constant, except audio muxed after the
-  // first pull with a timestamp below the origin (smallest frame of the join cluster at that pull).
-  const joinIdx = (() => {
-    let k = -1;
-    for (let i = 0; i < cut; i++) if (feed[i]!.track === 1 && feed[i]!.keyframe) k = i;
-    return k;
-  })();
-  const origin = Math.min(...feed.slice(joinIdx, cut).map((f) => f.timestamp));
-  const kept = feed.slice(joinIdx).filter((f, k) => joinIdx + k < cut || f.timestamp >= origin);
-  const expected = kept.map((f) => (f.timestamp - origin) / 1e6);
-  t.same(ticks, expected, 'continuous timeline from the join point, origin = its smallest frame at the first pull');
-  t.equal(late.withheld, feed.length - joinIdx - kept.length, 'only the frames below the origin are withheld');
-  t.equal(s.stats.withheldFrames, late.withheld);
-  t.equal(s.stats.droppedFrames, 0);
-  t.ok(late.bytesSent > 0);
-});
-
-t.test('audio muxed after the keyframe with an earlier timestamp: withheld only for a subscriber whose origin is after it', async (t) => {
-  const s = new LiveStream();
-  s.setHeader(makeHeader());
-  const feed = makeFeed({ durationMs: 6_000, gop: 25, audioLagMs: 60 });
-  // One subscriber from the start; three join exactly when a keyframe cluster has just opened (only the
-  // keyframe known): their origin is that keyframe, so audio muxed after it with earlier timestamps is
-  // withheld from them, and only from them.
-  const first = s.subscribe({ join: 'next-keyframe' });
-  const firstOut: Uint8Array[] = [...drain(first)];
-  const subs: Subscriber[] = [];
-  const outs: Uint8Array[][] = [];
-  const joinTs: number[] = [];
-  let clusters = 0;
-  for (const f of feed) {
-    s.pushFrame(f);
-    if (s.stats.clusters !== clusters) {
-      clusters = s.stats.clusters;
-      if (clusters >= 2 && subs.length < 3) {
-        const sub = s.subscribe();
-        subs.push(sub);
-        outs.push(sub.pull()!);
-        joinTs.push(f.timestamp);
-      }
+t.test(
+  'a late subscriber gets init + burst from the newest keyframe, rebased to exactly 0, never negative',
+  async (t) => {
+    const s = new LiveStream();
+    s.setHeader(makeHeader());
+    const feed = makeFeed({ durationMs: 20_000, startMs: 3_600_000, gop: 50, bframes: true, audioLagMs: 50 });
+    const cut = Math.floor(feed.length * 0.63);
+    for (let i = 0; i < cut; i++) s.pushFrame(feed[i]);
+    const late = s.subscribe();
+    t.equal(late.state, 'active', 'join point available: active at once');
+    const first = late.pull()!;
+    t.equal(first[0], s.initPart, 'init part first (shared)');
+    const rest = [first, drain(late)];
+    for (let i = cut; i < feed.length; i++) {
+      s.pushFrame(feed[i]);
+      if (i % 7 === 0) rest.push(drain(late));
     }
-    firstOut.push(...drain(first));
-    subs.forEach((sub, i) => outs[i]!.push(...(sub.pull() ?? [])));
-  }
-  s.end();
-  firstOut.push(...drain(first));
-  subs.forEach((sub, i) => outs[i]!.push(...drain(sub)));
-  t.equal(subs.length, 3);
-  const firstTicks = allBlocks(walk(concat(firstOut))[0]!).map((b) => b.ticks);
-  t.same(firstTicks, feed.map((f) => f.timestamp / 1e6), 'the subscriber from the start gets every frame (origin 0)');
-  t.equal(first.withheld, 0);
-  let withheld = 0;
-  outs.forEach((o, k) => {
-    const seg = walk(concat(o))[0]!;
+    s.end();
+    rest.push(drain(late));
+    t.equal(late.pull(), null);
+    const segs = walk(concat(rest.flat()));
+    t.equal(segs.length, 1);
+    const seg = segs[0];
+    const c0 = seg.clusters[0];
+    t.ok(c0.blocks[0].keyframe && c0.blocks[0].track === 1, 'first block is a video keyframe');
+    const firstVideo = allBlocks(seg).find((b) => b.track === 1)!;
+    t.ok(firstVideo.keyframe, 'first video frame is a keyframe');
     const ticks = allBlocks(seg).map((b) => b.ticks);
-    t.equal(Math.min(...ticks), 0, 'starts at exactly 0 (the keyframe)');
-    t.ok(seg.clusters[0]!.blocks[0]!.keyframe);
-    const from = feed.findIndex((f) => f.timestamp === joinTs[k] && f.track === 1);
-    const late = feed.slice(from).filter((f) => f.timestamp < joinTs[k]!);
-    t.ok(late.length > 0 && late.every((f) => f.track === 2), `audio muxed late: ${late.length} frames`);
-    t.equal(subs[k]!.withheld, late.length, 'exactly those are withheld');
-    t.same(ticks, feed.slice(from).filter((f) => f.timestamp >= joinTs[k]!).map((f) => (f.timestamp - joinTs[k]!) / 1e6), 'everything else, one shift');
-    withheld += late.length;
-  });
-  t.equal(s.stats.withheldFrames, withheld);
-  t.equal(s.stats.droppedFrames, 0, 'nothing dropped for everyone');
-  t.equal(s.stats.frames, feed.length);
+    t.equal(Math.min(...ticks), 0, 'timestamps start at exactly 0');
+    t.ok(
+      seg.clusters.every((c) => c.timestamp >= 0 && c.blocks.every((b) => b.ticks >= 0)),
+      'nothing negative',
+    );
+    // Every frame from the join point on arrives, shifted by one constant, except audio muxed after the
+    // first pull with a timestamp below the origin (smallest frame of the join cluster at that pull).
+    const joinIdx = (() => {
+      let k = -1;
+      for (let i = 0; i < cut; i++) if (feed[i].track === 1 && feed[i].keyframe) k = i;
+      return k;
+    })();
+    const origin = Math.min(...feed.slice(joinIdx, cut).map((f) => f.timestamp));
+    const kept = feed.slice(joinIdx).filter((f, k) => joinIdx + k < cut || f.timestamp >= origin);
+    const expected = kept.map((f) => (f.timestamp - origin) / 1e6);
+    t.same(ticks, expected, 'continuous timeline from the join point, origin = its smallest frame at the first pull');
+    t.equal(late.withheld, feed.length - joinIdx - kept.length, 'only the frames below the origin are withheld');
+    t.equal(s.stats.withheldFrames, late.withheld);
+    t.equal(s.stats.droppedFrames, 0);
+    t.ok(late.bytesSent > 0);
+  },
+);
 
-  // rebaseLeadNs keeps them, at the cost of a stream starting that much after 0.
-  const s2 = new LiveStream({ rebaseLeadNs: 100e6 });
-  s2.setHeader(makeHeader());
-  let sub: Subscriber | undefined;
-  const out: Uint8Array[] = [];
-  let from = -1;
-  feed.forEach((f, i) => {
-    s2.pushFrame(f);
-    if (sub === undefined && s2.stats.clusters === 2) {
-      sub = s2.subscribe();
-      from = i;
+t.test(
+  'audio muxed after the keyframe with an earlier timestamp: withheld only for a subscriber whose origin is after it',
+  async (t) => {
+    const s = new LiveStream();
+    s.setHeader(makeHeader());
+    const feed = makeFeed({ durationMs: 6_000, gop: 25, audioLagMs: 60 });
+    // One subscriber from the start; three join exactly when a keyframe cluster has just opened (only the
+    // keyframe known): their origin is that keyframe, so audio muxed after it with earlier timestamps is
+    // withheld from them, and only from them.
+    const first = s.subscribe({ join: 'next-keyframe' });
+    const firstOut: Uint8Array[] = [...drain(first)];
+    const subs: Subscriber[] = [];
+    const outs: Uint8Array[][] = [];
+    const joinTs: number[] = [];
+    let clusters = 0;
+    for (const f of feed) {
+      s.pushFrame(f);
+      if (s.stats.clusters !== clusters) {
+        clusters = s.stats.clusters;
+        if (clusters >= 2 && subs.length < 3) {
+          const sub = s.subscribe();
+          subs.push(sub);
+          outs.push(sub.pull()!);
+          joinTs.push(f.timestamp);
+        }
+      }
+      firstOut.push(...drain(first));
+      subs.forEach((sub, i) => outs[i].push(...(sub.pull() ?? [])));
     }
-    if (sub) out.push(...drain(sub));
-  });
-  s2.end();
-  out.push(...drain(sub!));
-  const ticks = allBlocks(walk(concat(out))[0]!).map((b) => b.ticks);
-  const k0 = feed[from]!.timestamp / 1e6;
-  t.same(ticks, feed.slice(from).map((f) => f.timestamp / 1e6 - k0 + 100), 'rebaseLeadNs 100 ms: every frame, keyframe at 100 ms');
-  t.equal(sub!.withheld, 0);
-});
+    s.end();
+    firstOut.push(...drain(first));
+    subs.forEach((sub, i) => outs[i].push(...drain(sub)));
+    t.equal(subs.length, 3);
+    const firstTicks = allBlocks(walk(concat(firstOut))[0]).map((b) => b.ticks);
+    t.same(
+      firstTicks,
+      feed.map((f) => f.timestamp / 1e6),
+      'the subscriber from the start gets every frame (origin 0)',
+    );
+    t.equal(first.withheld, 0);
+    let withheld = 0;
+    outs.forEach((o, k) => {
+      const seg = walk(concat(o))[0];
+      const ticks = allBlocks(seg).map((b) => b.ticks);
+      t.equal(Math.min(...ticks), 0, 'starts at exactly 0 (the keyframe)');
+      t.ok(seg.clusters[0].blocks[0].keyframe);
+      const from = feed.findIndex((f) => f.timestamp === joinTs[k] && f.track === 1);
+      const late = feed.slice(from).filter((f) => f.timestamp < joinTs[k]);
+      t.ok(late.length > 0 && late.every((f) => f.track === 2), `audio muxed late: ${late.length} frames`);
+      t.equal(subs[k].withheld, late.length, 'exactly those are withheld');
+      t.same(
+        ticks,
+        feed
+          .slice(from)
+          .filter((f) => f.timestamp >= joinTs[k])
+          .map((f) => (f.timestamp - joinTs[k]) / 1e6),
+        'everything else, one shift',
+      );
+      withheld += late.length;
+    });
+    t.equal(s.stats.withheldFrames, withheld);
+    t.equal(s.stats.droppedFrames, 0, 'nothing dropped for everyone');
+    t.equal(s.stats.frames, feed.length);
+
+    // rebaseLeadNs keeps them, at the cost of a stream starting that much after 0.
+    const s2 = new LiveStream({ rebaseLeadNs: 100e6 });
+    s2.setHeader(makeHeader());
+    let sub: Subscriber | undefined;
+    const out: Uint8Array[] = [];
+    let from = -1;
+    feed.forEach((f, i) => {
+      s2.pushFrame(f);
+      if (sub === undefined && s2.stats.clusters === 2) {
+        sub = s2.subscribe();
+        from = i;
+      }
+      if (sub) out.push(...drain(sub));
+    });
+    s2.end();
+    out.push(...drain(sub!));
+    const ticks = allBlocks(walk(concat(out))[0]).map((b) => b.ticks);
+    const k0 = feed[from].timestamp / 1e6;
+    t.same(
+      ticks,
+      feed.slice(from).map((f) => f.timestamp / 1e6 - k0 + 100),
+      'rebaseLeadNs 100 ms: every frame, keyframe at 100 ms',
+    );
+    t.equal(sub!.withheld, 0);
+  },
+);
 
 t.test('two subscribers joining at different times share the same block byte arrays', async (t) => {
   const s = new LiveStream();
@@ -258,19 +301,25 @@ t.test('two subscribers joining at different times share the same block byte arr
   const aSet = new Set(aParts);
   const bBlocks = bParts.filter((p) => p[0] === 0xa3 || p[0] === 0xa0);
   t.ok(bBlocks.length > 100);
-  t.ok(bBlocks.every((p) => aSet.has(p)), 'every block b got is === one a got');
-  const firstShared = aParts.indexOf(bBlocks[0]!);
+  t.ok(
+    bBlocks.every((p) => aSet.has(p)),
+    'every block b got is === one a got',
+  );
+  const firstShared = aParts.indexOf(bBlocks[0]);
   const aBlocksFrom = aParts.slice(firstShared).filter((p) => p[0] === 0xa3 || p[0] === 0xa0);
   t.equal(aBlocksFrom.length, bBlocks.length);
-  t.ok(aBlocksFrom.every((p, i) => p === bBlocks[i]), 'same order, same objects from the common point on');
+  t.ok(
+    aBlocksFrom.every((p, i) => p === bBlocks[i]),
+    'same order, same objects from the common point on',
+  );
   t.equal(bParts[0], aParts[0], 'init part shared too');
   // Cluster starts differ only by timestamp (b is rebased to its join point).
-  const segA = walk(concat(aParts))[0]!;
-  const segB = walk(concat(bParts))[0]!;
+  const segA = walk(concat(aParts))[0];
+  const segB = walk(concat(bParts))[0];
   const off = segA.clusters.length - segB.clusters.length;
-  const delta = segA.clusters[off]!.timestamp - segB.clusters[0]!.timestamp;
+  const delta = segA.clusters[off].timestamp - segB.clusters[0].timestamp;
   t.ok(delta > 0);
-  t.ok(segB.clusters.every((c, i) => segA.clusters[off + i]!.timestamp - c.timestamp === delta));
+  t.ok(segB.clusters.every((c, i) => segA.clusters[off + i].timestamp - c.timestamp === delta));
 });
 
 t.test('slow subscriber: skipped past the soft limit, dropped past the hard limit; others unaffected', async (t) => {
@@ -305,11 +354,14 @@ t.test('slow subscriber: skipped past the soft limit, dropped past the hard limi
   t.equal(slow.pull(), null);
   t.ok(slowReadable >= 1, 'onReadable fired (join / drop)');
   t.ok(skipped.includes(slow));
-  t.same(dropped.map(([, w]) => w), ['lag']);
-  t.equal(dropped[0]![0], slow);
+  t.same(
+    dropped.map(([, w]) => w),
+    ['lag'],
+  );
+  t.equal(dropped[0][0], slow);
   t.equal(good.skips, 0);
   t.equal(good.state, 'finished');
-  t.equal(allBlocks(walk(concat(goodParts))[0]!).length, feed.length, 'the good subscriber got every frame');
+  t.equal(allBlocks(walk(concat(goodParts))[0]).length, feed.length, 'the good subscriber got every frame');
   t.equal(s.stats.drops, 1);
   t.equal(s.stats.skips, slow.skips);
   t.equal(s.stats.subscribers, 0);
@@ -333,11 +385,15 @@ t.test('a subscriber that reads slowly is moved forward but stays decodable', as
   t.ok(sub.skips >= 2, `skipped ${sub.skips} times`);
   t.equal(sub.state, 'active');
   t.ok(sub.lagNs <= 3.1e9);
-  const seg = walk(concat(parts))[0]!;
-  for (const cl of seg.clusters) t.ok(cl.blocks.length === 0 || cl.blocks[0]!.keyframe, 'every cluster starts with a keyframe');
+  const seg = walk(concat(parts))[0];
+  for (const cl of seg.clusters)
+    t.ok(cl.blocks.length === 0 || cl.blocks[0].keyframe, 'every cluster starts with a keyframe');
   const ticks = allBlocks(seg).map((b) => b.ticks);
-  t.ok(ticks.every((x, i) => i === 0 || x >= ticks[i - 1]! - 100), 'timestamps stay continuous in media time after skips (no reset)');
-  t.ok(ticks[ticks.length - 1]! > 20_000, 'timeline keeps the gaps');
+  t.ok(
+    ticks.every((x, i) => i === 0 || x >= ticks[i - 1] - 100),
+    'timestamps stay continuous in media time after skips (no reset)',
+  );
+  t.ok(ticks[ticks.length - 1] > 20_000, 'timeline keeps the gaps');
 });
 
 t.test('idle subscriber (never pulls) is dropped after the idle timeout', async (t) => {
@@ -360,7 +416,14 @@ t.test('idle subscriber (never pulls) is dropped after the idle timeout', async 
 t.test('history stays within its byte and cluster bounds under a long feed; cursors never dangle', async (t) => {
   const c = clock();
   const maxBytes = 256 * 1024;
-  const s = new LiveStream({ clock: c.now, historyMaxBytes: maxBytes, historyMaxClusters: 8, softLimitNs: 1e12, hardLimitNs: 1e12, idleTimeoutMs: 1e12 });
+  const s = new LiveStream({
+    clock: c.now,
+    historyMaxBytes: maxBytes,
+    historyMaxClusters: 8,
+    softLimitNs: 1e12,
+    hardLimitNs: 1e12,
+    idleTimeoutMs: 1e12,
+  });
   s.setHeader(makeHeader());
   const feed = makeFeed({ durationMs: 600_000, gop: 50, videoBytes: 1500 }); // ~600 s at ~0.4 Mbit/s
   const stuck = s.subscribe({ join: 'next-keyframe' });
@@ -384,11 +447,11 @@ t.test('history stays within its byte and cluster bounds under a long feed; curs
   // The stuck cursor points far behind the (evicted) history: the next pull moves it to a join point.
   const parts = [...first, ...drain(stuck)];
   t.ok(stuck.skips >= 1, 'evicted cursor moved forward');
-  const seg = walk(concat(parts))[0]!;
+  const seg = walk(concat(parts))[0];
   t.ok(seg.clusters.length >= 1);
-  t.ok(seg.clusters[seg.clusters.length - 1]!.blocks[0]!.keyframe);
+  t.ok(seg.clusters[seg.clusters.length - 1].blocks[0].keyframe);
   // ... after the skip it resumes at a join point
-  t.ok(seg.clusters.slice(1).every((cl) => cl.blocks[0]!.keyframe));
+  t.ok(seg.clusters.slice(1).every((cl) => cl.blocks[0].keyframe));
 });
 
 t.test('a single cluster larger than the history cap is cut so eviction can keep the bound', async (t) => {
@@ -419,18 +482,18 @@ t.test('next-keyframe join waits (init part at once) and onReadable fires at the
   t.same(sub.pull(), [], 'nothing until the next keyframe');
   t.equal(sub.state, 'waiting');
   let i = 10;
-  while (s.stats.historyJoinPoints < 2) s.pushFrame(feed[i++]!);
+  while (s.stats.historyJoinPoints < 2) s.pushFrame(feed[i++]);
   t.equal(woke, 1, 'woken once when the keyframe cluster opened');
   const p1 = sub.pull()!;
   t.equal(sub.state, 'active');
-  const seg = walk(concat([...p0, ...p1]))[0]!;
+  const seg = walk(concat([...p0, ...p1]))[0];
   t.equal(seg.clusters.length, 1);
-  t.ok(seg.clusters[0]!.blocks[0]!.keyframe);
-  t.equal(seg.clusters[0]!.blocks[0]!.ticks, 0, 'rebased to 0');
+  t.ok(seg.clusters[0].blocks[0].keyframe);
+  t.equal(seg.clusters[0].blocks[0].ticks, 0, 'rebased to 0');
   // caught up: parked; the next frame wakes it once
   woke = 0;
-  s.pushFrame(feed[i++]!);
-  s.pushFrame(feed[i++]!);
+  s.pushFrame(feed[i++]);
+  s.pushFrame(feed[i]);
   t.equal(woke, 1);
   t.equal(sub.pull()!.length, 2);
   s.end();
@@ -456,7 +519,7 @@ t.test('pull(maxBytes) splits at part boundaries and loses nothing', async (t) =
     let n = 0;
     for (const x of p) n += x.length;
     t.ok(p.length >= 1);
-    if (p.length > 1) t.ok(n - p[p.length - 1]!.length < 1000, 'stops once maxBytes is reached');
+    if (p.length > 1) t.ok(n - p[p.length - 1].length < 1000, 'stops once maxBytes is reached');
     pieces.push(...p);
   }
   t.ok(calls > 5);
@@ -471,18 +534,18 @@ t.test('end(): everything is delivered, then null; subscribers after end finish 
   const a = s.subscribe({ join: 'next-keyframe' });
   for (const f of feed) s.pushFrame(f);
   s.end();
-  const seg = walk(concat(drain(a)))[0]!;
+  const seg = walk(concat(drain(a)))[0];
   t.equal(allBlocks(seg).length, feed.length);
   t.equal(a.pull(), null);
   t.equal(a.state, 'finished');
   const late = s.subscribe();
-  const lateSeg = walk(concat(drain(late)))[0]!;
+  const lateSeg = walk(concat(drain(late)))[0];
   t.equal(lateSeg.clusters.length, 1, 'burst of the last GOP');
   t.equal(late.pull(), null);
   const waiting = s.subscribe({ join: 'next-keyframe' });
   t.same(waiting.pull(), [s.initPart!]);
   t.equal(waiting.pull(), null);
-  t.throws(() => s.pushFrame(feed[0]!));
+  t.throws(() => s.pushFrame(feed[0]));
 });
 
 t.test('setHeader: same tracks continue the Segment; new tracks start a new init part', async (t) => {
@@ -498,20 +561,25 @@ t.test('setHeader: same tracks continue the Segment; new tracks start a new init
   parts.push(...drain(sub));
   let segs = walk(concat(parts));
   t.equal(segs.length, 1, 'same Segment');
-  const ticks = allBlocks(segs[0]!).filter((b) => b.track === 1).map((b) => b.ticks);
-  t.ok(ticks.every((x, i) => i === 0 || x > ticks[i - 1]!), 'video timestamps stay increasing across the reconnect');
+  const ticks = allBlocks(segs[0])
+    .filter((b) => b.track === 1)
+    .map((b) => b.ticks);
+  t.ok(
+    ticks.every((x, i) => i === 0 || x > ticks[i - 1]),
+    'video timestamps stay increasing across the reconnect',
+  );
   t.equal(s.stats.epochs, 1);
   // New layout (different codec private): new init part, and the subscriber gets it.
   s.setHeader(makeHeader({ codecPrivate: new Uint8Array([1, 2, 3]) }));
   const late = s.subscribe();
-  t.equal(late.state, 'waiting', 'joiners wait for the new layout\'s first keyframe');
+  t.equal(late.state, 'waiting', "joiners wait for the new layout's first keyframe");
   for (const f of makeFeed({ durationMs: 2_000 })) s.pushFrame(f);
   s.end();
   parts.push(...drain(sub));
   segs = walk(concat(parts));
   t.equal(segs.length, 2, 'a second EBML header + Segment');
   t.equal(s.stats.epochs, 2);
-  t.equal(segs[1]!.clusters[0]!.blocks[0]!.ticks, 0, 'the new Segment is rebased to 0 (pulled after end(): exact origin)');
+  t.equal(segs[1].clusters[0].blocks[0].ticks, 0, 'the new Segment is rebased to 0 (pulled after end(): exact origin)');
   const lateSegs = walk(concat(drain(late)));
   t.equal(lateSegs.length, 1, 'a new joiner sees only the new layout');
 });
@@ -530,9 +598,9 @@ t.test('per-subscriber cost: pushFrame does not touch idle subscribers; memory p
   let readable = 0;
   for (const sub of subs) sub.onReadable = () => readable++;
   for (const sub of subs) sub.pull(); // park
-  s.pushFrame(feed[60]!);
+  s.pushFrame(feed[60]);
   t.equal(readable, 5000, 'each parked subscriber woken once');
-  s.pushFrame(feed[61]!);
+  s.pushFrame(feed[61]);
   t.equal(readable, 5000, 'not again until it pulls');
   t.equal(s.stats.subscribers, 5000);
   for (const sub of subs) sub.close();
@@ -554,7 +622,7 @@ t.test('a forward jump in source timestamps does not drop caught-up subscribers'
   t.equal(sub.state, 'active');
   t.equal(sub.skips, 0);
   t.equal(s.stats.drops, 0);
-  t.equal(allBlocks(walk(concat(parts))[0]!).length, feed.length);
+  t.equal(allBlocks(walk(concat(parts))[0]).length, feed.length);
 });
 
 t.test('a frame that cannot be encoded throws and leaves the stream usable', async (t) => {
@@ -563,20 +631,36 @@ t.test('a frame that cannot be encoded throws and leaves the stream usable', asy
   const sub = s.subscribe({ join: 'next-keyframe' });
   const feed = makeFeed({ durationMs: 2_000 });
   for (const f of feed.slice(0, 20)) s.pushFrame(f);
-  t.throws(() => s.pushFrame({ ...feed[20]!, timestamp: Number.NaN }));
-  t.throws(() => s.pushFrame({ ...feed[20]!, track: 0 }));
+  t.throws(() => s.pushFrame({ ...feed[20], timestamp: Number.NaN }));
+  t.throws(() => s.pushFrame({ ...feed[20], track: 0 }));
   for (const f of feed.slice(20)) s.pushFrame(f);
   s.end();
-  const seg = walk(concat(drain(sub)))[0]!;
-  t.same(allBlocks(seg).map((b) => b.ticks), feed.map((f) => f.timestamp / 1e6), 'pulled after end(): the exact origin');
-  t.throws(() => new LiveStream().pushFrame(feed[0]!), 'pushFrame before setHeader');
+  const seg = walk(concat(drain(sub)))[0];
+  t.same(
+    allBlocks(seg).map((b) => b.ticks),
+    feed.map((f) => f.timestamp / 1e6),
+    'pulled after end(): the exact origin',
+  );
+  t.throws(() => new LiveStream().pushFrame(feed[0]), 'pushFrame before setHeader');
 });
 
 // ---- Frames before the first keyframe; audio muxed after a keyframe with an earlier timestamp ----
 
 const ms = (x: number) => x * 1e6;
-const vf = (tMs: number, key: boolean, size = 100): Frame => ({ track: 1, timestamp: ms(tMs), keyframe: key, data: new Uint8Array(size).fill(tMs & 0xff), duration: ms(40) });
-const af = (tMs: number, size = 20): Frame => ({ track: 2, timestamp: ms(tMs), keyframe: true, data: new Uint8Array(size).fill(tMs & 0xff), duration: ms(20) });
+const vf = (tMs: number, key: boolean, size = 100): Frame => ({
+  track: 1,
+  timestamp: ms(tMs),
+  keyframe: key,
+  data: new Uint8Array(size).fill(tMs & 0xff),
+  duration: ms(40),
+});
+const af = (tMs: number, size = 20): Frame => ({
+  track: 2,
+  timestamp: ms(tMs),
+  keyframe: true,
+  data: new Uint8Array(size).fill(tMs & 0xff),
+  duration: ms(20),
+});
 
 /** Pushes frames, pulling after every one (like a fast client). */
 function feedPulling(s: LiveStream, sub: Subscriber, frames: Frame[]): Uint8Array[] {
@@ -601,11 +685,25 @@ t.test('frames before the first keyframe are held and go right after it; video b
     parts.push(...feedPulling(s, sub, [vf(80, true), af(80), vf(120, false), af(100), af(120)]));
     s.end();
     parts.push(...drain(sub));
-    const seg = walk(concat(parts))[0]!;
+    const seg = walk(concat(parts))[0];
     t.equal(seg.clusters.length, 1);
     const blocks = allBlocks(seg);
-    t.same(blocks.map((b) => [b.track, b.rel]), [[1, 0], [2, -80], [2, -60], [2, -40], [2, -20], [2, 0], [1, 40], [2, 20], [2, 40]], `${join}: keyframe, held audio (negative relative), the rest`);
-    t.ok(blocks[0]!.keyframe);
+    t.same(
+      blocks.map((b) => [b.track, b.rel]),
+      [
+        [1, 0],
+        [2, -80],
+        [2, -60],
+        [2, -40],
+        [2, -20],
+        [2, 0],
+        [1, 40],
+        [2, 20],
+        [2, 40],
+      ],
+      `${join}: keyframe, held audio (negative relative), the rest`,
+    );
+    t.ok(blocks[0].keyframe);
     t.equal(Math.min(...blocks.map((b) => b.ticks)), 0, 'origin: the smallest held frame: starts at exactly 0');
     t.ok(blocks.every((b) => b.ticks >= 0));
     t.equal(s.stats.frames, 9);
@@ -622,7 +720,7 @@ t.test('held frames are bounded by holdMaxNs and holdMaxBytes (oldest dropped, c
   const parts = feedPulling(s, sub, [...audio, vf(3000, true)]);
   s.end();
   parts.push(...drain(sub));
-  const blocks = allBlocks(walk(concat(parts))[0]!);
+  const blocks = allBlocks(walk(concat(parts))[0]);
   const kept = blocks.filter((b) => b.track === 2).map((b) => b.rel);
   t.equal(kept[0], -500, 'oldest kept: 500 ms before the keyframe');
   t.equal(kept.length, 25, '2500..2980 ms');
@@ -632,7 +730,7 @@ t.test('held frames are bounded by holdMaxNs and holdMaxBytes (oldest dropped, c
   s2.setHeader(makeHeader());
   const sub2 = s2.subscribe();
   const parts2 = feedPulling(s2, sub2, [af(0), af(20), af(40), af(60), af(80), af(100), vf(120, true)]);
-  t.equal(allBlocks(walk(concat(parts2))[0]!).length, 1 + 5, 'five 20-byte frames fit in 100 bytes');
+  t.equal(allBlocks(walk(concat(parts2))[0]).length, 1 + 5, 'five 20-byte frames fit in 100 bytes');
   t.equal(s2.stats.droppedFrames, 1);
 });
 
@@ -648,8 +746,15 @@ t.test('end() before any keyframe: the held frames go out as an audio-only clust
   t.ok(woke >= 1, 'woken');
   parts.push(...drain(sub));
   t.equal(sub.pull(), null, 'finished');
-  const seg = walk(concat(parts))[0]!;
-  t.same(allBlocks(seg).map((b) => [b.track, b.ticks]), [[2, 0], [2, 20], [2, 40]]);
+  const seg = walk(concat(parts))[0];
+  t.same(
+    allBlocks(seg).map((b) => [b.track, b.ticks]),
+    [
+      [2, 0],
+      [2, 20],
+      [2, 40],
+    ],
+  );
   t.equal(s.stats.droppedFrames, 1);
   // A new layout before any keyframe does the same for the old layout's held frames.
   const s2 = new LiveStream({ clock: () => 0 });
@@ -661,79 +766,132 @@ t.test('end() before any keyframe: the held frames go out as an audio-only clust
   t.equal(s2.stats.heldFrames, 0);
 });
 
-t.test('audio muxed after the very first keyframe with an earlier timestamp: withheld for a subscriber that pulled at the keyframe (default), kept with rebaseLeadNs', async (t) => {
-  // like h264-aac-bframes.mkv: video from 21 ms, audio from 0, audio muxed after the keyframe
-  const frames = [vf(21, true), af(0), af(21), vf(101, false), vf(61, false), af(42), af(64), af(85)];
-  for (const join of ['next-keyframe', 'latest-keyframe'] as const) {
+t.test(
+  'audio muxed after the very first keyframe with an earlier timestamp: withheld for a subscriber that pulled at the keyframe (default), kept with rebaseLeadNs',
+  async (t) => {
+    // like h264-aac-bframes.mkv: video from 21 ms, audio from 0, audio muxed after the keyframe
+    const frames = [vf(21, true), af(0), af(21), vf(101, false), vf(61, false), af(42), af(64), af(85)];
+    for (const join of ['next-keyframe', 'latest-keyframe'] as const) {
+      const s = new LiveStream({ clock: () => 0 });
+      s.setHeader(makeHeader());
+      const sub = s.subscribe({ join });
+      const other = s.subscribe({ join }); // subscribed as early, but first pulls once the audio at 0 is in
+      const parts = feedPulling(s, sub, frames.slice(0, 1));
+      t.equal(sub.state, 'active', 'attached at the keyframe, before the audio was known');
+      parts.push(...feedPulling(s, sub, frames.slice(1, 2)));
+      const otherParts = drain(other);
+      parts.push(...feedPulling(s, sub, frames.slice(2)));
+      otherParts.push(...drain(other));
+      s.end();
+      parts.push(...drain(sub));
+      otherParts.push(...drain(other));
+      const blocks = allBlocks(walk(concat(parts))[0]);
+      t.same(
+        blocks.map((b) => b.ticks),
+        frames.filter((f) => f.timestamp >= ms(21)).map((f) => f.timestamp / 1e6 - 21),
+        `${join}: origin = the keyframe: starts at exactly 0`,
+      );
+      t.equal(sub.withheld, 1, 'the audio at 0 ms, below its origin, is withheld from it');
+      const otherBlocks = allBlocks(walk(concat(otherParts))[0]);
+      t.same(
+        otherBlocks.map((b) => b.ticks),
+        frames.map((f) => f.timestamp / 1e6),
+        'a subscriber whose first pull saw the audio at 0 gets every frame, from 0',
+      );
+      t.equal(other.withheld, 0);
+      t.equal(s.stats.withheldFrames, 1);
+      t.equal(s.stats.droppedFrames, 0, 'nothing dropped for everyone');
+      t.equal(s.stats.frames, frames.length);
+
+      const s2 = new LiveStream({ clock: () => 0, rebaseLeadNs: ms(50) });
+      s2.setHeader(makeHeader());
+      const sub2 = s2.subscribe({ join });
+      const parts2 = feedPulling(s2, sub2, frames);
+      s2.end();
+      parts2.push(...drain(sub2));
+      const blocks2 = allBlocks(walk(concat(parts2))[0]);
+      t.same(
+        blocks2.map((b) => b.ticks),
+        frames.map((f) => f.timestamp / 1e6 - 21 + 50),
+        `${join}: rebaseLeadNs 50 ms: every frame, origin = keyframe - 50 ms`,
+      );
+      t.equal(sub2.withheld, 0);
+    }
+  },
+);
+
+t.test(
+  'no frame is ever dropped for everyone: a late frame reaches the earlier subscriber, and is withheld (counted) only for the fresh one',
+  async (t) => {
     const s = new LiveStream({ clock: () => 0 });
     s.setHeader(makeHeader());
-    const sub = s.subscribe({ join });
-    const other = s.subscribe({ join }); // subscribed as early, but first pulls once the audio at 0 is in
-    const parts = feedPulling(s, sub, frames.slice(0, 1));
-    t.equal(sub.state, 'active', 'attached at the keyframe, before the audio was known');
-    parts.push(...feedPulling(s, sub, frames.slice(1, 2)));
-    const otherParts = drain(other);
-    parts.push(...feedPulling(s, sub, frames.slice(2)));
-    otherParts.push(...drain(other));
+    const a = s.subscribe();
+    const aParts = feedPulling(s, a, [vf(1000, true), af(1000), vf(1040, false), af(1020)]);
+    s.pushFrame(vf(2000, true));
+    aParts.push(...drain(a));
+    const b = s.subscribe(); // latest-keyframe: the cluster at 2000, its origin
+    const bParts = drain(b);
+    const later = [
+      af(1960),
+      af(1980),
+      vf(2040, false),
+      af(2000), // audio muxed late, below b's origin
+      vf(1900, true),
+      vf(1940, false),
+      af(2020), // a keyframe going back in time: a cluster starting below b's origin (muted for b)
+      vf(3000, true),
+      af(2040),
+    ];
+    for (const f of later) {
+      s.pushFrame(f);
+      aParts.push(...drain(a));
+      bParts.push(...drain(b));
+    }
     s.end();
-    parts.push(...drain(sub));
-    otherParts.push(...drain(other));
-    const blocks = allBlocks(walk(concat(parts))[0]!);
-    t.same(blocks.map((b) => b.ticks), frames.filter((f) => f.timestamp >= ms(21)).map((f) => f.timestamp / 1e6 - 21), `${join}: origin = the keyframe: starts at exactly 0`);
-    t.equal(sub.withheld, 1, 'the audio at 0 ms, below its origin, is withheld from it');
-    const otherBlocks = allBlocks(walk(concat(otherParts))[0]!);
-    t.same(otherBlocks.map((b) => b.ticks), frames.map((f) => f.timestamp / 1e6), 'a subscriber whose first pull saw the audio at 0 gets every frame, from 0');
-    t.equal(other.withheld, 0);
-    t.equal(s.stats.withheldFrames, 1);
-    t.equal(s.stats.droppedFrames, 0, 'nothing dropped for everyone');
-    t.equal(s.stats.frames, frames.length);
-
-    const s2 = new LiveStream({ clock: () => 0, rebaseLeadNs: ms(50) });
-    s2.setHeader(makeHeader());
-    const sub2 = s2.subscribe({ join });
-    const parts2 = feedPulling(s2, sub2, frames);
-    s2.end();
-    parts2.push(...drain(sub2));
-    const blocks2 = allBlocks(walk(concat(parts2))[0]!);
-    t.same(blocks2.map((b) => b.ticks), frames.map((f) => f.timestamp / 1e6 - 21 + 50), `${join}: rebaseLeadNs 50 ms: every frame, origin = keyframe - 50 ms`);
-    t.equal(sub2.withheld, 0);
-  }
-});
-
-t.test('no frame is ever dropped for everyone: a late frame reaches the earlier subscriber, and is withheld (counted) only for the fresh one', async (t) => {
-  const s = new LiveStream({ clock: () => 0 });
-  s.setHeader(makeHeader());
-  const a = s.subscribe();
-  const aParts = feedPulling(s, a, [vf(1000, true), af(1000), vf(1040, false), af(1020)]);
-  s.pushFrame(vf(2000, true));
-  aParts.push(...drain(a));
-  const b = s.subscribe(); // latest-keyframe: the cluster at 2000, its origin
-  const bParts = drain(b);
-  const later = [
-    af(1960), af(1980), vf(2040, false), af(2000), // audio muxed late, below b's origin
-    vf(1900, true), vf(1940, false), af(2020), // a keyframe going back in time: a cluster starting below b's origin (muted for b)
-    vf(3000, true), af(2040),
-  ];
-  for (const f of later) {
-    s.pushFrame(f);
     aParts.push(...drain(a));
     bParts.push(...drain(b));
-  }
-  s.end();
-  aParts.push(...drain(a));
-  bParts.push(...drain(b));
-  t.equal(s.stats.droppedFrames, 0, 'nothing dropped');
-  t.equal(s.stats.frames, 5 + later.length, 'every frame placed in the shared history');
-  const aSeg = walk(concat(aParts))[0]!;
-  t.same(allBlocks(aSeg).map((b) => [b.track, b.ticks]), [
-    [1, 0], [2, 0], [1, 40], [2, 20], [1, 1000],
-    [2, 960], [2, 980], [1, 1040], [2, 1000], [1, 900], [1, 940], [2, 1020], [1, 2000], [2, 1040],
-  ], 'the earlier subscriber (origin 1000) gets every frame');
-  t.equal(a.withheld, 0);
-  const bSeg = walk(concat(bParts))[0]!;
-  t.same(allBlocks(bSeg).map((x) => [x.track, x.ticks]), [[1, 0], [1, 40], [2, 0], [1, 1000], [2, 40]], 'the fresh subscriber (origin 2000): nothing below it');
-  t.ok(bSeg.clusters.every((c) => c.timestamp >= 0 && c.blocks.every((x) => x.ticks >= 0)), 'nothing negative in its bytes');
-  t.equal(b.withheld, 5, 'audio at 1960 and 1980, and the whole cluster at 1900 (its start would be negative)');
-  t.equal(s.stats.withheldFrames, 5);
-  t.equal(a.skips + b.skips, 0);
-});
+    t.equal(s.stats.droppedFrames, 0, 'nothing dropped');
+    t.equal(s.stats.frames, 5 + later.length, 'every frame placed in the shared history');
+    const aSeg = walk(concat(aParts))[0];
+    t.same(
+      allBlocks(aSeg).map((b) => [b.track, b.ticks]),
+      [
+        [1, 0],
+        [2, 0],
+        [1, 40],
+        [2, 20],
+        [1, 1000],
+        [2, 960],
+        [2, 980],
+        [1, 1040],
+        [2, 1000],
+        [1, 900],
+        [1, 940],
+        [2, 1020],
+        [1, 2000],
+        [2, 1040],
+      ],
+      'the earlier subscriber (origin 1000) gets every frame',
+    );
+    t.equal(a.withheld, 0);
+    const bSeg = walk(concat(bParts))[0];
+    t.same(
+      allBlocks(bSeg).map((x) => [x.track, x.ticks]),
+      [
+        [1, 0],
+        [1, 40],
+        [2, 0],
+        [1, 1000],
+        [2, 40],
+      ],
+      'the fresh subscriber (origin 2000): nothing below it',
+    );
+    t.ok(
+      bSeg.clusters.every((c) => c.timestamp >= 0 && c.blocks.every((x) => x.ticks >= 0)),
+      'nothing negative in its bytes',
+    );
+    t.equal(b.withheld, 5, 'audio at 1960 and 1980, and the whole cluster at 1900 (its start would be negative)');
+    t.equal(s.stats.withheldFrames, 5);
+    t.equal(a.skips + b.skips, 0);
+  },
+);

@@ -16,16 +16,41 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-export function makeHeader(opts: { video?: boolean; audio?: boolean; scale?: number; docType?: string; codecPrivate?: Uint8Array } = {}): MatroskaHeader {
+export function makeHeader(
+  opts: { video?: boolean; audio?: boolean; scale?: number; docType?: string; codecPrivate?: Uint8Array } = {},
+): MatroskaHeader {
   const tracks: TrackInfo[] = [];
   if (opts.video !== false) {
-    tracks.push({ number: 1, uid: 1n, kind: 'video', type: 1, codecId: 'V_VP9', video: { pixelWidth: 320, pixelHeight: 240 }, ...(opts.codecPrivate ? { codecPrivate: opts.codecPrivate } : {}) });
+    tracks.push({
+      number: 1,
+      uid: 1n,
+      kind: 'video',
+      type: 1,
+      codecId: 'V_VP9',
+      video: { pixelWidth: 320, pixelHeight: 240 },
+      ...(opts.codecPrivate ? { codecPrivate: opts.codecPrivate } : {}),
+    });
   }
   if (opts.audio !== false) {
-    tracks.push({ number: 2, uid: 2n, kind: 'audio', type: 2, codecId: 'A_OPUS', audio: { samplingFrequency: 48000, channels: 2 } });
+    tracks.push({
+      number: 2,
+      uid: 2n,
+      kind: 'audio',
+      type: 2,
+      codecId: 'A_OPUS',
+      audio: { samplingFrequency: 48000, channels: 2 },
+    });
   }
   return {
-    ebml: { docType: opts.docType ?? 'webm', docTypeVersion: 4, docTypeReadVersion: 2, ebmlVersion: 1, ebmlReadVersion: 1, ebmlMaxIdLength: 4, ebmlMaxSizeLength: 8 },
+    ebml: {
+      docType: opts.docType ?? 'webm',
+      docTypeVersion: 4,
+      docTypeReadVersion: 2,
+      ebmlVersion: 1,
+      ebmlReadVersion: 1,
+      ebmlMaxIdLength: 4,
+      ebmlMaxSizeLength: 8,
+    },
     info: { timestampScale: opts.scale ?? 1_000_000 },
     tracks,
     segmentDataOffset: 0,
@@ -80,13 +105,25 @@ export function makeFeed(o: FeedOptions): Frame[] {
         if (k % 2 === 1 && k + 1 <= gop - 1 && i + 1 < count) pts = i + 1;
         else if (k % 2 === 0) pts = i - 1;
       }
-      video.push({ track: 1, timestamp: (start + pts * videoMs) * 1e6, keyframe: key, data: payload(key ? vb * 4 : vb), duration: videoMs * 1e6 });
+      video.push({
+        track: 1,
+        timestamp: (start + pts * videoMs) * 1e6,
+        keyframe: key,
+        data: payload(key ? vb * 4 : vb),
+        duration: videoMs * 1e6,
+      });
     }
   }
   if (audioMs > 0) {
     const count = Math.floor(o.durationMs / audioMs);
     for (let i = 0; i < count; i++) {
-      audio.push({ track: 2, timestamp: (start + i * audioMs) * 1e6, keyframe: true, data: payload(ab), duration: audioMs * 1e6 });
+      audio.push({
+        track: 2,
+        timestamp: (start + i * audioMs) * 1e6,
+        keyframe: true,
+        data: payload(ab),
+        duration: audioMs * 1e6,
+      });
     }
   }
   // Interleave by decode time (video decode time = index * videoMs, audio a little late like muxers do).
@@ -96,8 +133,8 @@ export function makeFeed(o: FeedOptions): Frame[] {
   while (vi < video.length || ai < audio.length) {
     const vt = vi < video.length ? vi * videoMs : Infinity;
     const at = ai < audio.length ? ai * audioMs : Infinity;
-    if (vt <= at + (o.audioLagMs ?? 0)) out.push(video[vi++]!);
-    else out.push(audio[ai++]!);
+    if (vt <= at + (o.audioLagMs ?? 0)) out.push(video[vi++]);
+    else out.push(audio[ai++]);
   }
   return out;
 }
@@ -109,26 +146,26 @@ function vintLen(b: number): number {
   return 0;
 }
 function readId(d: Uint8Array, p: number): [number, number] {
-  const len = vintLen(d[p]!);
+  const len = vintLen(d[p]);
   if (len === 0 || len > 4) throw new Error(`bad id at ${p}`);
   let v = 0;
-  for (let i = 0; i < len; i++) v = v * 256 + d[p + i]!;
+  for (let i = 0; i < len; i++) v = v * 256 + d[p + i];
   return [v, len];
 }
 function readSize(d: Uint8Array, p: number): [number, number] {
-  const len = vintLen(d[p]!);
+  const len = vintLen(d[p]);
   if (len === 0) throw new Error(`bad size at ${p}`);
-  let v = d[p]! & (0xff >> len);
+  let v = d[p] & (0xff >> len);
   let allOnes = v === 0xff >> len;
   for (let i = 1; i < len; i++) {
-    v = v * 256 + d[p + i]!;
+    v = v * 256 + d[p + i];
     if (d[p + i] !== 0xff) allOnes = false;
   }
   return [allOnes ? -1 : v, len];
 }
 function readUint(d: Uint8Array, p: number, n: number): number {
   let v = 0;
-  for (let i = 0; i < n; i++) v = v * 256 + d[p + i]!;
+  for (let i = 0; i < n; i++) v = v * 256 + d[p + i];
   return v;
 }
 
@@ -182,13 +219,21 @@ export function walk(d: Uint8Array): WalkedSegment[] {
     if (cluster && (p >= clusterEnd || LEVEL1.has(id) || id === ID_EBML)) cluster = undefined;
     if (id === ID_EBML) {
       let docType = '';
-      for (let q = data; q < data + size; ) {
+      for (let q = data; q < data + size;) {
         const [cid, cil] = readId(d, q);
         const [cs, csl] = readSize(d, q + cil);
         if (cid === 0x4282) docType = new TextDecoder().decode(d.subarray(q + cil + csl, q + cil + csl + cs));
         q += cil + csl + cs;
       }
-      seg = { docType, timestampScale: 1e6, tracks: 0, hasSeekHead: false, hasCues: false, hasDuration: false, clusters: [] };
+      seg = {
+        docType,
+        timestampScale: 1e6,
+        tracks: 0,
+        hasSeekHead: false,
+        hasCues: false,
+        hasDuration: false,
+        clusters: [],
+      };
       segs.push(seg);
       p = data + size;
       continue;
@@ -207,7 +252,7 @@ export function walk(d: Uint8Array): WalkedSegment[] {
       continue;
     }
     if (id === ID_INFO) {
-      for (let q = data; q < data + size; ) {
+      for (let q = data; q < data + size;) {
         const [cid, cil] = readId(d, q);
         const [cs, csl] = readSize(d, q + cil);
         if (cid === 0x2ad7b1) seg.timestampScale = readUint(d, q + cil + csl, cs);
@@ -215,7 +260,7 @@ export function walk(d: Uint8Array): WalkedSegment[] {
         q += cil + csl + cs;
       }
     } else if (id === ID_TRACKS) {
-      for (let q = data; q < data + size; ) {
+      for (let q = data; q < data + size;) {
         const [cid, cil] = readId(d, q);
         const [cs, csl] = readSize(d, q + cil);
         if (cid === 0xae) seg.tracks++;
@@ -231,7 +276,7 @@ export function walk(d: Uint8Array): WalkedSegment[] {
       let hasRef = false;
       if (id === 0xa0) {
         let found = -1;
-        for (let q = data; q < data + size; ) {
+        for (let q = data; q < data + size;) {
           const [cid, cil] = readId(d, q);
           const [cs, csl] = readSize(d, q + cil);
           if (cid === 0xa1) {
@@ -244,11 +289,11 @@ export function walk(d: Uint8Array): WalkedSegment[] {
         if (found < 0) throw new Error('BlockGroup without Block');
         bp = found;
       }
-      const tl = vintLen(d[bp]!);
+      const tl = vintLen(d[bp]);
       const track = readUint(d, bp, tl) - (0x80 >> (tl - 1)) * 256 ** (tl - 1);
-      let rel = (d[bp + tl]! << 8) | d[bp + tl + 1]!;
+      let rel = (d[bp + tl] << 8) | d[bp + tl + 1];
       if (rel >= 0x8000) rel -= 0x10000;
-      const flags = d[bp + tl + 2]!;
+      const flags = d[bp + tl + 2];
       cluster.blocks.push({
         track,
         rel,

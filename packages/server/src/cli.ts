@@ -32,23 +32,43 @@ const SERVE_EPILOG = `Examples:
   mkvserve inspect movie.mkv --summary
   mkvserve remux live-capture.webm fixed.webm`;
 
-function serveBuilder(y: Argv): Argv<any> {
+function serveBuilder(y: Argv): Argv {
   return y
     .positional('input', {
       type: 'string',
       describe: 'Matroska/WebM file, - for stdin, or an http(s):// URL (default: stdin when piped)',
     })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on', group: 'Serve:' })
-    .option('port', { type: 'number', default: 8080, alias: 'p', describe: 'TCP port (0 = any free port)', group: 'Serve:' })
-    .option('mount', { type: 'string', default: 'stream', describe: 'Mount name: the stream is at /<mount>', group: 'Serve:' })
+    .option('port', {
+      type: 'number',
+      default: 8080,
+      alias: 'p',
+      describe: 'TCP port (0 = any free port)',
+      group: 'Serve:',
+    })
+    .option('mount', {
+      type: 'string',
+      default: 'stream',
+      describe: 'Mount name: the stream is at /<mount>',
+      group: 'Serve:',
+    })
     .option('loop', { type: 'boolean', describe: 'Loop a file input forever', group: 'Serve:' })
     .option('realtime', {
       type: 'boolean',
-      describe: 'Pace the input at real-time speed (default: on for files, off for live input; --no-realtime to disable)',
+      describe:
+        'Pace the input at real-time speed (default: on for files, off for live input; --no-realtime to disable)',
       group: 'Serve:',
     })
-    .option('reconnect', { type: 'boolean', describe: 'Reconnect to a URL input when it ends or fails', group: 'Serve:' })
-    .option('cors', { type: 'string', describe: 'Value of Access-Control-Allow-Origin (e.g. * or https://example.com)', group: 'Serve:' })
+    .option('reconnect', {
+      type: 'boolean',
+      describe: 'Reconnect to a URL input when it ends or fails',
+      group: 'Serve:',
+    })
+    .option('cors', {
+      type: 'string',
+      describe: 'Value of Access-Control-Allow-Origin (e.g. * or https://example.com)',
+      group: 'Serve:',
+    })
     .option('admin-token', {
       type: 'string',
       describe: 'Bearer token for the admin API (env MKVSERVE_ADMIN_TOKEN)',
@@ -56,7 +76,11 @@ function serveBuilder(y: Argv): Argv<any> {
       defaultDescription: '$MKVSERVE_ADMIN_TOKEN',
       group: 'Serve:',
     })
-    .option('keep-alive', { type: 'boolean', describe: 'Keep the server running after the input ends', group: 'Serve:' })
+    .option('keep-alive', {
+      type: 'boolean',
+      describe: 'Keep the server running after the input ends',
+      group: 'Serve:',
+    })
     .option('join', {
       choices: ['latest-keyframe', 'next-keyframe'] as const,
       default: 'latest-keyframe',
@@ -83,35 +107,51 @@ function serveBuilder(y: Argv): Argv<any> {
     })
     .option('young-gen-mb', {
       type: 'number',
-      describe: "Cap of V8's young generation in MiB: less RSS per client and over connection churn (0 = V8's default, up to 32)",
+      describe:
+        "Cap of V8's young generation in MiB: less RSS per client and over connection churn (0 = V8's default, up to 32)",
       defaultDescription: '8',
       group: 'Serve:',
     })
     .option('quiet', { type: 'boolean', alias: 'q', describe: 'Log warnings and errors only', group: 'Logging:' })
-    .option('log-format', { choices: ['text', 'json'] as const, default: 'text', describe: 'Log line format', group: 'Logging:' })
+    .option('log-format', {
+      choices: ['text', 'json'] as const,
+      default: 'text',
+      describe: 'Log line format',
+      group: 'Logging:',
+    })
     .check((a) => {
       const port = a['port'] as number | undefined;
       if (port === undefined) return true; // --help / --version
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${String(a['port'])}`);
-      const mount = a['mount'] as string;
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new UsageError(`--port must be an integer from 0 to 65535, got ${String(a['port'])}`);
+      const mount = a['mount'];
       // Dots and slashes pass here and are refused with the server's own message (exit 2).
-      if (!/^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(mount)) throw new UsageError(`--mount must be a URL path segment like "stream" or "cam1", got "${mount}"`);
+      if (!/^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(mount))
+        throw new UsageError(`--mount must be a URL path segment like "stream" or "cam1", got "${mount}"`);
       const speed = a['speed'];
-      if (speed !== undefined && !(Number.isFinite(speed) && (speed as number) > 0)) throw new UsageError(`--speed must be a number greater than 0, got ${String(speed)}`);
+      if (speed !== undefined && !(Number.isFinite(speed) && speed > 0))
+        throw new UsageError(`--speed must be a number greater than 0, got ${String(speed)}`);
       const flushMs = a['flush-ms'];
-      if (flushMs !== undefined && !(Number.isFinite(flushMs) && (flushMs as number) >= 1 && (flushMs as number) <= 10_000)) throw new UsageError(`--flush-ms must be a number of milliseconds from 1 to 10000, got ${String(flushMs)}`);
+      if (flushMs !== undefined && !(Number.isFinite(flushMs) && flushMs >= 1 && flushMs <= 10_000))
+        throw new UsageError(`--flush-ms must be a number of milliseconds from 1 to 10000, got ${String(flushMs)}`);
       const backlog = a['backlog'];
-      if (backlog !== undefined && !(Number.isInteger(backlog) && (backlog as number) >= 1)) throw new UsageError(`--backlog must be a positive integer, got ${String(backlog)}`);
+      if (backlog !== undefined && !(Number.isInteger(backlog) && backlog >= 1))
+        throw new UsageError(`--backlog must be a positive integer, got ${String(backlog)}`);
       const young = a['young-gen-mb'];
-      if (young !== undefined && !(Number.isFinite(young) && (young as number) >= 0)) throw new UsageError(`--young-gen-mb must be a number of MiB >= 0, got ${String(young)}`);
+      if (young !== undefined && !(Number.isFinite(young) && young >= 0))
+        throw new UsageError(`--young-gen-mb must be a number of MiB >= 0, got ${String(young)}`);
       return true;
     })
     .epilog(SERVE_EPILOG);
 }
 
-function inspectBuilder(y: Argv): Argv<any> {
+function inspectBuilder(y: Argv): Argv {
   return y
-    .positional('input', { type: 'string', describe: 'Matroska/WebM file, - for stdin, or an http(s):// URL', demandOption: true })
+    .positional('input', {
+      type: 'string',
+      describe: 'Matroska/WebM file, - for stdin, or an http(s):// URL',
+      demandOption: true,
+    })
     .option('offsets', { type: 'boolean', describe: 'Show byte offsets and header sizes in the element tree' })
     .option('json', { type: 'boolean', describe: 'JSON output (tree, --summary or --frames; see README)' })
     .option('summary', { type: 'boolean', describe: 'Tracks, codecs, duration, frames per track, bitrate' })
@@ -121,9 +161,11 @@ function inspectBuilder(y: Argv): Argv<any> {
     .conflicts('summary', 'frames')
     .check((a) => {
       const n = a['max-frames'];
-      if (n !== undefined && (!Number.isInteger(n) || (n as number) < 0)) throw new UsageError('--max-frames must be a non-negative integer');
+      if (n !== undefined && (!Number.isInteger(n) || n < 0))
+        throw new UsageError('--max-frames must be a non-negative integer');
       const d = a['duration'];
-      if (d !== undefined && (!Number.isFinite(d) || (d as number) < 0)) throw new UsageError('--duration must be a non-negative number of seconds');
+      if (d !== undefined && (!Number.isFinite(d) || d < 0))
+        throw new UsageError('--duration must be a non-negative number of seconds');
       return true;
     })
     .example('mkvserve inspect movie.mkv', 'element tree, like mkvinfo')
@@ -131,10 +173,18 @@ function inspectBuilder(y: Argv): Argv<any> {
     .example('mkvserve inspect movie.mkv --frames --json | head', 'one JSON object per frame');
 }
 
-function remuxBuilder(y: Argv): Argv<any> {
+function remuxBuilder(y: Argv): Argv {
   return y
-    .positional('input', { type: 'string', describe: 'Matroska/WebM file, - for stdin, or an http(s):// URL', demandOption: true })
-    .positional('output', { type: 'string', describe: 'Output file, or - for a live-shaped stream on stdout', demandOption: true })
+    .positional('input', {
+      type: 'string',
+      describe: 'Matroska/WebM file, - for stdin, or an http(s):// URL',
+      demandOption: true,
+    })
+    .positional('output', {
+      type: 'string',
+      describe: 'Output file, or - for a live-shaped stream on stdout',
+      demandOption: true,
+    })
     .option('progress', { type: 'boolean', describe: 'Progress line on stderr (default: when stderr is a terminal)' })
     .example('mkvserve remux capture.webm fixed.webm', 'seekable WebM with Cues and Duration')
     .example('curl -s http://host/live | mkvserve remux - out.mkv', 'record a live stream');
@@ -142,7 +192,14 @@ function remuxBuilder(y: Argv): Argv<any> {
 
 /** yargs-parser turns a bare `-` into '' or true: it is carried through as this token instead. */
 const STDIN_TOKEN = '\u0000stdin';
-const unToken = (v: unknown): string | undefined => (v === STDIN_TOKEN ? '-' : typeof v === 'string' ? v : v === undefined ? undefined : String(v));
+const unToken = (v: unknown): string | undefined =>
+  v === STDIN_TOKEN
+    ? '-'
+    : typeof v === 'string'
+      ? v
+      : typeof v === 'number' || typeof v === 'boolean'
+        ? String(v)
+        : undefined;
 
 export async function main(argv: string[]): Promise<number> {
   // `mkvserve --version` alone needs none of the parser.
@@ -166,52 +223,67 @@ export async function main(argv: string[]): Promise<number> {
   const y = yargs(argv)
     .scriptName('mkvserve')
     .usage('Usage: $0 [input] [options]    serve a Matroska/WebM stream over HTTP\n       $0 <command> ...')
-    .command(['$0 [input]', 'serve [input]'], 'Serve a Matroska/WebM input live over HTTP (default command)', serveBuilder, async (a) => {
-      const { runServe } = await import('./serve.js');
-      const opts = {
-        input: unToken(a['input']),
-        host: a['host'] as string,
-        port: a['port'] as number,
-        mount: a['mount'] as string,
-        loop: a['loop'] as boolean | undefined,
-        realtime: a['realtime'] as boolean | undefined,
-        reconnect: a['reconnect'] as boolean | undefined,
-        cors: a['cors'] as string | undefined,
-        adminToken: (a['adminToken'] as string | undefined) || undefined,
-        keepAlive: a['keepAlive'] as boolean | undefined,
-        quiet: a['quiet'] as boolean | undefined,
-        logFormat: a['logFormat'] as 'text' | 'json',
-        join: a['join'] as 'latest-keyframe' | 'next-keyframe',
-        flushMs: a['flushMs'] as number | undefined,
-        speed: a['speed'] as number | undefined,
-        backlog: a['backlog'] as number | undefined,
-        youngGenMiB: a['youngGenMb'] as number | undefined,
-      };
-      // Drop unset flags so the server sees only what was given (undefined = its default).
-      for (const k of Object.keys(opts) as (keyof typeof opts)[]) if (opts[k] === undefined) delete opts[k];
-      const serveOpts: ServeOptions = opts;
-      code = await runServe(serveOpts);
-    })
-    .command('inspect <input>', 'Show the element tree, a summary, or the frames of a Matroska/WebM input', inspectBuilder, async (a) => {
-      const { runInspect } = await import('./commands/inspect.js');
-      code = await runInspect({
-        input: unToken(a['input'])!,
-        offsets: Boolean(a['offsets']),
-        json: Boolean(a['json']),
-        summary: Boolean(a['summary']),
-        frames: Boolean(a['frames']),
-        maxFrames: a['maxFrames'] as number | undefined,
-        duration: a['duration'] as number | undefined,
-      });
-    })
-    .command('remux <input> <output>', 'Rewrite any Matroska/WebM input as a clean, seekable file (Cues, SeekHead, Duration)', remuxBuilder, async (a) => {
-      const { runRemux } = await import('./commands/remux.js');
-      code = await runRemux({
-        input: unToken(a['input'])!,
-        output: unToken(a['output'])!,
-        progress: a['progress'] as boolean | undefined,
-      });
-    })
+    .command(
+      ['$0 [input]', 'serve [input]'],
+      'Serve a Matroska/WebM input live over HTTP (default command)',
+      serveBuilder,
+      async (a) => {
+        const { runServe } = await import('./serve.js');
+        const opts = {
+          input: unToken(a['input']),
+          host: a['host'] as string,
+          port: a['port'] as number,
+          mount: a['mount'] as string,
+          loop: a['loop'] as boolean | undefined,
+          realtime: a['realtime'] as boolean | undefined,
+          reconnect: a['reconnect'] as boolean | undefined,
+          cors: a['cors'] as string | undefined,
+          adminToken: (a['adminToken'] as string | undefined) || undefined,
+          keepAlive: a['keepAlive'] as boolean | undefined,
+          quiet: a['quiet'] as boolean | undefined,
+          logFormat: a['logFormat'] as 'text' | 'json',
+          join: a['join'] as 'latest-keyframe' | 'next-keyframe',
+          flushMs: a['flushMs'] as number | undefined,
+          speed: a['speed'] as number | undefined,
+          backlog: a['backlog'] as number | undefined,
+          youngGenMiB: a['youngGenMb'] as number | undefined,
+        };
+        // Drop unset flags so the server sees only what was given (undefined = its default).
+        for (const k of Object.keys(opts) as (keyof typeof opts)[]) if (opts[k] === undefined) delete opts[k];
+        const serveOpts: ServeOptions = opts;
+        code = await runServe(serveOpts);
+      },
+    )
+    .command(
+      'inspect <input>',
+      'Show the element tree, a summary, or the frames of a Matroska/WebM input',
+      inspectBuilder,
+      async (a) => {
+        const { runInspect } = await import('./commands/inspect.js');
+        code = await runInspect({
+          input: unToken(a['input'])!,
+          offsets: Boolean(a['offsets']),
+          json: Boolean(a['json']),
+          summary: Boolean(a['summary']),
+          frames: Boolean(a['frames']),
+          maxFrames: a['maxFrames'] as number | undefined,
+          duration: a['duration'] as number | undefined,
+        });
+      },
+    )
+    .command(
+      'remux <input> <output>',
+      'Rewrite any Matroska/WebM input as a clean, seekable file (Cues, SeekHead, Duration)',
+      remuxBuilder,
+      async (a) => {
+        const { runRemux } = await import('./commands/remux.js');
+        code = await runRemux({
+          input: unToken(a['input'])!,
+          output: unToken(a['output'])!,
+          progress: a['progress'] as boolean | undefined,
+        });
+      },
+    )
     .strict()
     .version(packageVersion())
     .alias('version', 'V')

@@ -46,7 +46,7 @@ function textValue(value: unknown): string {
   if (typeof value === 'string') {
     return value !== '' && /^[^\s"=\\\x00-\x1f\x7f]+$/.test(value) ? value : JSON.stringify(value);
   }
-  return JSON.stringify(value, jsonSafe) ?? String(value);
+  return JSON.stringify(value, jsonSafe) ?? Object.prototype.toString.call(value);
 }
 
 export function formatText(time: number, level: LogLevel, event: string, fields: Record<string, unknown>): string {

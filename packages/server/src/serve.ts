@@ -103,10 +103,14 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     await server.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const msg = e.code === 'EADDRINUSE' ? `port ${opts.port ?? 8080} on ${opts.host ?? '127.0.0.1'} is already in use`
-      : e.code === 'EACCES' ? `not allowed to listen on port ${opts.port ?? 8080}`
-      : e.code === 'EADDRNOTAVAIL' ? `cannot listen on ${opts.host}: address not available`
-      : e.message;
+    const msg =
+      e.code === 'EADDRINUSE'
+        ? `port ${opts.port ?? 8080} on ${opts.host ?? '127.0.0.1'} is already in use`
+        : e.code === 'EACCES'
+          ? `not allowed to listen on port ${opts.port ?? 8080}`
+          : e.code === 'EADDRNOTAVAIL'
+            ? `cannot listen on ${opts.host}: address not available`
+            : e.message;
     log.error('listen_error', { error: msg });
     process.stderr.write(`mkvserve: ${msg}\n`);
     return 1;
@@ -139,6 +143,9 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     await closeHttpAgents().catch(() => {});
   }
   const failed = [...server.mounts.values()].some((m) => m.source.state === 'failed');
-  log.info('exit', { reason: signalled ?? (failed ? 'input_failed' : 'input_ended'), code: failed && !signalled ? 1 : 0 });
+  log.info('exit', {
+    reason: signalled ?? (failed ? 'input_failed' : 'input_ended'),
+    code: failed && !signalled ? 1 : 0,
+  });
   return failed && !signalled ? 1 : 0;
 }

@@ -15,7 +15,14 @@ import type { ConnectionHandler } from './http/connection.js';
 import type { RequestHead } from './http/parser.js';
 import { responseHead, sendResponse, sendText } from './http/response.js';
 import type { HeaderList } from './http/response.js';
-import { adminAccess, bearerMatches, contentTypeFor, isLoopbackHost, renderListing, validateMountName } from './http/routes.js';
+import {
+  adminAccess,
+  bearerMatches,
+  contentTypeFor,
+  isLoopbackHost,
+  renderListing,
+  validateMountName,
+} from './http/routes.js';
 import type { AdminAccess } from './http/routes.js';
 import { Flusher, StreamClient } from './http/stream.js';
 import type { EndReason } from './http/stream.js';
@@ -78,7 +85,11 @@ export interface MkvServerOptions {
 }
 
 const defaultDemuxer: DemuxerFactory = (cb) =>
-  new MatroskaDemuxer({ onHeader: cb.onHeader, onFrame: cb.onFrame, onError: (e) => cb.onError(e) });
+  new MatroskaDemuxer({
+    onHeader: (h) => cb.onHeader(h),
+    onFrame: (f) => cb.onFrame(f),
+    onError: (e) => cb.onError(e),
+  });
 
 interface PendingClient {
   socket: Socket;
@@ -172,7 +183,8 @@ export class Mount implements FrameSink {
   end(): void {
     this.inputEnded = true;
     this.live.end();
-    for (const p of this.takePending()) sendText(p.socket, 503, 'input ended before any media arrived\n', p.head.method === 'HEAD');
+    for (const p of this.takePending())
+      sendText(p.socket, 503, 'input ended before any media arrived\n', p.head.method === 'HEAD');
     this.server.checkDone();
   }
 
@@ -235,7 +247,9 @@ export class MkvServer implements ConnectionHandler {
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
-    this.net = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }, (socket) => this.onConnection(socket));
+    this.net = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }, (socket) =>
+      this.onConnection(socket),
+    );
     this.net.on('error', (err) => this.log.error('server_error', { error: err.message }));
   }
 
@@ -395,7 +409,12 @@ export class MkvServer implements ConnectionHandler {
     const isHead = method === 'HEAD';
     const cors: HeaderList = this.options.cors ? [['Access-Control-Allow-Origin', this.options.cors]] : [];
     if (method === 'OPTIONS' && this.options.cors) {
-      sendResponse(socket, 204, [...cors, ['Access-Control-Allow-Methods', 'GET, HEAD'], ['Access-Control-Allow-Headers', 'Range, Authorization'], ['Access-Control-Max-Age', 600]]);
+      sendResponse(socket, 204, [
+        ...cors,
+        ['Access-Control-Allow-Methods', 'GET, HEAD'],
+        ['Access-Control-Allow-Headers', 'Range, Authorization'],
+        ['Access-Control-Max-Age', 600],
+      ]);
       return;
     }
     if (method !== 'GET' && !isHead) {
@@ -407,10 +426,26 @@ export class MkvServer implements ConnectionHandler {
     if (path === '/') {
       const text = !(head.headers.get('accept') ?? '').includes('text/html');
       const body = renderListing(
-        [...this.mounts.values()].map((m) => ({ name: m.name, input: m.source.name, state: m.source.state, clients: m.clients.size, contentType: m.contentType })),
+        [...this.mounts.values()].map((m) => ({
+          name: m.name,
+          input: m.source.name,
+          state: m.source.state,
+          clients: m.clients.size,
+          contentType: m.contentType,
+        })),
         text,
       );
-      sendResponse(socket, 200, [['Content-Type', text ? 'text/plain; charset=utf-8' : 'text/html; charset=utf-8'], ['Cache-Control', 'no-store'], ...cors], body, isHead);
+      sendResponse(
+        socket,
+        200,
+        [
+          ['Content-Type', text ? 'text/plain; charset=utf-8' : 'text/html; charset=utf-8'],
+          ['Cache-Control', 'no-store'],
+          ...cors,
+        ],
+        body,
+        isHead,
+      );
       return;
     }
     if (path === '/api/status' || path === '/metrics') {
@@ -419,9 +454,24 @@ export class MkvServer implements ConnectionHandler {
         // Diagnostics: with node --expose-gc, `?gc=1` collects garbage first (leak checks).
         const gc = (globalThis as { gc?: () => void }).gc;
         if (gc && /(^|&)gc=1(&|$)/.test(head.query)) gc();
-        sendResponse(socket, 200, [['Content-Type', 'application/json; charset=utf-8'], ['Cache-Control', 'no-store'], ...cors], JSON.stringify(this.status(), null, 2) + '\n', isHead);
+        sendResponse(
+          socket,
+          200,
+          [['Content-Type', 'application/json; charset=utf-8'], ['Cache-Control', 'no-store'], ...cors],
+          JSON.stringify(this.status(), null, 2) + '\n',
+          isHead,
+        );
       } else {
-        sendResponse(socket, 200, [['Content-Type', 'text/plain; version=0.0.4; charset=utf-8'], ['Cache-Control', 'no-store']], renderMetrics(this), isHead);
+        sendResponse(
+          socket,
+          200,
+          [
+            ['Content-Type', 'text/plain; version=0.0.4; charset=utf-8'],
+            ['Cache-Control', 'no-store'],
+          ],
+          renderMetrics(this),
+          isHead,
+        );
       }
       return;
     }
@@ -452,7 +502,12 @@ export class MkvServer implements ConnectionHandler {
   private authorized(socket: Socket, head: RequestHead, isHead: boolean): boolean {
     if (this.admin === 'open') return true;
     if (this.admin === 'forbidden') {
-      sendText(socket, 403, 'status and metrics need an admin token when listening beyond loopback (--admin-token or MKVSERVE_ADMIN_TOKEN)\n', isHead);
+      sendText(
+        socket,
+        403,
+        'status and metrics need an admin token when listening beyond loopback (--admin-token or MKVSERVE_ADMIN_TOKEN)\n',
+        isHead,
+      );
       return false;
     }
     if (bearerMatches(head.headers.get('authorization'), this.options.adminToken!)) return true;
@@ -485,8 +540,12 @@ export class MkvServer implements ConnectionHandler {
     mount.clientsTotal++;
     markStreaming(socket);
     this.log.info('client_connect', {
-      client: client.id, address: client.address, port: client.port, mount: mount.name,
-      ua: head.headers.get('user-agent'), range: head.headers.get('range'),
+      client: client.id,
+      address: client.address,
+      port: client.port,
+      mount: mount.name,
+      ua: head.headers.get('user-agent'),
+      range: head.headers.get('range'),
     });
     this.flusher.attach(client, text);
   }
@@ -500,8 +559,14 @@ export class MkvServer implements ConnectionHandler {
     m.skipsClosed += c.sub.skips;
     const reason: EndReason = c.reason ?? 'client_closed';
     const fields = {
-      client: c.id, address: c.address, port: c.port, mount: c.mount, bytes: c.bytesWritten,
-      durationMs: Date.now() - c.since, reason, skips: c.sub.skips,
+      client: c.id,
+      address: c.address,
+      port: c.port,
+      mount: c.mount,
+      bytes: c.bytesWritten,
+      durationMs: Date.now() - c.since,
+      reason,
+      skips: c.sub.skips,
     };
     if (reason.startsWith('dropped')) this.log.warn('client_drop', fields);
     this.log.info('client_disconnect', fields);

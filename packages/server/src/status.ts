@@ -167,9 +167,21 @@ export function buildStatus(server: MkvServer): ServerStatus {
     uptimeSec: Math.round((now - server.startedAt) / 100) / 10,
     listening: server.url(''),
     rssBytes: mem.rss,
-    memory: { rss: mem.rss, heapTotal: mem.heapTotal, heapUsed: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers },
+    memory: {
+      rss: mem.rss,
+      heapTotal: mem.heapTotal,
+      heapUsed: mem.heapUsed,
+      external: mem.external,
+      arrayBuffers: mem.arrayBuffers,
+    },
     mounts,
     clients,
-    totals: { clients: clients.length, connections: server.connections, requests: server.requests, rejected: server.rejectedCount, bytesSent },
+    totals: {
+      clients: clients.length,
+      connections: server.connections,
+      requests: server.requests,
+      rejected: server.rejectedCount,
+      bytesSent,
+    },
   };
 }

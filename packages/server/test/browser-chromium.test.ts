@@ -11,35 +11,70 @@ import { join } from 'node:path';
 import { WebSocket } from 'undici';
 import { FIX, runCli, sleep } from '../testlib/helpers.js';
 
-const chromium = ['chromium', 'chromium-browser', 'google-chrome'].find((c) => spawnSync(c, ['--version']).status === 0);
+const chromium = ['chromium', 'chromium-browser', 'google-chrome'].find(
+  (c) => spawnSync(c, ['--version']).status === 0,
+);
 
-interface VideoState { t: number; rs: number; w: number; h: number; err: number | null; frames: number }
+interface VideoState {
+  t: number;
+  rs: number;
+  w: number;
+  h: number;
+  err: number | null;
+  frames: number;
+}
 
 async function playInChromium(pageUrl: string, seconds: number): Promise<VideoState[]> {
   const profile = mkdtempSync(join(tmpdir(), 'mkvserve-chromium-'));
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const cr = spawn(chromium!, [
-    '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required', `--user-data-dir=${profile}`,
-    `--remote-debugging-port=${port}`, '--remote-debugging-address=127.0.0.1', pageUrl,
-  ], { stdio: 'ignore', detached: true }); // its own process group: the renderer/GPU helpers go with it
+  const cr = spawn(
+    chromium!,
+    [
+      '--headless=new',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+      `--user-data-dir=${profile}`,
+      `--remote-debugging-port=${port}`,
+      '--remote-debugging-address=127.0.0.1',
+      pageUrl,
+    ],
+    { stdio: 'ignore', detached: true },
+  ); // its own process group: the renderer/GPU helpers go with it
   return runSession(cr, port, profile, seconds);
 }
 
-async function runSession(cr: ReturnType<typeof spawn>, port: number, profile: string, seconds: number): Promise<VideoState[]> {
+async function runSession(
+  cr: ReturnType<typeof spawn>,
+  port: number,
+  profile: string,
+  seconds: number,
+): Promise<VideoState[]> {
   try {
     let wsUrl: string | undefined;
     for (let i = 0; i < 150 && !wsUrl; i++) {
       await sleep(100);
       try {
-        const list = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { type: string; webSocketDebuggerUrl: string }[];
+        const list = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
+          type: string;
+          webSocketDebuggerUrl: string;
+        }[];
         wsUrl = list.find((p) => p.type === 'page')?.webSocketDebuggerUrl;
-      } catch { /* not up yet */ }
+      } catch {
+        /* not up yet */
+      }
     }
     if (!wsUrl) throw new Error('Chromium did not open its DevTools endpoint');
     const ws = new WebSocket(wsUrl);
-    await new Promise((res, rej) => { ws.addEventListener('open', res); ws.addEventListener('error', rej); });
+    await new Promise((res, rej) => {
+      ws.addEventListener('open', res);
+      ws.addEventListener('error', rej);
+    });
     let id = 0;
     const evaluate = (expression: string): Promise<unknown> =>
       new Promise((res) => {
@@ -80,20 +115,26 @@ async function runSession(cr: ReturnType<typeof spawn>, port: number, profile: s
   }
 }
 
-t.test('Chromium plays a live WebM joined late from the server page', { skip: chromium ? false : 'Chromium is not installed (apt-get install chromium)' }, async (t) => {
-  const srv = runCli(['--loop', '--port', '0', '--quiet', FIX('vp9-opus.webm')]);
-  t.teardown(() => { srv.child.kill('SIGKILL'); });
-  const streamUrl = await srv.url;
-  const page = streamUrl.replace(/\/stream$/, '/');
-  await sleep(3000); // join late: the first video frame it gets must still be a keyframe
-  const states = await playInChromium(page, 10);
-  t.ok(states.length >= 5, `video element probed ${states.length} times`);
-  const last = states[states.length - 1]!;
-  t.equal(last.err, null, 'no media error');
-  t.equal(last.w, 320, 'video width known');
-  t.equal(last.h, 240, 'video height known');
-  t.ok(last.t > 1, `currentTime advanced to ${last.t.toFixed(2)} s`);
-  t.ok(last.frames > 20, `${last.frames} video frames decoded`);
-  const firstPlaying = states.find((s) => s.t > 0);
-  t.ok(firstPlaying && last.t > firstPlaying.t, 'playback keeps going');
-});
+t.test(
+  'Chromium plays a live WebM joined late from the server page',
+  { skip: chromium ? false : 'Chromium is not installed (apt-get install chromium)' },
+  async (t) => {
+    const srv = runCli(['--loop', '--port', '0', '--quiet', FIX('vp9-opus.webm')]);
+    t.teardown(() => {
+      srv.child.kill('SIGKILL');
+    });
+    const streamUrl = await srv.url;
+    const page = streamUrl.replace(/\/stream$/, '/');
+    await sleep(3000); // join late: the first video frame it gets must still be a keyframe
+    const states = await playInChromium(page, 10);
+    t.ok(states.length >= 5, `video element probed ${states.length} times`);
+    const last = states[states.length - 1];
+    t.equal(last.err, null, 'no media error');
+    t.equal(last.w, 320, 'video width known');
+    t.equal(last.h, 240, 'video height known');
+    t.ok(last.t > 1, `currentTime advanced to ${last.t.toFixed(2)} s`);
+    t.ok(last.frames > 20, `${last.frames} video frames decoded`);
+    const firstPlaying = states.find((s) => s.t > 0);
+    t.ok(firstPlaying && last.t > firstPlaying.t, 'playback keeps going');
+  },
+);

@@ -24,10 +24,33 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 t.test('--help lists the commands and the serve flags', async (t) => {
   const r = await run(['--help']);
   t.equal(r.code, 0);
-  for (const s of ['serve [input]', 'inspect <input>', 'remux <input> <output>', '--host', '--port', '--mount', '--loop', '--realtime', '--reconnect', '--cors', '--admin-token', '--keep-alive', '--quiet', '--log-format', '--join', '--speed', '--flush-ms', '--backlog']) {
+  for (const s of [
+    'serve [input]',
+    'inspect <input>',
+    'remux <input> <output>',
+    '--host',
+    '--port',
+    '--mount',
+    '--loop',
+    '--realtime',
+    '--reconnect',
+    '--cors',
+    '--admin-token',
+    '--keep-alive',
+    '--quiet',
+    '--log-format',
+    '--join',
+    '--speed',
+    '--flush-ms',
+    '--backlog',
+  ]) {
     t.match(r.stdout, s);
   }
-  t.match(r.stdout, /--flush-ms +Write coalescing interval[^]*\[default: 100\]/, '--flush-ms is explained, with its default');
+  t.match(
+    r.stdout,
+    /--flush-ms +Write coalescing interval[^]*\[default: 100\]/,
+    '--flush-ms is explained, with its default',
+  );
   t.equal(r.stderr, '');
 });
 
@@ -67,7 +90,7 @@ t.test('usage errors: exit 1, one clear message, a hint, no stack', async (t) =>
   ];
   const results = await Promise.all(cases.map(([args]) => run(args)));
   for (const [i, [args, re]] of cases.entries()) {
-    const r = results[i]!;
+    const r = results[i];
     t.equal(r.code, 1, args.join(' '));
     t.match(r.stderr, re, args.join(' '));
     t.match(r.stderr, /mkvserve --help/);

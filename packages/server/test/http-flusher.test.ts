@@ -17,11 +17,27 @@ class FakeSocket extends EventEmitter {
   endedBy: string | undefined;
   remoteAddress = '127.0.0.1';
   remotePort = 1234;
-  cork(): void { this.corks++; }
-  uncork(): void { this.uncorks++; if (this.pending > 0) this.flushes++; this.pending = 0; }
-  write(d: string | Uint8Array): boolean { this.writes.push(d); this.pending++; return !this.writableNeedDrain; }
-  end(): void { this.endedBy = 'end'; }
-  destroy(): void { this.destroyed = true; this.endedBy ??= 'destroy'; this.emit('close'); }
+  cork(): void {
+    this.corks++;
+  }
+  uncork(): void {
+    this.uncorks++;
+    if (this.pending > 0) this.flushes++;
+    this.pending = 0;
+  }
+  write(d: string | Uint8Array): boolean {
+    this.writes.push(d);
+    this.pending++;
+    return !this.writableNeedDrain;
+  }
+  end(): void {
+    this.endedBy = 'end';
+  }
+  destroy(): void {
+    this.destroyed = true;
+    this.endedBy ??= 'destroy';
+    this.emit('close');
+  }
   setTimeout(): void {}
 }
 
@@ -48,7 +64,9 @@ class FakeSub implements SubscriberLike {
     if (this.queue.length === 0 && this.finishAfter) this.state = 'finished';
     return out;
   }
-  close(): void { if (this.state === 'active') this.state = 'closed'; }
+  close(): void {
+    if (this.state === 'active') this.state = 'closed';
+  }
   push(...sizes: number[]): void {
     for (const s of sizes) this.queue.push(new Uint8Array(s));
     const cb = this.onReadable;
@@ -118,16 +136,26 @@ t.test('join storm: bursts are bounded per event-loop turn, heads are not', asyn
     f.attach(c, 'HTTP/1.1 200 OK\r\n\r\n');
     return { c, sock, sub };
   });
-  t.ok(cs.every((x) => x.sock.writes.length === 1), 'every head written at attach');
+  t.ok(
+    cs.every((x) => x.sock.writes.length === 1),
+    'every head written at attach',
+  );
   f.drainJoins();
   // 900 + 900 bytes: the 1000-byte budget is spent after two clients.
-  t.same(cs.map((x) => x.sock.writes.length), [4, 4, 1, 1, 1, 1], 'two bursts this turn, the rest wait');
+  t.same(
+    cs.map((x) => x.sock.writes.length),
+    [4, 4, 1, 1, 1, 1],
+    'two bursts this turn, the rest wait',
+  );
   f.drainJoins();
   f.drainJoins();
   f.drainJoins();
   f.drainJoins();
   t.equal(f.joinsPending, 0);
-  t.ok(cs.every((x) => x.sock.writes.length === 4), 'every burst complete, in order');
+  t.ok(
+    cs.every((x) => x.sock.writes.length === 4),
+    'every burst complete, in order',
+  );
   f.stop();
 });
 
@@ -169,10 +197,13 @@ t.test('slots: each client is served on its own tick of the cycle', async (t) =>
   for (let k = 0; k < 5; k++) {
     const before = cs.map((x) => x.sock.flushes);
     f.tick();
-    served.push(cs.filter((x, i) => x.sock.flushes > before[i]!).length);
+    served.push(cs.filter((x, i) => x.sock.flushes > before[i]).length);
   }
   t.same(served, [2, 2, 2, 2, 2], 'two clients per tick');
-  t.ok(cs.every((x) => x.sock.flushes === 2), 'every client served once per cycle');
+  t.ok(
+    cs.every((x) => x.sock.flushes === 2),
+    'every client served once per cycle',
+  );
   t.equal(new Flusher({ intervalMs: 100 }).slices, 5, 'default: one slot per 20 ms');
 });
 

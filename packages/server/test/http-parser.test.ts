@@ -6,7 +6,9 @@ import { validateMountName, isLoopbackHost, adminAccess, bearerMatches, contentT
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 t.test('parses a normal GET head', async (t) => {
-  const r = parseRequestHead(b('GET /stream?x=1 HTTP/1.1\r\nHost: a\r\nRange: bytes=0-\r\nX-A: 1\r\nx-a: 2\r\n\r\nleftover'));
+  const r = parseRequestHead(
+    b('GET /stream?x=1 HTTP/1.1\r\nHost: a\r\nRange: bytes=0-\r\nX-A: 1\r\nx-a: 2\r\n\r\nleftover'),
+  );
   t.equal(r.kind, 'ok');
   if (r.kind !== 'ok') return;
   t.equal(r.head.method, 'GET');
@@ -14,7 +16,10 @@ t.test('parses a normal GET head', async (t) => {
   t.equal(r.head.query, 'x=1');
   t.equal(r.head.headers.get('host'), 'a');
   t.equal(r.head.headers.get('x-a'), '1, 2');
-  t.equal(r.head.headLength, b('GET /stream?x=1 HTTP/1.1\r\nHost: a\r\nRange: bytes=0-\r\nX-A: 1\r\nx-a: 2\r\n\r\n').length);
+  t.equal(
+    r.head.headLength,
+    b('GET /stream?x=1 HTTP/1.1\r\nHost: a\r\nRange: bytes=0-\r\nX-A: 1\r\nx-a: 2\r\n\r\n').length,
+  );
 });
 
 t.test('bare LF, absolute-form, percent-decoding', async (t) => {
@@ -30,8 +35,16 @@ t.test('incomplete, too large, malformed', async (t) => {
   t.same(r.kind === 'error' ? r.status : 0, 431);
   const partialBig = b('GET / HTTP/1.1\r\nX: ' + 'a'.repeat(MAX_HEAD_BYTES));
   t.same((parseRequestHead(partialBig) as { status?: number }).status, 431, 'no blank line within the limit');
-  for (const bad of ['GET /\r\n\r\n', 'GET / HTTP/1.1 x\r\n\r\n', 'GET / FOO/1.1\r\n\r\n', 'GET x HTTP/1.1\r\n\r\n',
-    'GET / HTTP/1.1\r\nno colon\r\n\r\n', 'GET / HTTP/1.1\r\n folded\r\n\r\n', 'GET /%zz HTTP/1.1\r\n\r\n', 'G(T / HTTP/1.1\r\n\r\n']) {
+  for (const bad of [
+    'GET /\r\n\r\n',
+    'GET / HTTP/1.1 x\r\n\r\n',
+    'GET / FOO/1.1\r\n\r\n',
+    'GET x HTTP/1.1\r\n\r\n',
+    'GET / HTTP/1.1\r\nno colon\r\n\r\n',
+    'GET / HTTP/1.1\r\n folded\r\n\r\n',
+    'GET /%zz HTTP/1.1\r\n\r\n',
+    'G(T / HTTP/1.1\r\n\r\n',
+  ]) {
     const r2 = parseRequestHead(b(bad));
     t.equal(r2.kind === 'error' ? r2.status : 0, 400, JSON.stringify(bad));
   }
@@ -51,7 +64,8 @@ t.test('Range parsing', async (t) => {
 t.test('mount names', async (t) => {
   t.equal(validateMountName('stream'), 'stream');
   t.equal(validateMountName('/live-1'), 'live-1');
-  for (const bad of ['api', 'metrics', 'API', 'a.webm', 'a/b', '', 'favicon.ico']) t.throws(() => validateMountName(bad), bad);
+  for (const bad of ['api', 'metrics', 'API', 'a.webm', 'a/b', '', 'favicon.ico'])
+    t.throws(() => validateMountName(bad), bad);
 });
 
 t.test('loopback, admin access and bearer tokens', async (t) => {

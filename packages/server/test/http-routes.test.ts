@@ -109,7 +109,10 @@ t.test('status JSON and metrics text', async (t) => {
   t.equal(m.input.state, 'streaming');
   t.equal(m.input.paced, true);
   t.ok(m.input.frames > 0 && m.input.bytesIn > 0);
-  t.same(m.tracks.map((x: { codecId: string }) => x.codecId), ['V_VP9', 'A_OPUS']);
+  t.same(
+    m.tracks.map((x: { codecId: string }) => x.codecId),
+    ['V_VP9', 'A_OPUS'],
+  );
   t.equal(m.clients, 1);
   t.equal(j.clients.length, 1);
   t.equal(j.clients[0].address, '127.0.0.1');
@@ -122,11 +125,20 @@ t.test('status JSON and metrics text', async (t) => {
   t.equal(me.status, 200);
   t.match(me.headers.get('content-type'), /text\/plain; version=0\.0\.4/);
   const text = me.body.toString();
-  for (const name of ['mkvserve_clients{mount="stream"} 1', 'mkvserve_bytes_sent_total{mount="stream"}', 'mkvserve_client_skips_total',
-    'mkvserve_client_drops_total', 'mkvserve_input_bytes_total', 'mkvserve_frames_total', 'mkvserve_uptime_seconds', '# TYPE mkvserve_clients gauge']) {
+  for (const name of [
+    'mkvserve_clients{mount="stream"} 1',
+    'mkvserve_bytes_sent_total{mount="stream"}',
+    'mkvserve_client_skips_total',
+    'mkvserve_client_drops_total',
+    'mkvserve_input_bytes_total',
+    'mkvserve_frames_total',
+    'mkvserve_uptime_seconds',
+    '# TYPE mkvserve_clients gauge',
+  ]) {
     t.ok(text.includes(name), name);
   }
-  for (const line of text.trim().split('\n')) t.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+]+)$/, line);
+  for (const line of text.trim().split('\n'))
+    t.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?[\d.e+]+)$/, line);
   sock.destroy();
 });
 
@@ -151,7 +163,10 @@ t.test('non-loopback without a token: 403 and a log line', async (t) => {
   const r = await get(s.port, '/api/status');
   t.equal(r.status, 403);
   t.equal((await get(s.port, '/metrics')).status, 403);
-  t.ok(lines.some((l) => l.includes('admin_disabled')), 'logged why');
+  t.ok(
+    lines.some((l) => l.includes('admin_disabled')),
+    'logged why',
+  );
 });
 
 t.test('reserved and invalid mount names are refused', async (t) => {
@@ -161,7 +176,10 @@ t.test('reserved and invalid mount names are refused', async (t) => {
 });
 
 t.test('404 for an unknown mount on a matroska input; content type x-matroska', async (t) => {
-  const s = new MkvServer({ port: 0, mounts: [{ name: 'cam', input: FIX('pipe-live.mkv'), realtime: true, speed: 4 }] });
+  const s = new MkvServer({
+    port: 0,
+    mounts: [{ name: 'cam', input: FIX('pipe-live.mkv'), realtime: true, speed: 4 }],
+  });
   await s.start();
   t.teardown(() => s.stop(0));
   const r = await get(s.port, '/cam', 300);

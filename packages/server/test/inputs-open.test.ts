@@ -28,7 +28,11 @@ t.test('file: size, kind, chunks of up to 256 KiB, all bytes', async (t) => {
   t.equal(inp.size, data.length);
   const sizes: number[] = [];
   const parts: Uint8Array[] = [];
-  for await (const c of inp.chunks) { sizes.push(c.byteLength); parts.push(c); t.ok(c instanceof Uint8Array); }
+  for await (const c of inp.chunks) {
+    sizes.push(c.byteLength);
+    parts.push(c);
+    t.ok(c instanceof Uint8Array);
+  }
   t.ok(Math.max(...sizes) <= 256 * 1024);
   t.ok(sizes.length >= 3);
   t.ok(Buffer.concat(parts).equals(data));
@@ -39,12 +43,18 @@ t.test('file: size, kind, chunks of up to 256 KiB, all bytes', async (t) => {
 t.test('file: close() stops iteration early', async (t) => {
   const inp = await openInput(file, { highWaterMark: 1024 });
   let n = 0;
-  for await (const _c of inp.chunks) { if (++n === 3) inp.close(); }
+  for await (const _c of inp.chunks) {
+    if (++n === 3) inp.close();
+  }
   t.ok(n >= 3 && n < 100);
 });
 
 t.test('file: not found / directory / bad scheme give InputError with clear messages', async (t) => {
-  await t.rejects(openInput(join(dir, 'nope.mkv')), { name: 'InputError', code: 'NOT_FOUND', message: `file not found: ${join(dir, 'nope.mkv')}` });
+  await t.rejects(openInput(join(dir, 'nope.mkv')), {
+    name: 'InputError',
+    code: 'NOT_FOUND',
+    message: `file not found: ${join(dir, 'nope.mkv')}`,
+  });
   await t.rejects(openInput(dir), { code: 'NOT_A_FILE', message: /not a file/ });
   await t.rejects(openInput('ftp://example.com/x.mkv'), { code: 'BAD_URL' });
   const e = await openInput(join(dir, 'nope.mkv')).catch((e: unknown) => e);
@@ -70,10 +80,12 @@ t.test('stdin: reads the given stream; refuses a TTY', async (t) => {
 });
 
 function listen(server: Server): Promise<string> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const a = server.address();
-    resolve(`http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`);
-  }));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      resolve(`http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`);
+    }),
+  );
 }
 
 t.test('http: body, content-length, 404, redirect, headers timeout, body timeout, refused', async (t) => {
@@ -99,7 +111,10 @@ t.test('http: body, content-length, 404, redirect, headers timeout, body timeout
     }
   });
   const base = await listen(server);
-  t.teardown(() => { server.closeAllConnections(); server.close(); });
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
 
   const a = await openInput(`${base}/file.mkv`);
   t.equal(a.kind, 'url');
@@ -113,8 +128,15 @@ t.test('http: body, content-length, 404, redirect, headers timeout, body timeout
   const c = await openInput(`${base}/moved`);
   t.ok((await readAll(c.chunks)).equals(data));
 
-  await t.rejects(openInput(`${base}/missing`), { code: 'HTTP_STATUS', status: 404, message: `HTTP 404 Not Found from ${base}/missing` });
-  await t.rejects(openInput(`${base}/slow-headers`, { headersTimeoutMs: 200 }), { code: 'TIMEOUT', message: /timed out/ });
+  await t.rejects(openInput(`${base}/missing`), {
+    code: 'HTTP_STATUS',
+    status: 404,
+    message: `HTTP 404 Not Found from ${base}/missing`,
+  });
+  await t.rejects(openInput(`${base}/slow-headers`, { headersTimeoutMs: 200 }), {
+    code: 'TIMEOUT',
+    message: /timed out/,
+  });
   const d = await openInput(`${base}/stall`, { bodyTimeoutMs: 200 });
   await t.rejects(readAll(d.chunks), { code: 'TIMEOUT', message: /no data from/ });
 
@@ -131,9 +153,14 @@ t.test('http: close() during a live body ends iteration', async (t) => {
     res.on('close', () => clearInterval(iv));
   });
   const base = await listen(server);
-  t.teardown(() => { server.closeAllConnections(); server.close(); });
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
   const inp = await openInput(`${base}/live`);
   let n = 0;
-  for await (const _c of inp.chunks) { if (++n === 5) inp.close(); }
+  for await (const _c of inp.chunks) {
+    if (++n === 5) inp.close();
+  }
   t.ok(n >= 5);
 });

@@ -16,7 +16,15 @@ t.test('text format: one line, time level event k=v', async (t) => {
 });
 
 t.test('text format quotes values with spaces, skips undefined, prints bigint and errors', async (t) => {
-  const line = formatText(FIXED, 'warn', 'x', { msg: 'a b', n: 3, big: 2n ** 64n, u: undefined, e: new Error('boom'), o: { a: 1 }, empty: '' });
+  const line = formatText(FIXED, 'warn', 'x', {
+    msg: 'a b',
+    n: 3,
+    big: 2n ** 64n,
+    u: undefined,
+    e: new Error('boom'),
+    o: { a: 1 },
+    empty: '',
+  });
   t.equal(line, '2026-11-25T15:00:00.000Z warn x msg="a b" n=3 big=18446744073709551616 e=boom o={"a":1} empty=""\n');
   t.notMatch(line, /\n.*\n/);
 });
@@ -25,7 +33,7 @@ t.test('text format never spans lines', async (t) => {
   const s = sink();
   createLogger({ stream: s, now: () => FIXED }).error('x', { msg: 'line1\nline2' });
   t.equal(s.lines.length, 1);
-  t.equal(s.lines[0]!.split('\n').length, 2);
+  t.equal(s.lines[0].split('\n').length, 2);
 });
 
 t.test('json format: one object per line with time, level, event first', async (t) => {
@@ -33,10 +41,18 @@ t.test('json format: one object per line with time, level, event first', async (
   const log = createLogger({ format: 'json', stream: s, now: () => FIXED });
   log.warn('client.slow', { addr: '127.0.0.1:1', dropped: 3, uid: 5n, data: new Uint8Array(4), level: 'ignored' });
   t.equal(s.lines.length, 1);
-  t.ok(s.lines[0]!.endsWith('\n'));
-  const obj = JSON.parse(s.lines[0]!);
+  t.ok(s.lines[0].endsWith('\n'));
+  const obj = JSON.parse(s.lines[0]);
   t.same(Object.keys(obj).slice(0, 3), ['time', 'level', 'event']);
-  t.same(obj, { time: '2026-11-25T15:00:00.000Z', level: 'warn', event: 'client.slow', addr: '127.0.0.1:1', dropped: 3, uid: '5', data: { binary: 4 } });
+  t.same(obj, {
+    time: '2026-11-25T15:00:00.000Z',
+    level: 'warn',
+    event: 'client.slow',
+    addr: '127.0.0.1:1',
+    dropped: 3,
+    uid: '5',
+    data: { binary: 4 },
+  });
 });
 
 t.test('quiet drops info only', async (t) => {
@@ -45,7 +61,10 @@ t.test('quiet drops info only', async (t) => {
   log.info('a', {});
   log.warn('b', {});
   log.error('c');
-  t.same(s.lines.map((l) => JSON.parse(l).event), ['b', 'c']);
+  t.same(
+    s.lines.map((l) => JSON.parse(l).event),
+    ['b', 'c'],
+  );
 });
 
 t.test('child loggers add fields', async (t) => {
@@ -56,6 +75,12 @@ t.test('child loggers add fields', async (t) => {
 });
 
 t.test('a throwing stream does not throw', async (t) => {
-  const log = createLogger({ stream: { write: () => { throw new Error('EPIPE'); } } });
+  const log = createLogger({
+    stream: {
+      write: () => {
+        throw new Error('EPIPE');
+      },
+    },
+  });
   t.doesNotThrow(() => log.error('x', {}));
 });

@@ -38,7 +38,14 @@ t.test('stall re-anchors instead of bursting; big forward jumps re-anchor too', 
 t.test('reset and wait() with a fake sleep', async (t) => {
   let now = 0;
   const slept: number[] = [];
-  const p = new Pacer({ now: () => now, leadMs: 0, sleep: async (ms) => { slept.push(ms); now += ms; } });
+  const p = new Pacer({
+    now: () => now,
+    leadMs: 0,
+    sleep: async (ms) => {
+      slept.push(ms);
+      now += ms;
+    },
+  });
   await p.wait(0);
   await p.wait(2e9);
   t.same(slept, [2000]);
@@ -77,11 +84,13 @@ t.test('abort() cuts a pending sleep short and clears its timer', async (t) => {
 });
 
 t.test('abort() also ends a wait on a custom sleep at once', async (t) => {
-  let now = 0;
+  const now = 0;
   const p = new Pacer({ now: () => now, leadMs: 0, sleep: () => new Promise<void>(() => {}) }); // never resolves
   await p.wait(0);
   let done = false;
-  const waiting = p.wait(3e9).then(() => { done = true; });
+  const waiting = p.wait(3e9).then(() => {
+    done = true;
+  });
   await Promise.resolve();
   t.notOk(done, 'still waiting');
   p.abort();

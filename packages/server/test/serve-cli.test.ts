@@ -10,7 +10,9 @@ import { FIX, get, runCli, parseMedia, sleep, waitFor, hasFfmpeg, ffmpegErrors }
 const port = (url: string): number => Number(new URL(url).port);
 
 t.test('file input: URL printed, client served to the end, exit 0', async (t) => {
-  const run = runCli([FIX('vp9-opus.webm'), '--port', '0', '--log-format', 'json', '--speed', '3'], { stdin: 'ignore' });
+  const run = runCli([FIX('vp9-opus.webm'), '--port', '0', '--log-format', 'json', '--speed', '3'], {
+    stdin: 'ignore',
+  });
   const url = await run.url;
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+\/stream$/);
   const cap = await get(port(url), '/stream', 5000);
@@ -18,9 +20,22 @@ t.test('file input: URL printed, client served to the end, exit 0', async (t) =>
   t.ok(cap.ended, 'response ended cleanly at end of input');
   const exit = await run.exit;
   t.equal(exit.code, 0, 'exit code 0');
-  const lines = run.stderr().trim().split('\n').map((l) => JSON.parse(l) as { event: string; reason?: string; bytes?: number });
+  const lines = run
+    .stderr()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event: string; reason?: string; bytes?: number });
   const events = lines.map((l) => l.event);
-  for (const e of ['listening', 'input_open', 'input_header', 'client_connect', 'input_eof', 'client_disconnect', 'exit']) t.ok(events.includes(e), `logged ${e}`);
+  for (const e of [
+    'listening',
+    'input_open',
+    'input_header',
+    'client_connect',
+    'input_eof',
+    'client_disconnect',
+    'exit',
+  ])
+    t.ok(events.includes(e), `logged ${e}`);
   const disc = lines.find((l) => l.event === 'client_disconnect');
   t.equal(disc?.reason, 'eof');
   t.equal(disc?.bytes, cap.body.length + cap.head.length + 4, 'bytes in the log = bytes received');
@@ -106,8 +121,8 @@ t.test('reserved / invalid mount names are refused at start', async (t) => {
   const runs = mounts.map((m) => runCli([FIX('vp9-opus.webm'), '--port', '0', '--mount', m], { stdin: 'ignore' }));
   const exits = await Promise.all(runs.map((r) => r.exit));
   for (const [i, m] of mounts.entries()) {
-    const run = runs[i]!;
-    const exit = exits[i]!;
+    const run = runs[i];
+    const exit = exits[i];
     t.not(exit.code, 0, `--mount ${m}: exit ${exit.code}`);
     t.match(run.stderr(), /reserved|invalid mount/);
   }
@@ -132,12 +147,15 @@ t.test('no input and stdin is a terminal: the built-in demo clip, looped and pac
     out: { write: (s: string) => out.push(s) },
   });
   await waitFor(() => out.length > 0, 10_000, 'the URL line');
-  const url = /(http:\S+)/.exec(out.join(''))![1]!;
+  const url = /(http:\S+)/.exec(out.join(''))![1];
   t.match(out.join(''), /serving demo at/);
   const cap = await get(port(url), '/stream', 1200);
   t.equal(cap.headers.get('content-type'), 'video/webm');
   const m = parseMedia(cap.body);
-  t.same(m.header?.tracks.map((x) => x.codecId), ['V_VP8', 'A_OPUS']);
+  t.same(
+    m.header?.tracks.map((x) => x.codecId),
+    ['V_VP8', 'A_OPUS'],
+  );
   t.ok(lines.some((l) => /input_header.*paced=true/.test(l)));
   process.emit('SIGUSR2', 'SIGUSR2');
   t.equal(await done, 0);

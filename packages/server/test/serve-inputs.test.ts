@@ -14,9 +14,13 @@ import { FIX, get, parseMedia, videoTrack, mediaSpan, ffmpegErrors, hasFfmpeg, w
 async function silentInput(): Promise<Input> {
   let release: (() => void) | undefined;
   return {
-    kind: 'url', name: 'silent',
+    kind: 'url',
+    name: 'silent',
+    // eslint-disable-next-line require-yield -- an input that stays silent until it is closed
     chunks: (async function* () {
-      await new Promise<void>((r) => { release = r; });
+      await new Promise<void>((r) => {
+        release = r;
+      });
     })(),
     close: () => release?.(),
   };
@@ -33,10 +37,14 @@ interface Origin {
 /** A local origin: `handler(n)` decides what request n (0-based) gets. */
 async function origin(handler: (n: number, res: http.ServerResponse) => void): Promise<Origin> {
   const o = { url: '', requests: 0, close: async () => {} };
-  const srv = http.createServer((req, res) => handler(o.requests++, res));
+  const srv = http.createServer((_req, res) => handler(o.requests++, res));
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   o.url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/src`;
-  o.close = () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); });
+  o.close = () =>
+    new Promise<void>((r) => {
+      srv.closeAllConnections();
+      srv.close(() => r());
+    });
   return o;
 }
 
@@ -74,8 +82,8 @@ t.test('file-like URL input (Content-Length, Segment size) is paced', async (t) 
   // 3 s clip at 3x: ~1 s. Unpaced it would take a few ms, paced at 1x 3 s.
   t.ok(took > 0.75 && took < 2.7, `3 s clip at 3x took ${took.toFixed(2)} s`);
   const st = s.status();
-  t.equal(st.mounts[0]!.input.kind, 'url');
-  t.equal(st.mounts[0]!.input.paced, true);
+  t.equal(st.mounts[0].input.kind, 'url');
+  t.equal(st.mounts[0].input.paced, true);
   await s.done;
 });
 
@@ -89,13 +97,16 @@ t.test('live URL input with --reconnect: clients stay connected across restarts 
     trickle(res, data, 16 * 1024, 30);
   });
   t.teardown(() => o.close());
-  const s = new MkvServer({ port: 0, mounts: [{ name: 'stream', input: o.url, reconnect: true, backoffMs: 100, maxBackoffMs: 400 }] });
+  const s = new MkvServer({
+    port: 0,
+    mounts: [{ name: 'stream', input: o.url, reconnect: true, backoffMs: 100, maxBackoffMs: 400 }],
+  });
   await s.start();
   t.teardown(() => s.stop(0));
   const cap = await get(s.port, '/stream', 2200);
   t.notOk(cap.ended, 'client still connected');
   t.ok(o.requests >= 3, `origin requested ${o.requests} times`);
-  const st = s.status().mounts[0]!;
+  const st = s.status().mounts[0];
   t.equal(st.input.paced, false, 'live input is not paced');
   t.ok(st.input.reconnects >= 2, `${st.input.reconnects} reconnects`);
   const m = parseMedia(cap.body);
@@ -103,9 +114,12 @@ t.test('live URL input with --reconnect: clients stay connected across restarts 
   t.equal(m.headers, 1, 'same tracks: one init part, the client stays in the same Segment');
   const v = m.frames.filter((f) => f.track === videoTrack(m));
   let mono = true;
-  for (let i = 1; i < v.length; i++) if (v[i]!.timestamp <= v[i - 1]!.timestamp) mono = false;
+  for (let i = 1; i < v.length; i++) if (v[i].timestamp <= v[i - 1].timestamp) mono = false;
   t.ok(mono, 'video timestamps keep increasing across reconnects');
-  t.ok(mediaSpan(m.frames) > 5.5, `received ${mediaSpan(m.frames).toFixed(1)} s of media: two or more passes of the 3 s source`);
+  t.ok(
+    mediaSpan(m.frames) > 5.5,
+    `received ${mediaSpan(m.frames).toFixed(1)} s of media: two or more passes of the 3 s source`,
+  );
   if (hasFfmpeg) t.equal(ffmpegErrors(cap.body, 'webm'), '', 'decodes cleanly');
 });
 
@@ -114,7 +128,10 @@ t.test('reconnect to a source with different tracks sends a new init part', asyn
   const b = readFileSync(FIX('vp9-opus.webm'));
   const o = await origin((n, res) => trickle(res, n % 2 === 0 ? a : b, 64 * 1024, 10));
   t.teardown(() => o.close());
-  const s = new MkvServer({ port: 0, mounts: [{ name: 'stream', input: o.url, reconnect: true, realtime: false, backoffMs: 50 }] });
+  const s = new MkvServer({
+    port: 0,
+    mounts: [{ name: 'stream', input: o.url, reconnect: true, realtime: false, backoffMs: 50 }],
+  });
   await s.start();
   t.teardown(() => s.stop(0));
   const cap = await get(s.port, '/stream', 1000);
@@ -166,7 +183,11 @@ t.test('viewers that leave while the input has no header yet are closed and forg
     const c = net.connect(s.port, '127.0.0.1');
     await new Promise<void>((r) => c.once('connect', () => r()));
     c.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
-    await waitFor(() => mount.pending.length > 0 && mount.pending[mount.pending.length - 1]!.socket.remotePort === c.localPort, 5000, 'request pending');
+    await waitFor(
+      () => mount.pending.length > 0 && mount.pending[mount.pending.length - 1].socket.remotePort === c.localPort,
+      5000,
+      'request pending',
+    );
     c.end();
     await new Promise<void>((r) => c.once('close', () => r()).resume());
   }

@@ -6,7 +6,12 @@ import { FIX, get, runCli, sleep } from '../testlib/helpers.js';
 
 const port = (url: string): number => Number(new URL(url).port);
 
-async function status(p: number): Promise<{ rssBytes: number; memory: { heapUsed: number; external: number }; totals: { clients: number }; mounts: { clientsTotal: number }[] }> {
+async function status(p: number): Promise<{
+  rssBytes: number;
+  memory: { heapUsed: number; external: number };
+  totals: { clients: number };
+  mounts: { clientsTotal: number }[];
+}> {
   return JSON.parse((await get(p, '/api/status?gc=1')).body.toString());
 }
 
@@ -26,17 +31,24 @@ function cycle(p: number): Promise<void> {
 
 async function cycles(p: number, n: number, parallel = 50): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < n) {
-      next++;
-      await cycle(p);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < n) {
+        next++;
+        await cycle(p);
+      }
+    }),
+  );
 }
 
 t.test('2,000 connect/read/close cycles leave RSS flat', async (t) => {
-  const run = runCli([FIX('demo.webm'), '--loop', '--port', '0', '--quiet'], { stdin: 'ignore', nodeArgs: ['--expose-gc'] });
-  t.teardown(() => { run.child.kill('SIGKILL'); });
+  const run = runCli([FIX('demo.webm'), '--loop', '--port', '0', '--quiet'], {
+    stdin: 'ignore',
+    nodeArgs: ['--expose-gc'],
+  });
+  t.teardown(() => {
+    run.child.kill('SIGKILL');
+  });
   const p = port(await run.url);
   await sleep(300);
   // Warm up: JIT, V8's young generation grows to its working size under this allocation rate
@@ -49,18 +61,29 @@ t.test('2,000 connect/read/close cycles leave RSS flat', async (t) => {
   await sleep(1000);
   const st = await status(p);
   const growth = (st.rssBytes - before) / before;
-  t.ok(growth < 0.1, `RSS ${(before / 1048576).toFixed(1)} -> ${(st.rssBytes / 1048576).toFixed(1)} MiB (${(growth * 100).toFixed(1)} %)`);
+  t.ok(
+    growth < 0.1,
+    `RSS ${(before / 1048576).toFixed(1)} -> ${(st.rssBytes / 1048576).toFixed(1)} MiB (${(growth * 100).toFixed(1)} %)`,
+  );
   const heapGrowth = (st.memory.heapUsed - st0.memory.heapUsed) / st0.memory.heapUsed;
-  t.ok(heapGrowth < 0.1, `heap used after GC ${(st0.memory.heapUsed / 1048576).toFixed(1)} -> ${(st.memory.heapUsed / 1048576).toFixed(1)} MiB`);
+  t.ok(
+    heapGrowth < 0.1,
+    `heap used after GC ${(st0.memory.heapUsed / 1048576).toFixed(1)} -> ${(st.memory.heapUsed / 1048576).toFixed(1)} MiB`,
+  );
   t.equal(st.totals.clients, 0, 'no client left behind');
-  t.ok(st.mounts[0]!.clientsTotal >= 4000, `${st.mounts[0]!.clientsTotal} clients served`);
+  t.ok(st.mounts[0].clientsTotal >= 4000, `${st.mounts[0].clientsTotal} clients served`);
   run.child.kill('SIGTERM');
   t.equal((await run.exit).code, 0);
 });
 
 t.test('memory per connected client (clients reading the demo stream)', async (t) => {
-  const run = runCli([FIX('demo.webm'), '--loop', '--port', '0', '--quiet'], { stdin: 'ignore', nodeArgs: ['--expose-gc'] });
-  t.teardown(() => { run.child.kill('SIGKILL'); });
+  const run = runCli([FIX('demo.webm'), '--loop', '--port', '0', '--quiet'], {
+    stdin: 'ignore',
+    nodeArgs: ['--expose-gc'],
+  });
+  t.teardown(() => {
+    run.child.kill('SIGKILL');
+  });
   const p = port(await run.url);
   await sleep(300);
   await cycles(p, 3000); // warm up to the steady-state heap size (see above)

@@ -36,13 +36,17 @@ t.test('a stalled client is skipped, then dropped; a healthy one keeps full rate
   let maxQueued = 0;
   let sawSkip = false;
   while (!stalledClosed && performance.now() - t0 < 30_000) {
-    for (const c of mount.clients) if (c.port === stalled.localPort) {
-      maxQueued = Math.max(maxQueued, c.socket.writableLength);
-      if (c.sub.skips > 0) sawSkip = true;
-    }
+    for (const c of mount.clients)
+      if (c.port === stalled.localPort) {
+        maxQueued = Math.max(maxQueued, c.socket.writableLength);
+        if (c.sub.skips > 0) sawSkip = true;
+      }
     await sleep(50);
   }
-  t.ok(stalledClosed, `stalled client disconnected by the server after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  t.ok(
+    stalledClosed,
+    `stalled client disconnected by the server after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   t.match(reason, /^dropped_/, `reason ${reason}`);
   t.ok(maxQueued <= 1024 * 1024, `at most ${maxQueued} bytes queued in user space for it`);
   t.ok(mount.drops >= 1, 'counted as a drop');

@@ -5,7 +5,18 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { MkvServer } from '../src/server.js';
 import type { MountConfig } from '../src/server.js';
-import { FIX, get, parseMedia, videoTrack, mediaSpan, ffmpegErrors, ffprobePackets, hasFfmpeg, hasFfprobe, sleep } from '../testlib/helpers.js';
+import {
+  FIX,
+  get,
+  parseMedia,
+  videoTrack,
+  mediaSpan,
+  ffmpegErrors,
+  ffprobePackets,
+  hasFfmpeg,
+  hasFfprobe,
+  sleep,
+} from '../testlib/helpers.js';
 
 async function serve(mount: Omit<MountConfig, 'name'>, extra: Record<string, unknown> = {}): Promise<MkvServer> {
   const s = new MkvServer({ port: 0, mounts: [{ name: 'stream', ...mount }], ...extra });
@@ -30,8 +41,8 @@ t.test('late join after ~3 s of media starts on a keyframe and decodes without e
   await sleep(1500);
   const caps = await Promise.all(servers.map((s) => get(s.port, '/stream', 1000)));
   for (let i = 0; i < LATE.length; i++) {
-    const name = LATE[i]!;
-    const cap = caps[i]!;
+    const name = LATE[i];
+    const cap = caps[i];
     t.equal(cap.status, 200, name);
     const m = parseMedia(cap.body);
     t.same(m.errors, [], `${name}: our demuxer reads the capture`);
@@ -51,37 +62,45 @@ t.test('late join after ~3 s of media starts on a keyframe and decodes without e
 });
 
 function frameKeys(body: Buffer): string[] {
-  return parseMedia(body).frames.map((f) => `${f.track}:${f.keyframe ? 'K' : '-'}:${createHash('sha1').update(f.data).digest('hex').slice(0, 12)}`);
+  return parseMedia(body).frames.map(
+    (f) => `${f.track}:${f.keyframe ? 'K' : '-'}:${createHash('sha1').update(f.data).digest('hex').slice(0, 12)}`,
+  );
 }
 
-t.test('clients joining at different times receive the same frames from their join point on; EOF ends them cleanly', async (t) => {
-  const s = await serve({ input: FIX('vp8-vorbis.webm'), speed: 2 });
-  const a = get(s.port, '/stream', 10_000);
-  await sleep(500);
-  const b = get(s.port, '/stream', 10_000);
-  await sleep(400);
-  const c = get(s.port, '/stream', 10_000);
-  const [ca, cb, cc] = await Promise.all([a, b, c]);
-  for (const cap of [ca, cb, cc]) {
-    t.equal(cap.status, 200);
-    t.ok(cap.ended, 'response ended by the server at end of input');
-  }
-  await s.done;
-  t.pass('server done once the input ended and the clients were served');
-  const ka = frameKeys(ca.body);
-  for (const [name, cap] of [['b', cb], ['c', cc]] as const) {
-    const k = frameKeys(cap.body);
-    t.ok(k.length > 10, `${name}: ${k.length} frames`);
-    const at = ka.indexOf(k[0]!);
-    t.ok(at >= 0, `${name}: its first frame is one of a's`);
-    t.same(k, ka.slice(at, at + k.length), `${name}: same frames as a from its join point`);
-    t.equal(at + k.length, ka.length, `${name}: and to the same end`);
-  }
-  if (hasFfmpeg) t.equal(ffmpegErrors(cb.body), '', 'b decodes cleanly');
-  const total = parseMedia(ca.body).frames.length;
-  t.ok(total >= 200, `a got the whole clip (${total} frames)`);
-  await s.stop(0);
-});
+t.test(
+  'clients joining at different times receive the same frames from their join point on; EOF ends them cleanly',
+  async (t) => {
+    const s = await serve({ input: FIX('vp8-vorbis.webm'), speed: 2 });
+    const a = get(s.port, '/stream', 10_000);
+    await sleep(500);
+    const b = get(s.port, '/stream', 10_000);
+    await sleep(400);
+    const c = get(s.port, '/stream', 10_000);
+    const [ca, cb, cc] = await Promise.all([a, b, c]);
+    for (const cap of [ca, cb, cc]) {
+      t.equal(cap.status, 200);
+      t.ok(cap.ended, 'response ended by the server at end of input');
+    }
+    await s.done;
+    t.pass('server done once the input ended and the clients were served');
+    const ka = frameKeys(ca.body);
+    for (const [name, cap] of [
+      ['b', cb],
+      ['c', cc],
+    ] as const) {
+      const k = frameKeys(cap.body);
+      t.ok(k.length > 10, `${name}: ${k.length} frames`);
+      const at = ka.indexOf(k[0]);
+      t.ok(at >= 0, `${name}: its first frame is one of a's`);
+      t.same(k, ka.slice(at, at + k.length), `${name}: same frames as a from its join point`);
+      t.equal(at + k.length, ka.length, `${name}: and to the same end`);
+    }
+    if (hasFfmpeg) t.equal(ffmpegErrors(cb.body), '', 'b decodes cleanly');
+    const total = parseMedia(ca.body).frames.length;
+    t.ok(total >= 200, `a got the whole clip (${total} frames)`);
+    await s.stop(0);
+  },
+);
 
 t.test('real time: a client reading 3 s gets about 3 s of media (+ at most one GOP)', async (t) => {
   const s = await serve({ input: FIX('demo.webm'), loop: true });
@@ -106,7 +125,7 @@ t.test('--loop: timestamps keep increasing across loops, clients stay connected'
   t.equal(m.headers, 1, 'one init part: the loop does not restart the Segment');
   const v = m.frames.filter((f) => f.track === videoTrack(m)).map((f) => f.timestamp);
   let mono = true;
-  for (let i = 1; i < v.length; i++) if (v[i]! <= v[i - 1]!) mono = false;
+  for (let i = 1; i < v.length; i++) if (v[i] <= v[i - 1]) mono = false;
   t.ok(mono, 'video timestamps strictly increase');
   t.ok(mediaSpan(m.frames) > 7, `spans ${mediaSpan(m.frames).toFixed(1)} s: more than two 3 s loops`);
   t.ok(s.mounts.get('stream')!.source.loops >= 2, 'looped');

@@ -48,7 +48,14 @@ export function rawRequest(port: number, request: string | Buffer, ms = 5000, ho
         const i = l.indexOf(':');
         if (i > 0) headers.set(l.slice(0, i).toLowerCase(), l.slice(i + 1).trim());
       }
-      resolve({ status, headers, head, body: sep < 0 ? Buffer.alloc(0) : all.subarray(sep + 4), ended, ttfbMs: first < 0 ? -1 : first - start });
+      resolve({
+        status,
+        headers,
+        head,
+        body: sep < 0 ? Buffer.alloc(0) : all.subarray(sep + 4),
+        ended,
+        ttfbMs: first < 0 ? -1 : first - start,
+      });
     };
     const timer = setTimeout(() => {
       sock.destroy();
@@ -131,12 +138,18 @@ export function ffmpegErrors(body: Uint8Array, ext = 'mkv'): string {
 }
 
 /** ffprobe packets of a capture: [{stream, pts, flags}] in file order, plus stream codec types. */
-export function ffprobePackets(body: Uint8Array): { packets: { stream_index: number; flags: string; pts_time?: string }[]; streams: { index: number; codec_type: string }[] } {
+export function ffprobePackets(body: Uint8Array): {
+  packets: { stream_index: number; flags: string; pts_time?: string }[];
+  streams: { index: number; codec_type: string }[];
+} {
   const dir = mkdtempSync(join(tmpdir(), 'mkvserve-cap-'));
   try {
     const f = join(dir, 'cap.mkv');
     writeFileSync(f, body);
-    const r = spawnSync('ffprobe', ['-v', 'error', '-show_packets', '-show_streams', '-of', 'json', f], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync('ffprobe', ['-v', 'error', '-show_packets', '-show_streams', '-of', 'json', f], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     return JSON.parse(r.stdout || '{"packets":[],"streams":[]}');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -152,7 +165,10 @@ export interface CliRun {
 }
 
 /** Spawns the real CLI; `url` resolves with the printed stream URL. */
-export function runCli(args: string[], opts: { env?: Record<string, string>; stdin?: 'pipe' | 'ignore' | number; nodeArgs?: string[] } = {}): CliRun {
+export function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; stdin?: 'pipe' | 'ignore' | number; nodeArgs?: string[] } = {},
+): CliRun {
   const start = performance.now();
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], {
     env: { ...process.env, ...opts.env },
@@ -169,7 +185,7 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; std
   url.catch(() => {}); // tests that expect an early exit never await it
   const scan = (): void => {
     const m = /(http:\/\/[^\s]+)/.exec(out) ?? /url=(http:\/\/[^\s"]+)/.exec(err);
-    if (m) resolveUrl(m[1]!);
+    if (m) resolveUrl(m[1]);
   };
   child.stdout!.on('data', (d) => {
     out += d;
@@ -191,7 +207,12 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; std
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `cond` every `everyMs` until it is true; rejects after `timeoutMs` (an event wait, not a fixed sleep). */
-export async function waitFor(cond: () => boolean, timeoutMs = 10_000, what = 'condition', everyMs = 10): Promise<void> {
+export async function waitFor(
+  cond: () => boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+  everyMs = 10,
+): Promise<void> {
   const end = performance.now() + timeoutMs;
   while (!cond()) {
     if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

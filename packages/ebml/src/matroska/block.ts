@@ -51,7 +51,14 @@ export function needsBlockGroup(frame: Frame): boolean {
 }
 
 /** Writes track vint + int16 + flags at `p`; returns the position after. */
-function writeBlockHead(out: Uint8Array, p: number, track: number, tlen: number, relTicks: number, flags: number): number {
+function writeBlockHead(
+  out: Uint8Array,
+  p: number,
+  track: number,
+  tlen: number,
+  relTicks: number,
+  flags: number,
+): number {
   p = writeSize(out, p, track, tlen);
   const rel = relTicks & 0xffff;
   out[p++] = rel >> 8;
@@ -88,7 +95,8 @@ function writeTrailer(frame: Frame): Uint8Array {
     }
     w.endMaster(adds);
   }
-  if (frame.discardPadding !== undefined && frame.discardPadding !== 0) w.intElement(ID_DISCARD_PADDING, frame.discardPadding);
+  if (frame.discardPadding !== undefined && frame.discardPadding !== 0)
+    w.intElement(ID_DISCARD_PADDING, frame.discardPadding);
   return w.finish();
 }
 
@@ -97,8 +105,7 @@ function writeTrailer(frame: Frame): Uint8Array {
  * right before the payload bytes and trailer (BlockGroup only) follows them. The payload is
  * `frame.data` itself (not copied), so a socket can writev the parts.
  */
-export function encodeBlockParts(frame: Frame, relTicks: number, timestampScale: number): Uint8Array[] {
-  void timestampScale;
+export function encodeBlockParts(frame: Frame, relTicks: number): Uint8Array[] {
   checkArgs(frame, relTicks);
   const payload = frame.data;
   const tlen = sizeLength(frame.track);
@@ -132,8 +139,7 @@ export function encodeBlockParts(frame: Frame, relTicks: number, timestampScale:
  * A non-keyframe in a BlockGroup without references gets ReferenceBlock -1 (marks it non-key).
  * One allocation: header bytes + payload copy.
  */
-export function encodeBlock(frame: Frame, relTicks: number, timestampScale: number): Uint8Array {
-  void timestampScale;
+export function encodeBlock(frame: Frame, relTicks: number): Uint8Array {
   checkArgs(frame, relTicks);
   const payload = frame.data;
   const tlen = sizeLength(frame.track);

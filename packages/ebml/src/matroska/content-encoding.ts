@@ -27,7 +27,11 @@ export function inflateZlib(data: Uint8Array, maxSize = DEFAULT_MAX_DECOMPRESSED
     try {
       return unzlibSync(data);
     } catch (e) {
-      throw new EbmlError({ code: 'DECOMPRESSION', message: `zlib data is corrupt: ${(e as Error).message}`, cause: e });
+      throw new EbmlError({
+        code: 'DECOMPRESSION',
+        message: `zlib data is corrupt: ${(e as Error).message}`,
+        cause: e,
+      });
     }
   }
   // Streamed in small input slices, so one slice can only expand to ~1 MB past the cap.
@@ -54,7 +58,7 @@ export function inflateZlib(data: Uint8Array, maxSize = DEFAULT_MAX_DECOMPRESSED
     throw new EbmlError({ code: 'DECOMPRESSION', message: `inflated frame exceeds the limit of ${maxSize} bytes` });
   }
   if (!done) throw new EbmlError({ code: 'DECOMPRESSION', message: 'zlib data ends early' });
-  if (parts.length === 1) return parts[0]!;
+  if (parts.length === 1) return parts[0];
   const out = new Uint8Array(total);
   let o = 0;
   for (const part of parts) {
@@ -84,7 +88,8 @@ const ALGO_NAMES = ['zlib', 'bzlib', 'lzo1x', 'header stripping'];
  * through still compressed (reported).
  */
 export function planContentDecoding(encodings: readonly ContentEncoding[] | undefined): ContentDecodingPlan {
-  if (!encodings || encodings.length === 0) return { steps: [], codecPrivateSteps: [], encrypted: false, unsupported: [] };
+  if (!encodings || encodings.length === 0)
+    return { steps: [], codecPrivateSteps: [], encrypted: false, unsupported: [] };
   const sorted = [...encodings].sort((a, b) => b.order - a.order);
   const unsupported: string[] = [];
   let encrypted = false;
@@ -100,7 +105,9 @@ export function planContentDecoding(encodings: readonly ContentEncoding[] | unde
       const algo = e.compAlgo ?? 0;
       if (algo !== 0 && algo !== 3) {
         usable = false;
-        unsupported.push(`${ALGO_NAMES[algo] ?? `ContentCompAlgo ${algo}`} compression is not supported: frames are passed through compressed`);
+        unsupported.push(
+          `${ALGO_NAMES[algo] ?? `ContentCompAlgo ${algo}`} compression is not supported: frames are passed through compressed`,
+        );
       }
     }
   }
@@ -118,9 +125,13 @@ export function planContentDecoding(encodings: readonly ContentEncoding[] | unde
  * Header stripping prepends ContentCompSettings (one allocation); zlib inflates under `maxSize`.
  * Throws an EbmlError (DECOMPRESSION) when inflating fails or exceeds the cap.
  */
-export function decodeContent(data: Uint8Array, steps: readonly ContentEncoding[], maxSize = DEFAULT_MAX_DECOMPRESSED_SIZE): Uint8Array {
+export function decodeContent(
+  data: Uint8Array,
+  steps: readonly ContentEncoding[],
+  maxSize = DEFAULT_MAX_DECOMPRESSED_SIZE,
+): Uint8Array {
   for (let i = 0; i < steps.length; i++) {
-    const s = steps[i]!;
+    const s = steps[i];
     if (s.compAlgo === 3) {
       const prefix = s.compSettings;
       if (prefix && prefix.length) {

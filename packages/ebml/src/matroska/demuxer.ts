@@ -42,7 +42,7 @@ import type {
 export interface DemuxHandler {
   /** Once EBML header, Info and Tracks are known (before the first frame); again after a new EBML header. */
   onHeader?(h: MatroskaHeader): void;
-  onFrame?(f: Frame): void;
+  onFrame?: (f: Frame) => void;
   onCues?(c: CuePoint[]): void;
   onChapters?(e: Edition[]): void;
   onTags?(t: Tag[]): void;
@@ -80,9 +80,8 @@ interface TrackState {
 /** Opus frame size (ns) per TOC config (RFC 6716 section 3.1, Table 2): SILK NB/MB/WB 10/20/40/60 ms,
  *  Hybrid SWB/FB 10/20 ms, CELT NB/WB/SWB/FB 2.5/5/10/20 ms. */
 const OPUS_FRAME_NS = [
-  10e6, 20e6, 40e6, 60e6, 10e6, 20e6, 40e6, 60e6, 10e6, 20e6, 40e6, 60e6,
-  10e6, 20e6, 10e6, 20e6,
-  2.5e6, 5e6, 10e6, 20e6, 2.5e6, 5e6, 10e6, 20e6, 2.5e6, 5e6, 10e6, 20e6, 2.5e6, 5e6, 10e6, 20e6,
+  10e6, 20e6, 40e6, 60e6, 10e6, 20e6, 40e6, 60e6, 10e6, 20e6, 40e6, 60e6, 10e6, 20e6, 10e6, 20e6, 2.5e6, 5e6, 10e6,
+  20e6, 2.5e6, 5e6, 10e6, 20e6, 2.5e6, 5e6, 10e6, 20e6, 2.5e6, 5e6, 10e6, 20e6,
 ];
 
 /** Duration (ns) of one Opus packet from its TOC byte (RFC 6716 section 3.1-3.2), or undefined for an
@@ -91,8 +90,8 @@ const OPUS_FRAME_NS = [
 export function opusPacketDuration(data: Uint8Array): number | undefined {
   const n = data.length;
   if (n === 0) return undefined;
-  const toc = data[0]!;
-  const size = OPUS_FRAME_NS[toc >> 3]!;
+  const toc = data[0];
+  const size = OPUS_FRAME_NS[toc >> 3];
   switch (toc & 3) {
     case 0:
       return size;
@@ -102,7 +101,7 @@ export function opusPacketDuration(data: Uint8Array): number | undefined {
       return n < 2 ? undefined : 2 * size;
     default: {
       if (n < 2) return undefined;
-      const m = data[1]! & 0x3f;
+      const m = data[1] & 0x3f;
       const d = m * size;
       return m === 0 || d > 120e6 ? undefined : d;
     }
@@ -113,7 +112,15 @@ export function opusPacketDuration(data: Uint8Array): number | undefined {
 const COLLECTED = new Set<number>([Id.EBML, Id.Info, Id.Tracks, Id.Cues, Id.Chapters, Id.Tags, Id.Attachments]);
 
 function emptyEbmlHeader(): EbmlHeaderInfo {
-  return { docType: 'matroska', docTypeVersion: 1, docTypeReadVersion: 1, ebmlVersion: 1, ebmlReadVersion: 1, ebmlMaxIdLength: 4, ebmlMaxSizeLength: 8 };
+  return {
+    docType: 'matroska',
+    docTypeVersion: 1,
+    docTypeReadVersion: 1,
+    ebmlVersion: 1,
+    ebmlReadVersion: 1,
+    ebmlMaxIdLength: 4,
+    ebmlMaxSizeLength: 8,
+  };
 }
 
 export class MatroskaDemuxer {
@@ -262,7 +269,14 @@ export class MatroskaDemuxer {
     const s = sniffContainer(bytes);
     this.state = 2;
     this.head = undefined;
-    this.h.onError?.(new EbmlError({ code: 'NOT_MATROSKA', message: s.message ?? 'input is not Matroska/WebM', offset: 0, fatal: true }));
+    this.h.onError?.(
+      new EbmlError({
+        code: 'NOT_MATROSKA',
+        message: s.message ?? 'input is not Matroska/WebM',
+        offset: 0,
+        fatal: true,
+      }),
+    );
   }
 
   private readerError(e: EbmlError): void {
@@ -283,7 +297,7 @@ export class MatroskaDemuxer {
     if (id === Id.Cluster && this.collect.length) this.flushCollect();
     if (this.collect.length) {
       const node: MetaNode = { id, children: [] };
-      this.collect[this.collect.length - 1]!.children!.push(node);
+      this.collect[this.collect.length - 1].children!.push(node);
       this.collect.push(node);
       return;
     }
@@ -348,7 +362,7 @@ export class MatroskaDemuxer {
     }
     if (this.state === 2) return;
     if (this.collect.length) {
-      this.collect[this.collect.length - 1]!.children!.push({ id, value: v });
+      this.collect[this.collect.length - 1].children!.push({ id, value: v });
       return;
     }
     if (!this.inCluster) return;
@@ -394,7 +408,12 @@ export class MatroskaDemuxer {
       if (el.size > this.maxPart) {
         this.partBuf = undefined;
         const name = el.info?.name ?? 'element';
-        this.error('ELEMENT_TOO_LARGE', `${name} of ${el.size} bytes exceeds the limit of ${this.maxPart}; dropped`, el.offset, elementPath(el));
+        this.error(
+          'ELEMENT_TOO_LARGE',
+          `${name} of ${el.size} bytes exceeds the limit of ${this.maxPart}; dropped`,
+          el.offset,
+          elementPath(el),
+        );
         return;
       }
       this.partBuf = new Uint8Array(el.size);
@@ -430,7 +449,7 @@ export class MatroskaDemuxer {
   }
 
   private flushCollect(): void {
-    const root = this.collect[0]!;
+    const root = this.collect[0];
     this.collect = [];
     this.collected(root, -1);
   }
@@ -497,13 +516,37 @@ export class MatroskaDemuxer {
     if (e.docType !== 'matroska' && e.docType !== 'webm') {
       this.error('UNSUPPORTED_DOCTYPE', `DocType "${e.docType}" is not matroska or webm`, offset, path, true);
     } else if (!(e.docTypeReadVersion <= 4)) {
-      this.error('UNSUPPORTED_DOCTYPE', `DocTypeReadVersion ${e.docTypeReadVersion} is newer than the supported version 4`, offset, path, true);
+      this.error(
+        'UNSUPPORTED_DOCTYPE',
+        `DocTypeReadVersion ${e.docTypeReadVersion} is newer than the supported version 4`,
+        offset,
+        path,
+        true,
+      );
     } else if (!(e.ebmlReadVersion <= 1)) {
-      this.error('UNSUPPORTED_DOCTYPE', `EBMLReadVersion ${e.ebmlReadVersion} is not supported (max 1)`, offset, path, true);
+      this.error(
+        'UNSUPPORTED_DOCTYPE',
+        `EBMLReadVersion ${e.ebmlReadVersion} is not supported (max 1)`,
+        offset,
+        path,
+        true,
+      );
     } else if (!(e.ebmlMaxIdLength <= 4)) {
-      this.error('UNSUPPORTED_DOCTYPE', `EBMLMaxIDLength ${e.ebmlMaxIdLength} is not supported (max 4)`, offset, path, true);
+      this.error(
+        'UNSUPPORTED_DOCTYPE',
+        `EBMLMaxIDLength ${e.ebmlMaxIdLength} is not supported (max 4)`,
+        offset,
+        path,
+        true,
+      );
     } else if (!(e.ebmlMaxSizeLength <= 8)) {
-      this.error('UNSUPPORTED_DOCTYPE', `EBMLMaxSizeLength ${e.ebmlMaxSizeLength} is not supported (max 8)`, offset, path, true);
+      this.error(
+        'UNSUPPORTED_DOCTYPE',
+        `EBMLMaxSizeLength ${e.ebmlMaxSizeLength} is not supported (max 8)`,
+        offset,
+        path,
+        true,
+      );
     }
   }
 
@@ -522,7 +565,12 @@ export class MatroskaDemuxer {
           t.codecPrivate = decodeContent(t.codecPrivate, plan.codecPrivateSteps, this.maxDecompressed);
         } catch (err) {
           const e = err as EbmlError;
-          this.error('DECOMPRESSION', `track ${t.number} CodecPrivate: ${e.message}`, offset, ['Segment', 'Tracks', 'TrackEntry', 'CodecPrivate']);
+          this.error('DECOMPRESSION', `track ${t.number} CodecPrivate: ${e.message}`, offset, [
+            'Segment',
+            'Tracks',
+            'TrackEntry',
+            'CodecPrivate',
+          ]);
         }
       }
       const st: TrackState = {
@@ -532,7 +580,11 @@ export class MatroskaDemuxer {
         opus: t.codecId === 'A_OPUS' && t.defaultDuration === undefined,
       };
       if (this.trackState(t.number) !== undefined) {
-        this.error('INVALID_VALUE', `duplicate TrackNumber ${t.number}: the first entry is used`, offset, ['Segment', 'Tracks', 'TrackEntry']);
+        this.error('INVALID_VALUE', `duplicate TrackNumber ${t.number}: the first entry is used`, offset, [
+          'Segment',
+          'Tracks',
+          'TrackEntry',
+        ]);
         continue;
       }
       if (t.number < 1024) this.trackArr[t.number] = st;
@@ -563,7 +615,12 @@ export class MatroskaDemuxer {
       if (this.tracks) this.sendHeader();
       else if (!this.clusterBeforeTracksReported) {
         this.clusterBeforeTracksReported = true;
-        this.error('INVALID_BLOCK', 'Cluster before Tracks: blocks of unknown tracks are dropped', el.offset, CLUSTER_PATH);
+        this.error(
+          'INVALID_BLOCK',
+          'Cluster before Tracks: blocks of unknown tracks are dropped',
+          el.offset,
+          CLUSTER_PATH,
+        );
       }
     }
     this.inCluster = true;
@@ -589,7 +646,12 @@ export class MatroskaDemuxer {
   private unknownTrack(n: number, offset: number, simple: boolean): void {
     if (this.unknownReported.has(n)) return;
     this.unknownReported.add(n);
-    this.error('INVALID_BLOCK', `block of unknown track number ${n} dropped`, offset, simple ? SIMPLEBLOCK_PATH : BLOCK_PATH);
+    this.error(
+      'INVALID_BLOCK',
+      `block of unknown track number ${n} dropped`,
+      offset,
+      simple ? SIMPLEBLOCK_PATH : BLOCK_PATH,
+    );
   }
 
   private invalidBlock(message: string, offset: number, simple: boolean): void {
@@ -603,7 +665,7 @@ export class MatroskaDemuxer {
       this.invalidBlock('block too short for its header', offset, simple);
       return;
     }
-    const b0 = buf[0]!;
+    const b0 = buf[0];
     let track: number;
     let pos: number;
     if (b0 & 0x80) {
@@ -623,8 +685,8 @@ export class MatroskaDemuxer {
       this.unknownTrack(track, offset, simple);
       return;
     }
-    const rel = ((buf[pos]! << 24) | (buf[pos + 1]! << 16)) >> 16;
-    const flags = buf[pos + 2]!;
+    const rel = ((buf[pos] << 24) | (buf[pos + 1] << 16)) >> 16;
+    const flags = buf[pos + 2];
     pos += 3;
     if (!this.clusterTsKnown) {
       this.clusterTsKnown = true;
@@ -648,7 +710,8 @@ export class MatroskaDemuxer {
           data = d;
         }
         const duration = st.opus ? opusPacketDuration(data) : st.defaultDuration;
-        if (onFrame !== undefined) onFrame({ track, timestamp: ts, duration, keyframe, data, discardable, invisible, offset });
+        if (onFrame !== undefined)
+          onFrame({ track, timestamp: ts, duration, keyframe, data, discardable, invisible, offset });
         return;
       }
       this.laced(buf, pos, lacing >> 1, st, track, ts, undefined, keyframe, discardable, invisible, offset, true);
@@ -666,15 +729,47 @@ export class MatroskaDemuxer {
         if (d === undefined) return;
         data = d;
       }
-      const duration = blockDur !== undefined ? blockDur * scale : st.opus ? opusPacketDuration(data) : st.defaultDuration;
+      const duration =
+        blockDur !== undefined ? blockDur * scale : st.opus ? opusPacketDuration(data) : st.defaultDuration;
       onFrame?.(this.groupFrame(track, ts, duration, keyframe, data, invisible, offset));
       return;
     }
-    this.laced(buf, pos, lacing >> 1, st, track, ts, blockDur !== undefined ? blockDur * scale : undefined, keyframe, false, invisible, offset, false);
+    this.laced(
+      buf,
+      pos,
+      lacing >> 1,
+      st,
+      track,
+      ts,
+      blockDur !== undefined ? blockDur * scale : undefined,
+      keyframe,
+      false,
+      invisible,
+      offset,
+      false,
+    );
   }
 
-  private groupFrame(track: number, ts: number, duration: number | undefined, keyframe: boolean, data: Uint8Array, invisible: boolean, offset: number): Frame {
-    const f: Frame = { track, timestamp: ts, duration, keyframe, data, discardable: false, invisible, offset, blockGroup: true };
+  private groupFrame(
+    track: number,
+    ts: number,
+    duration: number | undefined,
+    keyframe: boolean,
+    data: Uint8Array,
+    invisible: boolean,
+    offset: number,
+  ): Frame {
+    const f: Frame = {
+      track,
+      timestamp: ts,
+      duration,
+      keyframe,
+      data,
+      discardable: false,
+      invisible,
+      offset,
+      blockGroup: true,
+    };
     if (this.gRefs !== undefined) f.references = this.gRefs;
     if (this.gDuration !== undefined) f.blockDuration = this.gDuration;
     if (this.gAdditions !== undefined) f.additions = this.gAdditions;
@@ -707,7 +802,7 @@ export class MatroskaDemuxer {
     const onFrame = this.h.onFrame;
     let p = r;
     for (let i = 0; i < count; i++) {
-      const size = sizes[i]!;
+      const size = sizes[i];
       let data = buf.subarray(p, p + size);
       p += size;
       let t = ts;
@@ -737,7 +832,12 @@ export class MatroskaDemuxer {
       return decodeContent(data, st.steps!, this.maxDecompressed);
     } catch (err) {
       const e = err as EbmlError;
-      this.error('DECOMPRESSION', `track ${st.info.number}: ${e.message}; frame dropped`, offset, simple ? SIMPLEBLOCK_PATH : BLOCK_PATH);
+      this.error(
+        'DECOMPRESSION',
+        `track ${st.info.number}: ${e.message}; frame dropped`,
+        offset,
+        simple ? SIMPLEBLOCK_PATH : BLOCK_PATH,
+      );
       return undefined;
     }
   }
@@ -756,7 +856,15 @@ export interface DemuxResult {
 
 /** Demuxes a whole input held in memory (one buffer or several chunks), synchronously. */
 export function demuxSync(input: Uint8Array | Iterable<Uint8Array>, options?: DemuxerOptions): DemuxResult {
-  const r: DemuxResult = { header: undefined, frames: [], cues: [], chapters: [], tags: [], attachments: [], errors: [] };
+  const r: DemuxResult = {
+    header: undefined,
+    frames: [],
+    cues: [],
+    chapters: [],
+    tags: [],
+    attachments: [],
+    errors: [],
+  };
   const d = new MatroskaDemuxer(
     {
       onHeader: (h) => (r.header = h),

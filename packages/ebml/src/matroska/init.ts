@@ -135,7 +135,14 @@ export function encodeDurationSlot(durationNs: number, timestampScale: number): 
   return w.finish();
 }
 
-const VIDEO_KNOWN = new Set(['PixelWidth', 'PixelHeight', 'DisplayWidth', 'DisplayHeight', 'DisplayUnit', 'FlagInterlaced']);
+const VIDEO_KNOWN = new Set([
+  'PixelWidth',
+  'PixelHeight',
+  'DisplayWidth',
+  'DisplayHeight',
+  'DisplayUnit',
+  'FlagInterlaced',
+]);
 
 function writeExtra(w: ByteWriter, extra: Record<string, unknown>): void {
   for (const [name, value] of Object.entries(extra)) {
@@ -161,7 +168,8 @@ function writeExtra(w: ByteWriter, extra: Record<string, unknown>): void {
 
 /** Writes one TrackEntry. */
 export function writeTrackEntry(w: ByteWriter, t: TrackInfo, docType = 'matroska'): void {
-  if (!Number.isInteger(t.number) || t.number < 1) throw new EbmlError({ code: 'ENCODE', message: `invalid track number ${t.number}` });
+  if (!Number.isInteger(t.number) || t.number < 1)
+    throw new EbmlError({ code: 'ENCODE', message: `invalid track number ${t.number}` });
   const m = w.startMaster(ID.TrackEntry);
   w.uintElement(ID.TrackNumber, t.number);
   w.uintElement(ID.TrackUID, t.uid !== undefined && t.uid !== 0n ? t.uid : BigInt(t.number));
@@ -171,7 +179,8 @@ export function writeTrackEntry(w: ByteWriter, t: TrackInfo, docType = 'matroska
   if (t.flagForced !== undefined) w.uintElement(ID.FlagForced, t.flagForced ? 1 : 0);
   // Blocks are never laced by this muxer.
   w.uintElement(ID.FlagLacing, 0);
-  if (t.defaultDuration !== undefined && t.defaultDuration > 0) w.uintElement(ID.DefaultDuration, Math.round(t.defaultDuration));
+  if (t.defaultDuration !== undefined && t.defaultDuration > 0)
+    w.uintElement(ID.DefaultDuration, Math.round(t.defaultDuration));
   if (t.name !== undefined) w.stringElement(ID.Name, t.name);
   if (t.language !== undefined) w.stringElement(ID.Language, t.language);
   if (t.languageBCP47 !== undefined && docType !== 'webm') w.stringElement(ID.LanguageBCP47, t.languageBCP47);

@@ -3,7 +3,15 @@
 // Also the Block header (track vint, int16 timestamp, flags) as pure functions over a Uint8Array.
 
 import { EbmlError } from '../errors.js';
-import { readSignedVint, readSize, sizeLength, signedVintLength, vintLength, writeSignedVint, writeSize } from '../vint.js';
+import {
+  readSignedVint,
+  readSize,
+  sizeLength,
+  signedVintLength,
+  vintLength,
+  writeSignedVint,
+  writeSize,
+} from '../vint.js';
 
 /** Lacing mode numbers as stored in the Block flags (bits 0x06 >> 1). */
 export const LACING_NONE = 0;
@@ -16,7 +24,7 @@ export type LacingMode = 'none' | 'xiph' | 'fixed' | 'ebml';
 const MODE_NAMES: readonly LacingMode[] = ['none', 'xiph', 'fixed', 'ebml'];
 /** Name of a lacing number (0-3). */
 export function lacingName(mode: number): LacingMode {
-  return MODE_NAMES[mode & 3]!;
+  return MODE_NAMES[mode & 3];
 }
 /** Lacing number (0-3) of a mode name. */
 export function lacingNumber(mode: LacingMode): number {
@@ -33,9 +41,15 @@ export const MAX_LACES = 256;
  * error message (string) when the header is malformed: counts and running totals never pass `end`,
  * sizes are never negative, fixed lacing needs an even split.
  */
-export function readLaceSizes(buf: Uint8Array, pos: number, end: number, mode: number, sizes: number[]): number | string {
+export function readLaceSizes(
+  buf: Uint8Array,
+  pos: number,
+  end: number,
+  mode: number,
+  sizes: number[],
+): number | string {
   if (pos >= end) return 'laced block has no lace count';
-  const count = buf[pos]! + 1;
+  const count = buf[pos] + 1;
   pos++;
   sizes.length = count;
   if (mode === LACING_FIXED) {
@@ -61,7 +75,7 @@ export function readLaceSizes(buf: Uint8Array, pos: number, end: number, mode: n
     }
   } else if (mode === LACING_EBML) {
     if (count > 1) {
-      let len = pos < end ? vintLength(buf[pos]!) : 0;
+      let len = pos < end ? vintLength(buf[pos]) : 0;
       if (len === 0 || len > 8 || pos + len > end) return 'EBML lacing: invalid first lace size';
       let size = readSize(buf, pos, len);
       if (size < 0) return 'EBML lacing: first lace size is the reserved all-ones value';
@@ -70,7 +84,7 @@ export function readLaceSizes(buf: Uint8Array, pos: number, end: number, mode: n
       total = size;
       if (total > end - pos) return 'EBML lacing: lace sizes exceed the block';
       for (let i = 1; i < count - 1; i++) {
-        len = pos < end ? vintLength(buf[pos]!) : 0;
+        len = pos < end ? vintLength(buf[pos]) : 0;
         if (len === 0 || len > 8 || pos + len > end) return 'EBML lacing: invalid lace size delta';
         size += readSignedVint(buf, pos, len);
         pos += len;
@@ -98,11 +112,11 @@ export function splitLaces(payload: Uint8Array, mode: LacingMode | number): Uint
   const sizes: number[] = [];
   const r = readLaceSizes(payload, 0, payload.length, m, sizes);
   if (typeof r === 'string') throw new EbmlError({ code: 'INVALID_BLOCK', message: r });
-  const out: Uint8Array[] = new Array(sizes.length);
+  const out = new Array<Uint8Array>(sizes.length);
   let p = r;
   for (let i = 0; i < sizes.length; i++) {
-    out[i] = payload.subarray(p, p + sizes[i]!);
-    p += sizes[i]!;
+    out[i] = payload.subarray(p, p + sizes[i]);
+    p += sizes[i];
   }
   return out;
 }
@@ -115,10 +129,10 @@ export function laceHeaderSize(sizes: readonly number[], mode: LacingMode | numb
   if (m === LACING_FIXED) return 1;
   let len = 1;
   if (m === LACING_XIPH) {
-    for (let i = 0; i < n - 1; i++) len += Math.floor(sizes[i]! / 255) + 1;
+    for (let i = 0; i < n - 1; i++) len += Math.floor(sizes[i] / 255) + 1;
   } else {
-    if (n > 1) len += sizeLength(sizes[0]!);
-    for (let i = 1; i < n - 1; i++) len += signedVintLength(sizes[i]! - sizes[i - 1]!);
+    if (n > 1) len += sizeLength(sizes[0]);
+    for (let i = 1; i < n - 1; i++) len += signedVintLength(sizes[i] - sizes[i - 1]);
   }
   return len;
 }
@@ -131,7 +145,7 @@ function checkLaceable(frames: readonly Uint8Array[], m: number): void {
     throw new EbmlError({ code: 'ENCODE', message: 'several frames need lacing' });
   }
   if (m === LACING_FIXED) {
-    const s = frames[0]!.length;
+    const s = frames[0].length;
     for (const f of frames) {
       if (f.length !== s) throw new EbmlError({ code: 'ENCODE', message: 'fixed lacing needs frames of equal size' });
     }
@@ -159,7 +173,7 @@ export function writeLaceHeader(buf: Uint8Array, pos: number, sizes: readonly nu
   if (mode === LACING_FIXED) return pos;
   if (mode === LACING_XIPH) {
     for (let i = 0; i < n - 1; i++) {
-      let s = sizes[i]!;
+      let s = sizes[i];
       while (s >= 255) {
         buf[pos++] = 255;
         s -= 255;
@@ -168,9 +182,9 @@ export function writeLaceHeader(buf: Uint8Array, pos: number, sizes: readonly nu
     }
     return pos;
   }
-  if (n > 1) pos = writeSize(buf, pos, sizes[0]!, sizeLength(sizes[0]!));
+  if (n > 1) pos = writeSize(buf, pos, sizes[0], sizeLength(sizes[0]));
   for (let i = 1; i < n - 1; i++) {
-    const d = sizes[i]! - sizes[i - 1]!;
+    const d = sizes[i] - sizes[i - 1];
     pos = writeSignedVint(buf, pos, d, signedVintLength(d));
   }
   return pos;
@@ -216,13 +230,13 @@ export interface BlockHeader {
  */
 export function readBlockHeader(data: Uint8Array, pos = 0, end = data.length): BlockHeader | undefined {
   if (pos >= end) return undefined;
-  const len = vintLength(data[pos]!);
+  const len = vintLength(data[pos]);
   if (len === 0 || pos + len + 3 > end) return undefined;
-  const track = len === 1 ? data[pos]! & 0x7f : readSize(data, pos, len);
+  const track = len === 1 ? data[pos] & 0x7f : readSize(data, pos, len);
   if (track <= 0) return undefined;
   const p = pos + len;
-  const rel = ((data[p]! << 24) | (data[p + 1]! << 16)) >> 16;
-  return { track, relTimestamp: rel, flags: data[p + 2]!, headerSize: len + 3 };
+  const rel = ((data[p] << 24) | (data[p + 1] << 16)) >> 16;
+  return { track, relTimestamp: rel, flags: data[p + 2], headerSize: len + 3 };
 }
 
 /** A block split into its frames (views into the input, no copy). */
@@ -240,7 +254,8 @@ export interface ParsedBlock extends BlockHeader {
  */
 export function parseBlock(data: Uint8Array, simple = true): ParsedBlock {
   const h = readBlockHeader(data);
-  if (!h) throw new EbmlError({ code: 'INVALID_BLOCK', message: 'block header is truncated or has an invalid track number' });
+  if (!h)
+    throw new EbmlError({ code: 'INVALID_BLOCK', message: 'block header is truncated or has an invalid track number' });
   const mode = (h.flags >> 1) & 3;
   const frames = splitLaces(data.subarray(h.headerSize), mode);
   return {

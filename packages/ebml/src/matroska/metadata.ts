@@ -424,7 +424,10 @@ export function parseTags(node: MetaNode): Tag[] {
   const out: Tag[] = [];
   for (const tg of node.children ?? []) {
     if (tg.id !== Id.Tag) continue;
-    const tag: Tag = { targets: { trackUIDs: [], editionUIDs: [], chapterUIDs: [], attachmentUIDs: [] }, simpleTags: [] };
+    const tag: Tag = {
+      targets: { trackUIDs: [], editionUIDs: [], chapterUIDs: [], attachmentUIDs: [] },
+      simpleTags: [],
+    };
     for (const c of tg.children ?? []) {
       if (c.id === Id.Targets) {
         for (const d of c.children ?? []) {

@@ -8,7 +8,17 @@ import { EbmlError } from '../errors.js';
 import { ByteWriter, writeVoid } from '../writer.js';
 import { encodeBlock, encodeBlockParts, encodeClusterStart, needsBlockGroup } from './block.js';
 import { encodeDurationSlot, initDocType, writeEbmlHeader, writeInfo, writeSegmentStart, writeTracks } from './init.js';
-import type { Attachment, ChapterAtom, CuePoint, Edition, Frame, MatroskaHeader, SimpleTag, Tag, TrackInfo } from './types.js';
+import type {
+  Attachment,
+  ChapterAtom,
+  CuePoint,
+  Edition,
+  Frame,
+  MatroskaHeader,
+  SimpleTag,
+  Tag,
+  TrackInfo,
+} from './types.js';
 
 const ID_SEGMENT_INFO = 0x1549a966;
 const ID_TRACKS = 0x1654ae6b;
@@ -169,7 +179,10 @@ export class MatroskaMuxer {
     const rel = (p: number): number => p - this.segmentDataStart;
     const chapters = this.opts.chapters && this.opts.chapters.length > 0 ? this.opts.chapters : undefined;
     const tags = this.opts.tags && this.opts.tags.length > 0 ? this.opts.tags : undefined;
-    const attachments = this.opts.attachments && this.opts.attachments.length > 0 && this.docType !== 'webm' ? this.opts.attachments : undefined;
+    const attachments =
+      this.opts.attachments && this.opts.attachments.length > 0 && this.docType !== 'webm'
+        ? this.opts.attachments
+        : undefined;
     if (!live) {
       // Room for a SeekHead with every entry (8-byte positions); filled in at finish(). Info, Tracks, Cues,
       // the metadata written now, and one slot each for Chapters, Tags and Attachments given to finish().
@@ -235,8 +248,10 @@ export class MatroskaMuxer {
     if (this.finished) throw new EbmlError({ code: 'ENCODE', message: 'muxer already finished' });
     if (!this.started) this.writeStart();
     const st = this.tracks.get(frame.track);
-    if (!st) throw new EbmlError({ code: 'ENCODE', message: `frame for track ${frame.track}, which is not in the header` });
-    if (!Number.isFinite(frame.timestamp)) throw new EbmlError({ code: 'ENCODE', message: `invalid frame timestamp ${frame.timestamp}` });
+    if (!st)
+      throw new EbmlError({ code: 'ENCODE', message: `frame for track ${frame.track}, which is not in the header` });
+    if (!Number.isFinite(frame.timestamp))
+      throw new EbmlError({ code: 'ENCODE', message: `invalid frame timestamp ${frame.timestamp}` });
     const ticks = Math.round(frame.timestamp / this.scale);
     const isCutKey = frame.keyframe && frame.track === this.cutTrack;
     let cut = !this.clusterOpen;
@@ -247,12 +262,20 @@ export class MatroskaMuxer {
         if (isCutKey && this.clusterHasCutTrackKey) cut = true;
         else if (isCutKey && !this.clusterHasCutTrackKey && rel !== 0) cut = true;
       } else if (rel >= Math.round((this.opts.clusterDuration ?? 1e9) / this.scale)) cut = true;
-      if (!cut && this.opts.maxClusterDuration !== undefined && rel >= Math.round(this.opts.maxClusterDuration / this.scale)) cut = true;
+      if (
+        !cut &&
+        this.opts.maxClusterDuration !== undefined &&
+        rel >= Math.round(this.opts.maxClusterDuration / this.scale)
+      )
+        cut = true;
     }
     if (cut) {
       const ct = Math.max(0, ticks);
       if (ticks - ct < -32768) {
-        throw new EbmlError({ code: 'ENCODE', message: `frame timestamp ${frame.timestamp} ns is too far below 0 to be stored` });
+        throw new EbmlError({
+          code: 'ENCODE',
+          message: `frame timestamp ${frame.timestamp} ns is too far below 0 to be stored`,
+        });
       }
       this.openCluster(ct);
     }
@@ -263,11 +286,13 @@ export class MatroskaMuxer {
         this.clusterCued = true;
         this.cues.push({
           time: Math.max(0, ticks) * this.scale,
-          positions: [{
-            track: frame.track,
-            clusterPosition: this.clusterPos - this.segmentDataStart,
-            relativePosition: this.pos - this.clusterDataStart,
-          }],
+          positions: [
+            {
+              track: frame.track,
+              clusterPosition: this.clusterPos - this.segmentDataStart,
+              relativePosition: this.pos - this.clusterDataStart,
+            },
+          ],
         });
       }
     }
@@ -275,9 +300,9 @@ export class MatroskaMuxer {
     const f = this.prepare(frame, st, ticks);
     st.lastTicks = ticks;
     if (this.opts.zeroCopy) {
-      for (const part of encodeBlockParts(f, relTicks, this.scale)) this.emit(part);
+      for (const part of encodeBlockParts(f, relTicks)) this.emit(part);
     } else {
-      this.emit(encodeBlock(f, relTicks, this.scale));
+      this.emit(encodeBlock(f, relTicks));
     }
     const end = frame.timestamp + (frame.duration ?? 0);
     if (end > this.maxEndNs) this.maxEndNs = end;
@@ -308,11 +333,18 @@ export class MatroskaMuxer {
     if (this.finished) throw new EbmlError({ code: 'ENCODE', message: 'muxer already finished' });
     const lateChapters = late.chapters && late.chapters.length > 0 ? late.chapters : undefined;
     const lateTags = late.tags && late.tags.length > 0 ? late.tags : undefined;
-    const lateAttachments = late.attachments && late.attachments.length > 0 && this.docType !== 'webm' ? late.attachments : undefined;
+    const lateAttachments =
+      late.attachments && late.attachments.length > 0 && this.docType !== 'webm' ? late.attachments : undefined;
     if (!this.started) this.writeStart();
-    for (const [given, id, what] of [[lateChapters, ID_CHAPTERS, 'Chapters'], [lateAttachments, ID_ATTACHMENTS, 'Attachments']] as const) {
+    for (const [given, id, what] of [
+      [lateChapters, ID_CHAPTERS, 'Chapters'],
+      [lateAttachments, ID_ATTACHMENTS, 'Attachments'],
+    ] as const) {
       if (given && this.startMeta.has(id)) {
-        throw new EbmlError({ code: 'ENCODE', message: `${what} were already written at the start; they cannot be written again at finish()` });
+        throw new EbmlError({
+          code: 'ENCODE',
+          message: `${what} were already written at the start; they cannot be written again at finish()`,
+        });
       }
     }
     this.closeCluster();
@@ -342,7 +374,13 @@ export class MatroskaMuxer {
       }
       this.patches.push({ position: this.seekHeadPos, data: encodeSeekHead(this.seekEntries, this.seekHeadSize) });
     }
-    return { chunks: this.take(), patches: this.patches.slice(), size: this.pos, duration: this.maxEndNs, cues: this.cues.slice() };
+    return {
+      chunks: this.take(),
+      patches: this.patches.slice(),
+      size: this.pos,
+      duration: this.maxEndNs,
+      cues: this.cues.slice(),
+    };
   }
 }
 
@@ -384,7 +422,8 @@ export function encodeSeekHead(entries: readonly { id: number; position: number 
     w.endMaster(m2, sizeLen(dataLen) + 1);
     rest = total - w.pos;
   }
-  if (rest < 0) throw new EbmlError({ code: 'ENCODE', message: `SeekHead needs ${w.pos} bytes, only ${total} reserved` });
+  if (rest < 0)
+    throw new EbmlError({ code: 'ENCODE', message: `SeekHead needs ${w.pos} bytes, only ${total} reserved` });
   if (rest > 0) writeVoid(w, rest);
   return w.finish();
 }
@@ -513,7 +552,11 @@ export function applyPatches(bytes: Uint8Array, patches: readonly MuxerPatch[]):
 }
 
 /** Convenience: mux frames into one in-memory file (file mode, patches applied). */
-export function muxToBytes(header: MatroskaHeader, frames: Iterable<Frame>, options: Omit<MatroskaMuxerOptions, 'live' | 'write'> & { live?: boolean } = {}): Uint8Array {
+export function muxToBytes(
+  header: MatroskaHeader,
+  frames: Iterable<Frame>,
+  options: Omit<MatroskaMuxerOptions, 'live' | 'write'> & { live?: boolean } = {},
+): Uint8Array {
   const chunks: Uint8Array[] = [];
   const mux = new MatroskaMuxer(header, { ...options, live: options.live ?? false, write: (c) => chunks.push(c) });
   mux.start();

@@ -82,13 +82,13 @@ function findDocType(b: Uint8Array): string | undefined {
   const lim = Math.min(b.length - 3, 64);
   for (let i = 4; i < lim; i++) {
     if (b[i] === 0x42 && b[i + 1] === 0x82) {
-      const s = b[i + 2]!;
+      const s = b[i + 2];
       if (s < 0x81 || s > 0xa0) continue; // 1-byte size, 1-32 characters
       const n = s & 0x7f;
       if (i + 3 + n > b.length) return undefined;
       let out = '';
       for (let k = 0; k < n; k++) {
-        const c = b[i + 3 + k]!;
+        const c = b[i + 3 + k];
         if (c === 0) break;
         out += String.fromCharCode(c);
       }
@@ -117,16 +117,26 @@ function kindFor(b: Uint8Array): { kind: ContainerKind; docType?: string } {
   if (b.length === 0) return { kind: 'empty' };
   if (b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3) {
     const docType = findDocType(b);
-    if (docType === undefined || docType === 'matroska') return docType ? { kind: 'matroska', docType } : { kind: 'matroska' };
+    if (docType === undefined || docType === 'matroska')
+      return docType ? { kind: 'matroska', docType } : { kind: 'matroska' };
     if (docType === 'webm') return { kind: 'webm', docType };
     return { kind: 'ebml', docType };
   }
   if (tsSync(b, 0, 188)) return { kind: 'mpegts' };
   if (b.length > 4 && tsSync(b, 4, 192)) return { kind: 'm2ts' };
   if (b.length >= 8) {
-    const box = String.fromCharCode(b[4]!, b[5]!, b[6]!, b[7]!);
+    const box = String.fromCharCode(b[4], b[5], b[6], b[7]);
     if (box === 'ftyp') return { kind: ascii(b, 8, 'qt  ') ? 'mov' : 'mp4' };
-    if (box === 'moov' || box === 'mdat' || box === 'free' || box === 'skip' || box === 'wide' || box === 'styp' || box === 'moof' || box === 'pnot') {
+    if (
+      box === 'moov' ||
+      box === 'mdat' ||
+      box === 'free' ||
+      box === 'skip' ||
+      box === 'wide' ||
+      box === 'styp' ||
+      box === 'moof' ||
+      box === 'pnot'
+    ) {
       return { kind: box === 'wide' || box === 'pnot' ? 'mov' : 'mp4' };
     }
   }
@@ -146,7 +156,7 @@ function kindFor(b: Uint8Array): { kind: ContainerKind; docType?: string } {
   if (b[0] === 0 && b[1] === 0 && b[2] === 1 && b[3] === 0xb3) return { kind: 'mpeg-video' };
   const nal = annexB(b);
   if (nal > 0) {
-    const h = b[nal]!;
+    const h = b[nal];
     const h2 = b[nal + 1];
     const hevcType = (h >> 1) & 0x3f;
     if ((h & 0x81) === 0 && h2 === 1 && hevcType >= 32 && hevcType <= 40) return { kind: 'h265' };
@@ -154,7 +164,7 @@ function kindFor(b: Uint8Array): { kind: ContainerKind; docType?: string } {
     if ((h & 0x80) === 0 && (t === 7 || t === 9 || t === 6 || t === 5 || t === 1 || t === 8)) return { kind: 'h264' };
   }
   if (b[0] === 0xff && b.length >= 2) {
-    const b1 = b[1]!;
+    const b1 = b[1];
     if ((b1 & 0xf6) === 0xf0) return { kind: 'adts' };
     if ((b1 & 0xe0) === 0xe0 && (b1 & 0x06) !== 0 && (b1 & 0x18) !== 0x08) return { kind: 'mp3' };
   }
@@ -165,7 +175,13 @@ function kindFor(b: Uint8Array): { kind: ContainerKind; docType?: string } {
   if (ascii(b, p, '#EXTM3U')) return { kind: 'hls-playlist' };
   if (b[p] === 0x3c /* < */) {
     const head = String.fromCharCode(...b.subarray(p, Math.min(b.length, p + 64))).toLowerCase();
-    if (head.startsWith('<!doctype html') || head.startsWith('<html') || head.startsWith('<head') || head.startsWith('<!--')) return { kind: 'html' };
+    if (
+      head.startsWith('<!doctype html') ||
+      head.startsWith('<html') ||
+      head.startsWith('<head') ||
+      head.startsWith('<!--')
+    )
+      return { kind: 'html' };
   }
   return { kind: 'unknown' };
 }
@@ -184,7 +200,8 @@ export function sniffContainer(firstBytes: Uint8Array): SniffResult {
   return r;
 }
 
-const CONVERT = 'convert it with: ffmpeg -i IN -c copy -f matroska OUT.mkv (or to a pipe: ffmpeg -i IN -c copy -f matroska -)';
+const CONVERT =
+  'convert it with: ffmpeg -i IN -c copy -f matroska OUT.mkv (or to a pipe: ffmpeg -i IN -c copy -f matroska -)';
 
 function notMatroskaMessage(kind: ContainerKind, b: Uint8Array, docType?: string): string {
   switch (kind) {

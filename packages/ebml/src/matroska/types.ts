@@ -2,7 +2,8 @@
 // and the live fanout. Timestamps are number nanoseconds; 64-bit UIDs are bigint.
 
 /** TrackType values from the schema (1 video, 2 audio, 17 subtitle, ...). */
-export type TrackKind = 'video' | 'audio' | 'complex' | 'logo' | 'subtitle' | 'buttons' | 'control' | 'metadata' | 'unknown';
+export type TrackKind =
+  'video' | 'audio' | 'complex' | 'logo' | 'subtitle' | 'buttons' | 'control' | 'metadata' | 'unknown';
 
 export interface VideoSettings {
   pixelWidth: number;
@@ -135,7 +136,13 @@ export interface Frame {
 export interface CuePoint {
   /** Nanoseconds. */
   time: number;
-  positions: { track: number; clusterPosition: number; relativePosition?: number; blockNumber?: number; duration?: number }[];
+  positions: {
+    track: number;
+    clusterPosition: number;
+    relativePosition?: number;
+    blockNumber?: number;
+    duration?: number;
+  }[];
 }
 
 export interface Attachment {
@@ -175,6 +182,13 @@ export interface SimpleTag {
 }
 
 export interface Tag {
-  targets: { typeValue?: number; type?: string; trackUIDs: bigint[]; editionUIDs: bigint[]; chapterUIDs: bigint[]; attachmentUIDs: bigint[] };
+  targets: {
+    typeValue?: number;
+    type?: string;
+    trackUIDs: bigint[];
+    editionUIDs: bigint[];
+    chapterUIDs: bigint[];
+    attachmentUIDs: bigint[];
+  };
   simpleTags: SimpleTag[];
 }

@@ -11,11 +11,7 @@ import type { DemuxerOptions, DemuxResult } from '../matroska/demuxer.js';
 import type { Attachment, CuePoint, Edition, Frame, MatroskaHeader, Tag } from '../matroska/types.js';
 
 /** Anything the adapters read from: a file path, a Node Readable, a web ReadableStream, or chunks. */
-export type DemuxSource =
-  | string
-  | AsyncIterable<Uint8Array>
-  | Iterable<Uint8Array>
-  | ReadableStream<Uint8Array>;
+export type DemuxSource = string | AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array>;
 
 /** What one input chunk produced, in order of kind (a header always precedes the frames it describes). */
 export interface DemuxBatch {
@@ -95,7 +91,16 @@ class BatchCollector {
 
   get empty(): boolean {
     const b = this.batch;
-    return !b.header && !b.frames.length && !b.clusters.length && !b.errors.length && !b.cues && !b.chapters && !b.tags && !b.attachments;
+    return (
+      !b.header &&
+      !b.frames.length &&
+      !b.clusters.length &&
+      !b.errors.length &&
+      !b.cues &&
+      !b.chapters &&
+      !b.tags &&
+      !b.attachments
+    );
   }
 
   take(): DemuxBatch {
@@ -132,7 +137,15 @@ export async function* demuxFrames(source: DemuxSource, options: NodeDemuxOption
 
 /** Demuxes a whole file or stream into memory (header, every frame, metadata, errors). */
 export async function demuxAll(source: DemuxSource, options: NodeDemuxOptions = {}): Promise<DemuxResult> {
-  const r: DemuxResult = { header: undefined, frames: [], cues: [], chapters: [], tags: [], attachments: [], errors: [] };
+  const r: DemuxResult = {
+    header: undefined,
+    frames: [],
+    cues: [],
+    chapters: [],
+    tags: [],
+    attachments: [],
+    errors: [],
+  };
   for await (const b of demuxBatches(source, options)) {
     if (b.header) r.header = b.header;
     for (const f of b.frames) r.frames.push(f);

@@ -1,8 +1,26 @@
 // `mkvserve inspect`: the element tree of a Matroska/WebM input (like mkvinfo; --json streams it as
 // JSON), a --summary (tracks, duration, frames, bitrate) or the --frames. Input damage is reported on
 // stderr with byte offsets while reading goes on; exit 0 clean, 2 damaged, 1 unreadable / not Matroska.
-import { ELEMENT_BY_ID, EbmlReader, MatroskaDemuxer, parseBlock, readBlockHeader, sniffContainer } from '@mkvserve/ebml';
-import type { EbmlError, EbmlValue, ElementHeader, Frame, MatroskaHeader, TrackInfo, CuePoint, Edition, Tag, Attachment } from '@mkvserve/ebml';
+import {
+  ELEMENT_BY_ID,
+  EbmlReader,
+  MatroskaDemuxer,
+  parseBlock,
+  readBlockHeader,
+  sniffContainer,
+} from '@mkvserve/ebml';
+import type {
+  EbmlError,
+  EbmlValue,
+  ElementHeader,
+  Frame,
+  MatroskaHeader,
+  TrackInfo,
+  CuePoint,
+  Edition,
+  Tag,
+  Attachment,
+} from '@mkvserve/ebml';
 import { openInput, InputError } from '../inputs/open.js';
 import type { Input } from '../inputs/open.js';
 
@@ -79,8 +97,7 @@ export class Output {
     await this.flush();
     if (this.closed) return;
     await new Promise<void>((resolve) => {
-      const ok = this.stream.write('', () => resolve());
-      void ok;
+      this.stream.write('', () => resolve());
     });
   }
 }
@@ -117,7 +134,7 @@ export function formatTime(ns: number): string {
 function hex(b: Uint8Array, max = 16): string {
   let s = '';
   const n = Math.min(b.length, max);
-  for (let i = 0; i < n; i++) s += b[i]!.toString(16).padStart(2, '0');
+  for (let i = 0; i < n; i++) s += b[i].toString(16).padStart(2, '0');
   return b.length > max ? s + '...' : s;
 }
 
@@ -173,11 +190,17 @@ function reportError(ctx: Ctx, e: EbmlError): void {
 }
 
 /** Reads the whole input into `push`, first checking (sniffing) that it is Matroska. */
-async function pump(input: Input, ctx: Ctx, push: (c: Uint8Array) => void, end: () => void, afterChunk?: () => void): Promise<void> {
+async function pump(
+  input: Input,
+  ctx: Ctx,
+  push: (c: Uint8Array) => void,
+  end: () => void,
+  afterChunk?: () => void,
+): Promise<void> {
   let head: Uint8Array[] | undefined = [];
   let headBytes = 0;
   const sniffAndFlush = (): boolean => {
-    const first = head!.length === 1 ? head![0]! : Buffer.concat(head!);
+    const first = head!.length === 1 ? head![0] : Buffer.concat(head!);
     head = undefined;
     const s = sniffContainer(first);
     if (!s.matroska) {
@@ -249,7 +272,9 @@ export async function runInspect(opts: InspectOptions): Promise<number> {
     err.write(`mkvserve: ... ${ctx.errors.length - ctx.printedErrors} more errors not shown\n`);
   }
   if (ctx.errors.length > 0) {
-    err.write(`mkvserve: ${input.name}: ${ctx.errors.length} problem${ctx.errors.length === 1 ? '' : 's'} found in the input (damaged); shown what could be recovered\n`);
+    err.write(
+      `mkvserve: ${input.name}: ${ctx.errors.length} problem${ctx.errors.length === 1 ? '' : 's'} found in the input (damaged); shown what could be recovered\n`,
+    );
   }
   await out.end();
   await err.end();
@@ -330,7 +355,7 @@ async function runTree(input: Input, ctx: Ctx, opts: InspectOptions): Promise<()
 
   const closeUntil = (parent: ElementHeader | undefined): void => {
     if (!json) return;
-    while (open.length > 0 && open[open.length - 1]!.el !== parent) {
+    while (open.length > 0 && open[open.length - 1].el !== parent) {
       open.pop();
       out.write(']}');
     }
@@ -361,81 +386,100 @@ async function runTree(input: Input, ctx: Ctx, opts: InspectOptions): Promise<()
     return `: track ${b.track}, ${formatTime(b.timestamp)}${b.keyframe ? ', keyframe' : ''}${b.lacing !== 'none' ? `, ${b.lacing} lacing` : ''}, ${b.frames.length} frame${b.frames.length === 1 ? '' : 's'} (${sizes})`;
   };
 
-  const reader = new EbmlReader({
-    onMasterStart(el) {
-      if (ctx.stop) return false;
-      if (el.id === ID_CLUSTER) clusterTicks = 0;
-      if (json) {
-        jsonStart(el);
-        out.write(',"children":[');
-        open.push({ el, hasChild: false });
-      } else {
-        textLine(el, '');
-      }
-      return true;
-    },
-    onMasterEnd(el) {
-      if (!json) return;
-      const i = open.findIndex((o) => o.el === el);
-      if (i < 0) return;
-      while (open.length > i) {
-        open.pop();
-        out.write(']}');
-      }
-    },
-    onValue(el, value) {
-      if (ctx.stop) return;
-      const type = el.info?.type;
-      if (el.id === ID_TIMESTAMP && el.parent?.id === ID_CLUSTER && typeof value === 'number') clusterTicks = value;
-      if (el.id === ID_TIMESTAMP_SCALE && typeof value === 'number' && value > 0) scale = value;
-      let block: BlockSummary | undefined;
-      const isBlock = el.id === ID_SIMPLE_BLOCK || el.id === ID_BLOCK;
-      if (isBlock && value instanceof Uint8Array) block = blockInfo(el, value, true);
-      if (json) {
-        jsonStart(el);
-        out.write(`,"value":${JSON.stringify(jsonValue(type, value))}`);
-        if (block) out.write(`,"block":${JSON.stringify(block)}`);
-        out.write('}');
-      } else {
-        let text = isBlock && block ? blockText(block) : `: ${textValue(type, value)}`;
-        if (el.id === ID_SEEK_ID && value instanceof Uint8Array && value.length <= 4) {
-          const target = ELEMENT_BY_ID.get(value.reduce((a, b) => a * 256 + b, 0));
-          if (target) text += ` (${target.name})`;
+  const reader = new EbmlReader(
+    {
+      onMasterStart(el) {
+        if (ctx.stop) return false;
+        if (el.id === ID_CLUSTER) clusterTicks = 0;
+        if (json) {
+          jsonStart(el);
+          out.write(',"children":[');
+          open.push({ el, hasChild: false });
+        } else {
+          textLine(el, '');
         }
-        textLine(el, text);
-      }
-      if (isBlock) countBlock(block);
+        return true;
+      },
+      onMasterEnd(el) {
+        if (!json) return;
+        const i = open.findIndex((o) => o.el === el);
+        if (i < 0) return;
+        while (open.length > i) {
+          open.pop();
+          out.write(']}');
+        }
+      },
+      onValue(el, value) {
+        if (ctx.stop) return;
+        const type = el.info?.type;
+        if (el.id === ID_TIMESTAMP && el.parent?.id === ID_CLUSTER && typeof value === 'number') clusterTicks = value;
+        if (el.id === ID_TIMESTAMP_SCALE && typeof value === 'number' && value > 0) scale = value;
+        let block: BlockSummary | undefined;
+        const isBlock = el.id === ID_SIMPLE_BLOCK || el.id === ID_BLOCK;
+        if (isBlock && value instanceof Uint8Array) block = blockInfo(el, value, true);
+        if (json) {
+          jsonStart(el);
+          out.write(`,"value":${JSON.stringify(jsonValue(type, value))}`);
+          if (block) out.write(`,"block":${JSON.stringify(block)}`);
+          out.write('}');
+        } else {
+          let text = isBlock && block ? blockText(block) : `: ${textValue(type, value)}`;
+          if (el.id === ID_SEEK_ID && value instanceof Uint8Array && value.length <= 4) {
+            const target = ELEMENT_BY_ID.get(value.reduce((a, b) => a * 256 + b, 0));
+            if (target) text += ` (${target.name})`;
+          }
+          textLine(el, text);
+        }
+        if (isBlock) countBlock(block);
+      },
+      onBinaryPart(el, part, partOffset) {
+        // Binaries above STREAM_BINARIES arrive in pieces: described from their first piece.
+        if (ctx.stop || partOffset !== 0) return;
+        const isBlock = el.id === ID_SIMPLE_BLOCK || el.id === ID_BLOCK;
+        const h = isBlock ? readBlockHeader(part) : undefined;
+        const block = h
+          ? {
+              track: h.track,
+              timestamp: (clusterTicks + h.relTimestamp) * scale,
+              ...(el.id === ID_SIMPLE_BLOCK ? { keyframe: (h.flags & 0x80) !== 0 } : {}),
+              lacing: LACING_NAMES[(h.flags >> 1) & 3],
+              frames: [] as number[],
+            }
+          : undefined;
+        if (json) {
+          jsonStart(el);
+          out.write(`,"value":${JSON.stringify({ binary: el.size, hex: hex(part) })}`);
+          if (block) out.write(`,"block":${JSON.stringify(block)}`);
+          out.write('}');
+        } else {
+          textLine(
+            el,
+            block
+              ? `: track ${block.track}, ${formatTime(block.timestamp)}${block.keyframe ? ', keyframe' : ''}${block.lacing !== 'none' ? `, ${block.lacing} lacing` : ''}`
+              : `: <${el.size} bytes> ${hex(part)}`,
+          );
+        }
+        if (isBlock) countBlock(block);
+      },
+      onResync(from, to) {
+        ctx.out.flushSync();
+        ctx.err.write(`mkvserve: resumed reading at byte ${to} (skipped ${to - from} bytes from byte ${from})\n`);
+        ctx.err.flushSync();
+      },
+      onError(e) {
+        reportError(ctx, e);
+      },
     },
-    onBinaryPart(el, part, partOffset) {
-      // Binaries above STREAM_BINARIES arrive in pieces: described from their first piece.
-      if (ctx.stop || partOffset !== 0) return;
-      const isBlock = el.id === ID_SIMPLE_BLOCK || el.id === ID_BLOCK;
-      const h = isBlock ? readBlockHeader(part) : undefined;
-      const block = h
-        ? { track: h.track, timestamp: (clusterTicks + h.relTimestamp) * scale, ...(el.id === ID_SIMPLE_BLOCK ? { keyframe: (h.flags & 0x80) !== 0 } : {}), lacing: LACING_NAMES[(h.flags >> 1) & 3]!, frames: [] as number[] }
-        : undefined;
-      if (json) {
-        jsonStart(el);
-        out.write(`,"value":${JSON.stringify({ binary: el.size, hex: hex(part) })}`);
-        if (block) out.write(`,"block":${JSON.stringify(block)}`);
-        out.write('}');
-      } else {
-        textLine(el, block ? `: track ${block.track}, ${formatTime(block.timestamp)}${block.keyframe ? ', keyframe' : ''}${block.lacing !== 'none' ? `, ${block.lacing} lacing` : ''}` : `: <${el.size} bytes> ${hex(part)}`);
-      }
-      if (isBlock) countBlock(block);
-    },
-    onResync(from, to) {
-      ctx.out.flushSync();
-      ctx.err.write(`mkvserve: resumed reading at byte ${to} (skipped ${to - from} bytes from byte ${from})\n`);
-      ctx.err.flushSync();
-    },
-    onError(e) {
-      reportError(ctx, e);
-    },
-  }, { verifyCrc: true, streamBinariesLargerThan: STREAM_BINARIES });
+    { verifyCrc: true, streamBinariesLargerThan: STREAM_BINARIES },
+  );
 
   if (json) out.write('{"elements":[');
-  await pump(input, ctx, (c) => reader.push(c), () => reader.end());
+  await pump(
+    input,
+    ctx,
+    (c) => reader.push(c),
+    () => reader.end(),
+  );
   return () => {
     if (!json) {
       if (stoppedEarly) out.write(`(stopped after ${blocks} blocks)\n`);
@@ -445,7 +489,9 @@ async function runTree(input: Input, ctx: Ctx, opts: InspectOptions): Promise<()
       open.pop();
       out.write(']}');
     }
-    out.write(`\n],"errors":${JSON.stringify(ctx.errors.map((e) => ({ code: e.code, offset: e.offset, path: e.path, fatal: e.fatal, message: e.message })))}`);
+    out.write(
+      `\n],"errors":${JSON.stringify(ctx.errors.map((e) => ({ code: e.code, offset: e.offset, path: e.path, fatal: e.fatal, message: e.message })))}`,
+    );
     if (stoppedEarly) out.write(`,"stoppedEarly":true`);
     out.write('}\n');
   };
@@ -478,25 +524,33 @@ function frameLimiter(opts: InspectOptions, ctx: Ctx): (f: Frame) => boolean {
 async function runFrames(input: Input, ctx: Ctx, opts: InspectOptions): Promise<void> {
   const out = ctx.out;
   const accept = frameLimiter(opts, ctx);
-  const demuxer = new MatroskaDemuxer({
-    onFrame(f) {
-      if (!accept(f)) return;
-      const ts = Math.round(f.timestamp);
-      if (opts.json) {
-        let line = `{"track":${f.track},"timestamp":${ts},"keyframe":${f.keyframe},"size":${f.data.byteLength}`;
-        if (f.duration !== undefined) line += `,"duration":${Math.round(f.duration)}`;
-        if (f.offset !== undefined) line += `,"offset":${f.offset}`;
-        out.write(line + '}\n');
-      } else {
-        const off = opts.offsets && f.offset !== undefined ? ` @${f.offset}` : '';
-        out.write(`track ${f.track} ${formatTime(ts)} ${f.keyframe ? 'key' : '   '} ${f.data.byteLength}${off}\n`);
-      }
+  const demuxer = new MatroskaDemuxer(
+    {
+      onFrame(f) {
+        if (!accept(f)) return;
+        const ts = Math.round(f.timestamp);
+        if (opts.json) {
+          let line = `{"track":${f.track},"timestamp":${ts},"keyframe":${f.keyframe},"size":${f.data.byteLength}`;
+          if (f.duration !== undefined) line += `,"duration":${Math.round(f.duration)}`;
+          if (f.offset !== undefined) line += `,"offset":${f.offset}`;
+          out.write(line + '}\n');
+        } else {
+          const off = opts.offsets && f.offset !== undefined ? ` @${f.offset}` : '';
+          out.write(`track ${f.track} ${formatTime(ts)} ${f.keyframe ? 'key' : '   '} ${f.data.byteLength}${off}\n`);
+        }
+      },
+      onError(e) {
+        reportError(ctx, e);
+      },
     },
-    onError(e) {
-      reportError(ctx, e);
-    },
-  }, { reader: { verifyCrc: true } });
-  await pump(input, ctx, (c) => demuxer.push(c), () => demuxer.end());
+    { reader: { verifyCrc: true } },
+  );
+  await pump(
+    input,
+    ctx,
+    (c) => demuxer.push(c),
+    () => demuxer.end(),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,50 +575,61 @@ async function runSummary(input: Input, ctx: Ctx, opts: InspectOptions): Promise
   let bytesRead = 0;
   let clusters = 0;
   const accept = frameLimiter(opts, ctx);
-  const demuxer = new MatroskaDemuxer({
-    onHeader(h) {
-      header = h;
+  const demuxer = new MatroskaDemuxer(
+    {
+      onHeader(h) {
+        header = h;
+      },
+      onFrame(f) {
+        if (!accept(f)) return;
+        let s = stats.get(f.track);
+        if (!s) stats.set(f.track, (s = { frames: 0, keyframes: 0, bytes: 0 }));
+        s.frames++;
+        if (f.keyframe) s.keyframes++;
+        s.bytes += f.data.byteLength;
+        if (s.first === undefined || f.timestamp < s.first) s.first = f.timestamp;
+        if (s.last === undefined || f.timestamp > s.last) s.last = f.timestamp;
+        const end = f.timestamp + (f.duration ?? 0);
+        if (s.end === undefined || end > s.end) s.end = end;
+      },
+      onClusterStart() {
+        clusters++;
+      },
+      onCues(c) {
+        cues = cues.concat(c);
+      },
+      onChapters(e) {
+        chapters = chapters.concat(e);
+      },
+      onTags(t) {
+        tags = tags.concat(t);
+      },
+      onAttachments(a) {
+        attachments = attachments.concat(a);
+      },
+      onError(e) {
+        reportError(ctx, e);
+      },
     },
-    onFrame(f) {
-      if (!accept(f)) return;
-      let s = stats.get(f.track);
-      if (!s) stats.set(f.track, (s = { frames: 0, keyframes: 0, bytes: 0 }));
-      s.frames++;
-      if (f.keyframe) s.keyframes++;
-      s.bytes += f.data.byteLength;
-      if (s.first === undefined || f.timestamp < s.first) s.first = f.timestamp;
-      if (s.last === undefined || f.timestamp > s.last) s.last = f.timestamp;
-      const end = f.timestamp + (f.duration ?? 0);
-      if (s.end === undefined || end > s.end) s.end = end;
+    { reader: { verifyCrc: true } },
+  );
+  await pump(
+    input,
+    ctx,
+    (c) => {
+      bytesRead += c.byteLength;
+      demuxer.push(c);
     },
-    onClusterStart() {
-      clusters++;
-    },
-    onCues(c) {
-      cues = cues.concat(c);
-    },
-    onChapters(e) {
-      chapters = chapters.concat(e);
-    },
-    onTags(t) {
-      tags = tags.concat(t);
-    },
-    onAttachments(a) {
-      attachments = attachments.concat(a);
-    },
-    onError(e) {
-      reportError(ctx, e);
-    },
-  }, { reader: { verifyCrc: true } });
-  await pump(input, ctx, (c) => {
-    bytesRead += c.byteLength;
-    demuxer.push(c);
-  }, () => demuxer.end());
+    () => demuxer.end(),
+  );
 
   return () => {
     const out = ctx.out;
     if (!header) {
-      if (opts.json) out.write(JSON.stringify({ input: input.name, bytes: bytesRead, tracks: [], errors: ctx.errors.length }) + '\n');
+      if (opts.json)
+        out.write(
+          JSON.stringify({ input: input.name, bytes: bytesRead, tracks: [], errors: ctx.errors.length }) + '\n',
+        );
       else out.write(`${input.name}: no Matroska header found\n`);
       return;
     }
@@ -609,12 +674,19 @@ async function runSummary(input: Input, ctx: Ctx, opts: InspectOptions): Promise
     }
     const lines: string[] = [];
     lines.push(`Input:      ${input.name} (${size} bytes)`);
-    lines.push(`Container:  ${header.ebml.docType} v${header.ebml.docTypeVersion}${header.segmentSize < 0 ? ', live (unknown-size Segment)' : ''}`);
+    lines.push(
+      `Container:  ${header.ebml.docType} v${header.ebml.docTypeVersion}${header.segmentSize < 0 ? ', live (unknown-size Segment)' : ''}`,
+    );
     if (header.info.title) lines.push(`Title:      ${header.info.title}`);
-    if (header.info.muxingApp || header.info.writingApp) lines.push(`Written by: ${[header.info.muxingApp, header.info.writingApp].filter(Boolean).join(' / ')}`);
-    lines.push(`Duration:   ${duration !== undefined ? formatTime(duration) : 'unknown'}${durationSource === 'frames' ? ' (measured from the frames)' : ''}`);
+    if (header.info.muxingApp || header.info.writingApp)
+      lines.push(`Written by: ${[header.info.muxingApp, header.info.writingApp].filter(Boolean).join(' / ')}`);
+    lines.push(
+      `Duration:   ${duration !== undefined ? formatTime(duration) : 'unknown'}${durationSource === 'frames' ? ' (measured from the frames)' : ''}`,
+    );
     lines.push(`Bitrate:    ${bitrate !== undefined ? `${(bitrate / 1000).toFixed(1)} kb/s` : 'unknown'}`);
-    lines.push(`Clusters:   ${clusters}, cue points: ${cues.length}, chapters: ${chapters.reduce((n, e) => n + countAtoms(e.chapters), 0)}, tags: ${tags.length}, attachments: ${attachments.length}`);
+    lines.push(
+      `Clusters:   ${clusters}, cue points: ${cues.length}, chapters: ${chapters.reduce((n, e) => n + countAtoms(e.chapters), 0)}, tags: ${tags.length}, attachments: ${attachments.length}`,
+    );
     lines.push(`Tracks:     ${tracks.length}`);
     for (const t of tracks) {
       const parts: string[] = [`  #${t.number} ${t.kind} ${t.codecId}`];
@@ -625,7 +697,9 @@ async function runSummary(input: Input, ctx: Ctx, opts: InspectOptions): Promise
       if (t.name) parts.push(JSON.stringify(t.name));
       if (t.encrypted) parts.push('encrypted');
       lines.push(parts.join(', '));
-      lines.push(`      ${t.frames} frames (${t.keyframes} keyframes), ${t.bytes} bytes${t.bitrate !== null ? `, ${(t.bitrate / 1000).toFixed(1)} kb/s` : ''}${t.firstTimestamp !== null ? `, ${formatTime(t.firstTimestamp)} .. ${formatTime(t.lastTimestamp!)}` : ''}`);
+      lines.push(
+        `      ${t.frames} frames (${t.keyframes} keyframes), ${t.bytes} bytes${t.bitrate !== null ? `, ${(t.bitrate / 1000).toFixed(1)} kb/s` : ''}${t.firstTimestamp !== null ? `, ${formatTime(t.firstTimestamp)} .. ${formatTime(t.lastTimestamp!)}` : ''}`,
+      );
     }
     out.write(lines.join('\n') + '\n');
   };

@@ -4,7 +4,17 @@
 // Ctrl-C while recording a live input finishes the file properly (a second Ctrl-C aborts).
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { EbmlReader, Id, MatroskaDemuxer, MatroskaMuxer, parseAttachments, parseChapters, parseTags, readSize, vintLength } from '@mkvserve/ebml';
+import {
+  EbmlReader,
+  Id,
+  MatroskaDemuxer,
+  MatroskaMuxer,
+  parseAttachments,
+  parseChapters,
+  parseTags,
+  readSize,
+  vintLength,
+} from '@mkvserve/ebml';
 import type { MetaNode } from '@mkvserve/ebml';
 import type { Attachment, EbmlError, Edition, Frame, MatroskaHeader, Tag } from '@mkvserve/ebml';
 import { MatroskaFileSink } from '@mkvserve/ebml/node';
@@ -38,7 +48,7 @@ function metaTree(bytes: Uint8Array): MetaNode | undefined {
   const reader = new EbmlReader({
     onMasterStart(el) {
       const n: MetaNode = { id: el.id, children: [] };
-      if (stack.length) stack[stack.length - 1]!.children!.push(n);
+      if (stack.length) stack[stack.length - 1].children!.push(n);
       else root ??= n;
       stack.push(n);
     },
@@ -46,7 +56,7 @@ function metaTree(bytes: Uint8Array): MetaNode | undefined {
       stack.pop();
     },
     onValue(el, value) {
-      if (stack.length) stack[stack.length - 1]!.children!.push({ id: el.id, value });
+      if (stack.length) stack[stack.length - 1].children!.push({ id: el.id, value });
     },
   });
   reader.push(bytes);
@@ -103,9 +113,9 @@ async function prescanMetadata(path: string, size: number): Promise<Metadata> {
     if (segData < 0) return result;
     const readElement = async (abs: number): Promise<Uint8Array | undefined> => {
       const head = await readAt(abs, 16);
-      const idLen = head.length ? vintLength(head[0]!) : 0;
+      const idLen = head.length ? vintLength(head[0]) : 0;
       if (idLen === 0 || idLen > 4 || head.length < idLen + 1) return undefined;
-      const sizeLen = vintLength(head[idLen]!);
+      const sizeLen = vintLength(head[idLen]);
       if (sizeLen === 0 || head.length < idLen + sizeLen) return undefined;
       const dataSize = readSize(head, idLen, sizeLen);
       if (dataSize < 0 || dataSize > MAX_METADATA_ELEMENT) return undefined;
@@ -236,7 +246,8 @@ export async function runRemux(opts: RemuxOptions): Promise<number> {
 
   let header: MatroskaHeader | undefined;
   // Metadata read ahead through the SeekHead (seekable files) wins over the streamed copies.
-  const pre: Metadata = input.kind === 'file' && input.size !== undefined ? await prescanMetadata(input.name, input.size) : {};
+  const pre: Metadata =
+    input.kind === 'file' && input.size !== undefined ? await prescanMetadata(input.name, input.size) : {};
   let chapters: Edition[] | undefined = pre.chapters;
   let tags: Tag[] | undefined = pre.tags;
   let attachments: Attachment[] | undefined = pre.attachments;
@@ -314,7 +325,10 @@ export async function runRemux(opts: RemuxOptions): Promise<number> {
         frames++;
       } catch (e) {
         skipped++;
-        if (skipped <= 10) say(`skipped a frame of track ${f.track} at ${f.timestamp} ns: ${e instanceof Error ? e.message : String(e)}`);
+        if (skipped <= 10)
+          say(
+            `skipped a frame of track ${f.track} at ${f.timestamp} ns: ${e instanceof Error ? e.message : String(e)}`,
+          );
       }
     },
     onError(e) {
@@ -335,7 +349,9 @@ export async function runRemux(opts: RemuxOptions): Promise<number> {
     lastProgress = now;
     const secs = Math.max(0.001, (now - started) / 1000);
     const pct = input.size ? ` (${((bytesIn / input.size) * 100).toFixed(0)}%)` : '';
-    stderr.write(`\r${fmtBytes(bytesIn)} read${pct}, ${frames} frames, ${fmtBytes(bytesIn / secs)}/s   ${final ? '\n' : ''}`);
+    stderr.write(
+      `\r${fmtBytes(bytesIn)} read${pct}, ${frames} frames, ${fmtBytes(bytesIn / secs)}/s   ${final ? '\n' : ''}`,
+    );
   };
 
   try {
@@ -392,7 +408,9 @@ export async function runRemux(opts: RemuxOptions): Promise<number> {
     if (lateLost) say('note: a second set of chapters/attachments found after the first Cluster was not copied');
     if (skipped > 0) say(`${skipped} frame(s) could not be written and were skipped`);
     if (!toStdout && showProgress) {
-      say(`wrote ${opts.output}: ${fmtBytes(fin.size)}, ${frames} frames, duration ${(fin.duration / 1e9).toFixed(3)} s`);
+      say(
+        `wrote ${opts.output}: ${fmtBytes(fin.size)}, ${frames} frames, duration ${(fin.duration / 1e9).toFixed(3)} s`,
+      );
     }
   } catch (e) {
     await sink.abort();
@@ -400,7 +418,9 @@ export async function runRemux(opts: RemuxOptions): Promise<number> {
     return EXIT_ERROR;
   }
   if (errors.length > 0) {
-    say(`${input.name}: ${errors.length} problem${errors.length === 1 ? '' : 's'} in the input; the output holds what could be recovered`);
+    say(
+      `${input.name}: ${errors.length} problem${errors.length === 1 ? '' : 's'} in the input; the output holds what could be recovered`,
+    );
     return EXIT_DAMAGED;
   }
   return EXIT_OK;

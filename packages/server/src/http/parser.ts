@@ -64,7 +64,7 @@ export function parseRequestHead(buf: Uint8Array, maxBytes = MAX_HEAD_BYTES): Pa
   if (target === '' || /[\x00-\x20\x7f]/.test(target)) return { kind: 'error', status: 400, reason: 'bad target' };
   const headers = new Map<string, string>();
   for (; i < lines.length; i++) {
-    const line = lines[i]!;
+    const line = lines[i];
     if (line === '') break;
     if (line[0] === ' ' || line[0] === '\t') return { kind: 'error', status: 400, reason: 'obsolete line folding' };
     const colon = line.indexOf(':');
@@ -89,7 +89,7 @@ export function parseRequestHead(buf: Uint8Array, maxBytes = MAX_HEAD_BYTES): Pa
   const q = pathAndQuery.indexOf('?');
   const rawPath = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
   const query = q < 0 ? '' : pathAndQuery.slice(q + 1);
-  let path = rawPath;
+  let path: string;
   try {
     path = decodeURIComponent(rawPath);
   } catch {
@@ -99,7 +99,9 @@ export function parseRequestHead(buf: Uint8Array, maxBytes = MAX_HEAD_BYTES): Pa
 }
 
 /** Parses a Range header value: {start, end?} for a single `bytes=a-[b]` range, 'invalid', or undefined when absent. */
-export function parseRange(value: string | undefined): { start: number; end?: number } | 'invalid' | 'suffix' | undefined {
+export function parseRange(
+  value: string | undefined,
+): { start: number; end?: number } | 'invalid' | 'suffix' | undefined {
   if (value === undefined) return undefined;
   const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(value);
   if (!m) return 'invalid';

@@ -4,9 +4,18 @@
 import type { Socket } from 'node:net';
 
 export const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found',
-  405: 'Method Not Allowed', 408: 'Request Timeout', 416: 'Range Not Satisfiable',
-  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  200: 'OK',
+  204: 'No Content',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  416: 'Range Not Satisfiable',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
   505: 'HTTP Version Not Supported',
 };
 
@@ -20,7 +29,11 @@ export function responseHead(status: number, headers: HeaderList): string {
 
 /** Writes a complete response and ends the socket (half-close; the peer's FIN or a timer closes it). */
 export function sendResponse(
-  socket: Socket, status: number, headers: HeaderList, body: string | Uint8Array = '', headOnly = false,
+  socket: Socket,
+  status: number,
+  headers: HeaderList,
+  body: string | Uint8Array = '',
+  headOnly = false,
 ): void {
   if (socket.destroyed) return;
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
@@ -36,5 +49,11 @@ export function sendResponse(
 }
 
 export function sendText(socket: Socket, status: number, text: string, headOnly = false, extra: HeaderList = []): void {
-  sendResponse(socket, status, [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store'], ...extra], text, headOnly);
+  sendResponse(
+    socket,
+    status,
+    [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store'], ...extra],
+    text,
+    headOnly,
+  );
 }

@@ -12,7 +12,9 @@ export function validateMountName(name: string): string {
   if (name.startsWith('/')) name = name.slice(1);
   if (name === '') throw new Error('mount name is empty');
   if (!/^[A-Za-z0-9_~!$&'()*+,;=:@-]+$/.test(name)) {
-    throw new Error(`invalid mount name "${name}": one path segment of letters, digits and - _ ~ ! $ & ' ( ) * + , ; = : @ (no '/', no '.')`);
+    throw new Error(
+      `invalid mount name "${name}": one path segment of letters, digits and - _ ~ ! $ & ' ( ) * + , ; = : @ (no '/', no '.')`,
+    );
   }
   if (RESERVED_MOUNTS.has(name.toLowerCase())) throw new Error(`mount name "${name}" is reserved (api, metrics)`);
   return name;
@@ -40,7 +42,7 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   if (header === undefined) return false;
   const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m) return false;
-  const a = Buffer.from(m[1]!, 'utf8');
+  const a = Buffer.from(m[1], 'utf8');
   const b = Buffer.from(token, 'utf8');
   return a.length === b.length && timingSafeEqual(a, b);
 }
@@ -64,11 +66,18 @@ export interface ListingEntry {
 /** Small HTML page listing the mounts (with a <video> tag each), or plain text when `text`. */
 export function renderListing(entries: ListingEntry[], text: boolean): string {
   if (text) {
-    return entries.map((e) => `/${e.name}\t${e.contentType ?? '-'}\t${e.state}\t${e.clients} clients\t${e.input}`).join('\n') + '\n';
+    return (
+      entries
+        .map((e) => `/${e.name}\t${e.contentType ?? '-'}\t${e.state}\t${e.clients} clients\t${e.input}`)
+        .join('\n') + '\n'
+    );
   }
   const rows = entries
-    .map((e) => `<li><a href="/${esc(encodeURIComponent(e.name))}">/${esc(e.name)}</a> ${esc(e.contentType ?? '')} — ${esc(e.state)}, ${e.clients} client(s), input ${esc(e.input)}<br>` +
-      `<video src="/${esc(encodeURIComponent(e.name))}" controls muted autoplay playsinline width="480"></video></li>`)
+    .map(
+      (e) =>
+        `<li><a href="/${esc(encodeURIComponent(e.name))}">/${esc(e.name)}</a> ${esc(e.contentType ?? '')} — ${esc(e.state)}, ${e.clients} client(s), input ${esc(e.input)}<br>` +
+        `<video src="/${esc(encodeURIComponent(e.name))}" controls muted autoplay playsinline width="480"></video></li>`,
+    )
     .join('\n');
   return `<!doctype html>\n<meta charset="utf-8">\n<title>mkvserve</title>\n<h1>mkvserve</h1>\n<ul>\n${rows}\n</ul>\n<p><a href="/api/status">/api/status</a> · <a href="/metrics">/metrics</a></p>\n`;
 }

@@ -20,7 +20,8 @@ export interface SubscriberLike {
   readonly skips: number;
 }
 
-export type EndReason = 'eof' | 'client_closed' | 'error' | 'dropped_lag' | 'dropped_idle' | 'dropped' | 'shutdown' | 'new_input';
+export type EndReason =
+  'eof' | 'client_closed' | 'error' | 'dropped_lag' | 'dropped_idle' | 'dropped' | 'shutdown' | 'new_input';
 
 export interface ClientEvents {
   /** The client is gone (socket closed); called exactly once. */
@@ -188,10 +189,7 @@ export class Flusher {
   attach(c: StreamClient, head: string | Uint8Array): void {
     c.flusher = this;
     c.slot = c.id % this.slices;
-    const flusher = this;
-    c.sub.onReadable = function onReadable(): void {
-      flusher.mark(c);
-    };
+    c.sub.onReadable = () => this.mark(c);
     c.socket.on('drain', onClientDrain);
     c.socket.write(head);
     c.bytesWritten += typeof head === 'string' ? Buffer.byteLength(head) : head.byteLength;
@@ -212,7 +210,7 @@ export class Flusher {
     const list = this.joins;
     let spent = 0;
     while (this.joinHead < list.length && spent < budget) {
-      const c = list[this.joinHead]!;
+      const c = list[this.joinHead];
       list[this.joinHead++] = undefined as unknown as StreamClient;
       c.joining = false;
       if (c.ended) continue;
@@ -240,7 +238,7 @@ export class Flusher {
   mark(c: StreamClient): void {
     if (c.queued || c.ended || c.joining) return;
     c.queued = true;
-    this.queues[c.slot]!.push(c);
+    this.queues[c.slot].push(c);
   }
 
   /** Serves the queued clients of the next slot. */
@@ -258,13 +256,17 @@ export class Flusher {
   }
 
   private serveSlot(i: number): void {
-    const list = this.queues[i]!;
+    const list = this.queues[i];
     if (list.length === 0) return;
     this.queues[i] = this.spare;
     for (let k = 0; k < list.length; k++) {
-      const c = list[k]!;
+      const c = list[k];
       c.queued = false;
-      if (!c.ended && this.serve(c, this.maxBytesPerTick, false) >= this.maxBytesPerTick && !c.socket.writableNeedDrain) {
+      if (
+        !c.ended &&
+        this.serve(c, this.maxBytesPerTick, false) >= this.maxBytesPerTick &&
+        !c.socket.writableNeedDrain
+      ) {
         // A full batch means more is waiting (the subscriber is not parked): come back next turn.
         this.mark(c);
       }
@@ -302,7 +304,7 @@ export class Flusher {
     if (parts.length > 0) {
       s.cork();
       for (let i = 0; i < parts.length; i++) {
-        const p = parts[i]!;
+        const p = parts[i];
         s.write(p);
         bytes += p.byteLength;
       }

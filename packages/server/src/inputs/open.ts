@@ -8,7 +8,8 @@ import type { Readable } from 'node:stream';
 // undici is loaded on first use (http(s) inputs only): it costs ~90 ms of start-up for every command.
 import type { Agent, Dispatcher } from 'undici';
 
-type Undici = typeof import('undici');
+import type * as UndiciModule from 'undici';
+type Undici = typeof UndiciModule;
 let undiciModule: Promise<Undici> | undefined;
 function loadUndici(): Promise<Undici> {
   undiciModule ??= import('undici');
@@ -30,15 +31,7 @@ export interface Input {
 }
 
 export type InputErrorCode =
-  | 'NOT_FOUND'
-  | 'NOT_A_FILE'
-  | 'ACCESS'
-  | 'READ'
-  | 'STDIN_TTY'
-  | 'BAD_URL'
-  | 'HTTP_STATUS'
-  | 'HTTP'
-  | 'TIMEOUT';
+  'NOT_FOUND' | 'NOT_A_FILE' | 'ACCESS' | 'READ' | 'STDIN_TTY' | 'BAD_URL' | 'HTTP_STATUS' | 'HTTP' | 'TIMEOUT';
 
 export class InputError extends Error {
   readonly code: InputErrorCode;
@@ -137,12 +130,16 @@ async function openFile(path: string, opts: OpenInputOptions): Promise<Input> {
     kind: 'file',
     name: path,
     ...(regular ? { size: st.size } : {}),
-    chunks: iterate(stream, () => closed, (err) => {
-      const code = errnoCode(err);
-      if (code === 'EACCES' || code === 'EPERM') return new InputError('ACCESS', `permission denied: ${path}`);
-      if (code === 'EISDIR') return new InputError('NOT_A_FILE', `not a file: ${path} is a directory`);
-      return new InputError('READ', `error reading ${path}: ${(err as Error).message}`, { cause: err });
-    }),
+    chunks: iterate(
+      stream,
+      () => closed,
+      (err) => {
+        const code = errnoCode(err);
+        if (code === 'EACCES' || code === 'EPERM') return new InputError('ACCESS', `permission denied: ${path}`);
+        if (code === 'EISDIR') return new InputError('NOT_A_FILE', `not a file: ${path} is a directory`);
+        return new InputError('READ', `error reading ${path}: ${(err as Error).message}`, { cause: err });
+      },
+    ),
     close() {
       if (closed) return;
       closed = true;
@@ -157,14 +154,21 @@ async function openFile(path: string, opts: OpenInputOptions): Promise<Input> {
 function openStdin(opts: OpenInputOptions): Input {
   const stdin = opts.stdin ?? process.stdin;
   if (!opts.allowTtyStdin && (stdin as { isTTY?: boolean }).isTTY) {
-    throw new InputError('STDIN_TTY', 'stdin is a terminal: pipe Matroska data in (e.g. `ffmpeg ... -f matroska - | mkvserve ... -`)');
+    throw new InputError(
+      'STDIN_TTY',
+      'stdin is a terminal: pipe Matroska data in (e.g. `ffmpeg ... -f matroska - | mkvserve ... -`)',
+    );
   }
   let closed = false;
   const onAbort = (): void => input.close();
   const input: Input = {
     kind: 'stdin',
     name: 'stdin',
-    chunks: iterate(stdin, () => closed, (err) => new InputError('READ', `error reading stdin: ${(err as Error).message}`, { cause: err })),
+    chunks: iterate(
+      stdin,
+      () => closed,
+      (err) => new InputError('READ', `error reading stdin: ${(err as Error).message}`, { cause: err }),
+    ),
     close() {
       if (closed) return;
       closed = true;
@@ -190,7 +194,12 @@ export async function closeHttpAgents(): Promise<void> {
   await Promise.all(list.map((a) => a.destroy().catch(() => {})));
 }
 
-function dispatcherFor(undici: Undici, headersTimeout: number, bodyTimeout: number, maxRedirections: number): Dispatcher {
+function dispatcherFor(
+  undici: Undici,
+  headersTimeout: number,
+  bodyTimeout: number,
+  maxRedirections: number,
+): Dispatcher {
   const { Agent, interceptors } = undici;
   sharedDispatchers ??= new Map();
   const key = `${headersTimeout}/${bodyTimeout}/${maxRedirections}`;
@@ -204,7 +213,13 @@ function dispatcherFor(undici: Undici, headersTimeout: number, bodyTimeout: numb
   return d;
 }
 
-function describeHttpError(undici: Undici, err: unknown, url: string, headersTimeout: number, bodyTimeout: number): InputError {
+function describeHttpError(
+  undici: Undici,
+  err: unknown,
+  url: string,
+  headersTimeout: number,
+  bodyTimeout: number,
+): InputError {
   if (err instanceof InputError) return err;
   const undiciErrors = undici.errors;
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) {
@@ -218,10 +233,13 @@ function describeHttpError(undici: Undici, err: unknown, url: string, headersTim
   }
   const code = errnoCode(err) ?? errnoCode((err as { cause?: unknown })?.cause);
   const reason =
-    code === 'ECONNREFUSED' ? 'connection refused'
-    : code === 'ENOTFOUND' ? 'host not found'
-    : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' ? 'connection reset'
-    : (err as Error)?.message ?? String(err);
+    code === 'ECONNREFUSED'
+      ? 'connection refused'
+      : code === 'ENOTFOUND'
+        ? 'host not found'
+        : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET'
+          ? 'connection reset'
+          : ((err as Error)?.message ?? String(err));
   return new InputError('HTTP', `cannot read ${url}: ${reason}`, { cause: err });
 }
 
@@ -255,7 +273,9 @@ async function openUrl(url: string, opts: OpenInputOptions): Promise<Input> {
     res.body.destroy();
     opts.signal?.removeEventListener('abort', onAbort);
     const text = HTTP_REASONS[res.statusCode] ?? '';
-    throw new InputError('HTTP_STATUS', `HTTP ${res.statusCode}${text ? ' ' + text : ''} from ${url}`, { status: res.statusCode });
+    throw new InputError('HTTP_STATUS', `HTTP ${res.statusCode}${text ? ' ' + text : ''} from ${url}`, {
+      status: res.statusCode,
+    });
   }
   const len = res.headers['content-length'];
   const size = typeof len === 'string' && /^\d+$/.test(len) ? Number(len) : undefined;
@@ -265,7 +285,11 @@ async function openUrl(url: string, opts: OpenInputOptions): Promise<Input> {
     kind: 'url',
     name: url,
     ...(size !== undefined ? { size } : {}),
-    chunks: iterate(body, () => closed, (err) => describeHttpError(undici, err, url, headersTimeout, bodyTimeout)),
+    chunks: iterate(
+      body,
+      () => closed,
+      (err) => describeHttpError(undici, err, url, headersTimeout, bodyTimeout),
+    ),
     close() {
       if (closed) return;
       closed = true;
@@ -278,8 +302,19 @@ async function openUrl(url: string, opts: OpenInputOptions): Promise<Input> {
 }
 
 const HTTP_REASONS: Record<number, string> = {
-  301: 'Moved Permanently', 302: 'Found', 304: 'Not Modified', 400: 'Bad Request', 401: 'Unauthorized',
-  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 410: 'Gone', 416: 'Range Not Satisfiable',
-  429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  301: 'Moved Permanently',
+  302: 'Found',
+  304: 'Not Modified',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  410: 'Gone',
+  416: 'Range Not Satisfiable',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };

@@ -71,7 +71,7 @@ export class Pacer {
       else {
         this.customSleep(ms).then(done, (err: unknown) => {
           if (this.wake === done) this.wake = undefined;
-          reject(err);
+          reject(err instanceof Error ? err : new Error(String(err)));
         });
       }
     });

@@ -169,7 +169,10 @@ export class Source {
       pass++;
       const canReopen = this.kind !== 'stdin';
       if (!canReopen && (this.opts.loop || this.opts.reconnect)) {
-        this.log.warn('input_option_ignored', { input: this.name, reason: 'stdin cannot be re-opened: --loop/--reconnect ignored' });
+        this.log.warn('input_option_ignored', {
+          input: this.name,
+          reason: 'stdin cannot be re-opened: --loop/--reconnect ignored',
+        });
       }
       if (failure === undefined && this.opts.loop && canReopen && framesThisPass > 0) {
         this.loops++;
@@ -228,6 +231,10 @@ export class Source {
         else this.log.warn('input_demux_warning', { input: this.name, error: e.message, code: e.code });
       },
     });
+    // A closure, so that the compiler does not narrow `fatal` (set by the demuxer's callbacks) to undefined.
+    const throwIfFatal = (): void => {
+      if (fatal) throw fatal;
+    };
     let count = 0;
     let first = true;
     const drain = async (): Promise<void> => {
@@ -261,13 +268,13 @@ export class Source {
       if (this.stopped) throw new StopSignal();
       this.bytesIn += chunk.byteLength;
       demux.push(chunk);
-      if (fatal) throw fatal;
+      throwIfFatal();
       await drain();
-      if (fatal) throw fatal;
+      throwIfFatal();
     }
     demux.end();
     await drain();
-    if (fatal) throw fatal;
+    throwIfFatal();
     if (!this.header) throw new Error('no Matroska header in the input');
     return count;
   }
@@ -280,7 +287,12 @@ export class Source {
       this.pacer = new Pacer({ speed: this.opts.speed ?? 1, leadMs: this.opts.leadMs ?? 100 });
     }
     this.log.info('input_header', {
-      input: this.name, docType: h.ebml.docType, tracks, live: !auto, paced: this.paced, pass,
+      input: this.name,
+      docType: h.ebml.docType,
+      tracks,
+      live: !auto,
+      paced: this.paced,
+      pass,
     });
     // The LiveStream decides: same layout = same Segment, clients stay; else a new init part.
     const changed = this.header !== undefined && !sameStreamLayout(this.header, h);
@@ -320,13 +332,14 @@ class RateMeter {
 
   add(bytes: number): void {
     this.roll();
-    this.buckets[this.second % this.buckets.length]! += bytes;
+    this.buckets[this.second % this.buckets.length] += bytes;
   }
 
   bitsPerSecond(): number {
     this.roll();
     let sum = 0;
-    for (let i = 1; i < this.buckets.length; i++) sum += this.buckets[(this.second - i + this.buckets.length * 2) % this.buckets.length]!;
+    for (let i = 1; i < this.buckets.length; i++)
+      sum += this.buckets[(this.second - i + this.buckets.length * 2) % this.buckets.length];
     return Math.round((sum * 8) / (this.buckets.length - 1));
   }
 }
