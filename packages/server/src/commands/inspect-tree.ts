@@ -73,6 +73,8 @@ interface ClusterStat {
   maxTs: number;
   /** The BlockGroup being read: its Block, and whether a ReferenceBlock says it is not a keyframe. */
   group: { block?: BlockSummary; frames: number; referenced: boolean } | undefined;
+  /** An error was reported while the Cluster was read. */
+  damaged: boolean;
 }
 
 /** Similar consecutive Clusters (same tracks, same keyframe starts, undamaged), printed as one line. */
@@ -236,8 +238,9 @@ export async function runTree(input: Input, ctx: Ctx, opts: TreeOptions): Promis
     out.write(`${'  '.repeat(el.depth)}${head}: ${body}\n`);
   };
 
-  const endCluster = (c: ClusterStat, endOffset: number, damaged: boolean): void => {
+  const endCluster = (c: ClusterStat, endOffset: number, closedEarly: boolean): void => {
     cluster = undefined;
+    const damaged = closedEarly || c.damaged;
     const tracks = [...c.tracks.keys()].sort((a, b) => a - b);
     if (damaged) damagedClusters++;
     // Damaged clusters stand alone; others join a run with the same tracks and keyframe starts.
@@ -387,6 +390,7 @@ export async function runTree(input: Input, ctx: Ctx, opts: TreeOptions): Promis
               minTs: Infinity,
               maxTs: -Infinity,
               group: undefined,
+              damaged: false,
             };
             return true;
           }
@@ -504,6 +508,11 @@ export async function runTree(input: Input, ctx: Ctx, opts: TreeOptions): Promis
         ctx.err.flushSync();
       },
       onError(e) {
+        if (!json) {
+          // The Cluster being read is marked damaged, and what came before is printed before the error.
+          if (cluster) cluster.damaged = true;
+          flushRun();
+        }
         reportError(ctx, e);
       },
     },
