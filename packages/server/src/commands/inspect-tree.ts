@@ -171,15 +171,19 @@ export async function runTree(input: Input, ctx: Ctx, opts: TreeOptions): Promis
     }
   };
 
-  const countBlock = (b: BlockSummary | undefined): void => {
+  /** --duration: true (and reading stops) for the first block at or past the limit, which is left out. */
+  const pastLimit = (b: BlockSummary | undefined): boolean => {
+    if (!b || limitNs === undefined) return false;
+    firstTs ??= b.timestamp;
+    if (b.timestamp - firstTs < limitNs) return false;
+    ctx.stop = true;
+    stoppedEarly = true;
+    return true;
+  };
+
+  /** --max-frames: the Nth block is the last. */
+  const countBlock = (): void => {
     blocks++;
-    if (b) {
-      firstTs ??= b.timestamp;
-      if (limitNs !== undefined && b.timestamp - firstTs >= limitNs) {
-        ctx.stop = true;
-        stoppedEarly = true;
-      }
-    }
     if (opts.maxFrames !== undefined && blocks >= opts.maxFrames) {
       ctx.stop = true;
       stoppedEarly = true;
@@ -368,7 +372,7 @@ export async function runTree(input: Input, ctx: Ctx, opts: TreeOptions): Promis
         c.group.frames = Math.max(1, block.frames.length);
       }
     }
-    countBlock(block);
+    countBlock();
   };
 
   const reader = new EbmlReader(
@@ -457,6 +461,7 @@ export async function runTree(input: Input, ctx: Ctx, opts: TreeOptions): Promis
         }
         const isBlock = el.id === Id.SimpleBlock || el.id === Id.Block;
         const block = isBlock && value instanceof Uint8Array ? blockInfo(el, value) : undefined;
+        if (pastLimit(block)) return;
         if (json) {
           jsonStart(el);
           out.write(`,"value":${JSON.stringify(jsonValue(info?.type, value))}`);
@@ -486,6 +491,7 @@ export async function runTree(input: Input, ctx: Ctx, opts: TreeOptions): Promis
               frames: [] as number[],
             }
           : undefined;
+        if (pastLimit(block)) return;
         if (json) {
           jsonStart(el);
           out.write(`,"value":${JSON.stringify({ binary: el.size, hex: hexBytes(part) })}`);
