@@ -6,6 +6,7 @@
 // complete `inspect --help`. In-process runInspect where possible (a spawn costs ~0.25 s of start-up).
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -334,6 +335,13 @@ t.test('the default tree: collapsed runs add up to the ffprobe truth, in few lin
     demo.stdout,
     /\n {2}Clusters 1-10 \(0x1F43B675\) 597\.8 KiB: 00:00:00\.000000000 - 00:00:10\.001000000, track 1: 300 blocks \(10 key\), track 2: 501 blocks \(501 key\), a cluster every 1 s, each starts on a keyframe\n/,
   );
+  // Clusters that do not all start on a keyframe still make one run, which counts them.
+  const [live, gst] = await Promise.all([
+    inspect(join(FIX, 'pipe-live.mkv')),
+    inspect(join(FIX, 'gstreamer-streamable.webm')),
+  ]);
+  t.match(live.stdout, /\n {2}Clusters 1-4 \(0x1F43B675\) .*, 3 of 4 start on a keyframe \(track 1 not in 1\)\n/);
+  t.match(gst.stdout, /\n {2}Clusters 1-3 \(0x1F43B675\) .*, 0 of 3 start on a keyframe \(track 2 not in 3\)\n/);
   t.match(
     demo.stdout,
     /\n {2}SeekHead \(0x114D9B74\) size 59: Info at byte 209, Tracks at byte 246, Tags at byte 419, Cues at byte 612747\n/,
@@ -476,4 +484,39 @@ t.test('inspect --help names every flag, with examples and the exit codes', asyn
   t.match(r.stdout, /\nExamples:\n/);
   t.ok(r.stdout.split('\n').filter((l) => /^ {2}(mkvserve inspect|curl)/.test(l)).length >= 6, 'examples');
   t.match(r.stdout, /Exit codes: 0 clean input; 2 damaged input/);
+});
+
+t.test('a live URL that never ends: cluster lines appear while it is read', async (t) => {
+  // pipe-live.webm up to its 4th Cluster (3 similar ones: one run) over ~6 s, then the connection stays open:
+  // the run is printed because it took more than 2 s to read, not because something else followed it.
+  const file = readFileSync(join(FIX, 'pipe-live.webm'));
+  const id = Buffer.from([0x1f, 0x43, 0xb6, 0x75]);
+  let at = -1;
+  for (let n = 0; n < 4; n++) at = file.indexOf(id, at + 1);
+  const body = file.subarray(0, at);
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'video/webm' });
+    let i = 0;
+    const iv = setInterval(() => {
+      if (i < body.length) res.write(body.subarray(i, (i += 1000)));
+    }, 60);
+    res.on('close', () => clearInterval(iv));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const addr = server.address();
+  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/live`;
+  const p = spawn(process.execPath, [BIN, 'inspect', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  const exited = new Promise<number | null>((resolve) => p.on('close', (c) => resolve(c)));
+  const deadline = Date.now() + 20_000;
+  while (!/\n {2}Clusters? 1[ -]/.test(stdout) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  t.match(stdout, /\n {2}Clusters? 1[ -].*track 1: \d+ blocks/, 'a cluster line before the input ends');
+  t.equal(p.exitCode, null, 'still reading');
+  p.kill();
+  await exited;
 });

@@ -42,8 +42,10 @@ export interface TreeOptions {
 const LACING_NAMES = ['none', 'xiph', 'fixed', 'ebml'];
 /** Binaries larger than this are not buffered in tree mode (big frames, attachments). */
 const STREAM_BINARIES = 4 << 20;
-/** A run of similar Clusters is printed once it spans this much media time, so a live input shows progress. */
-const RUN_MAX_SPAN_NS = 60e9;
+/** A run of similar Clusters is printed once it spans this much media time (a long film: a line per 10 min). */
+const RUN_MAX_SPAN_NS = 600e9;
+/** From a pipe or URL, a run is also printed once it took this long to read, so a live input shows progress. */
+const RUN_MAX_WALL_MS = 2000;
 
 interface BlockSummary {
   track: number;
@@ -77,12 +79,18 @@ interface ClusterStat {
   damaged: boolean;
 }
 
-/** Similar consecutive Clusters (same tracks, same keyframe starts, undamaged), printed as one line. */
+/** Similar consecutive Clusters (same tracks, undamaged), printed as one line. */
 interface ClusterRun {
   first: ClusterStat;
   count: number;
   bytes: number;
   shape: string;
+  /** When the run started (wall clock, ms). */
+  started: number;
+  /** Clusters whose first block of every track is a keyframe. */
+  onKey: number;
+  /** Per track: the Clusters in which its first block is not a keyframe. */
+  notOnKey: Map<number, number>;
   tracks: Map<number, TrackCount>;
   minTs: number;
   maxTs: number;
@@ -233,10 +241,12 @@ export async function runTree(input: Input, ctx: Ctx, opts: TreeOptions): Promis
       body = `${formatTime(r.minTs)} - ${formatTime(r.maxTs)}, ${trackText(r.tracks)}`;
       if (r.count > 1)
         body += `, a cluster every ${formatSpan(Math.round((r.lastStart - r.first.minTs) / (r.count - 1) / 1e6) * 1e6)}`;
-      const notOnKey = [...r.first.notOnKey].sort((a, b) => a - b);
+      const notOnKey = [...r.notOnKey].sort((a, b) => a[0] - b[0]);
       if (notOnKey.length === 0) body += r.count > 1 ? ', each starts on a keyframe' : ', starts on a keyframe';
+      else if (r.count === 1)
+        body += `, track${notOnKey.length > 1 ? 's' : ''} ${notOnKey.map((x) => x[0]).join(', ')} ${notOnKey.length > 1 ? 'start' : 'starts'} without a keyframe`;
       else
-        body += `, track${notOnKey.length > 1 ? 's' : ''} ${notOnKey.join(', ')} ${r.count > 1 ? 'start' : 'starts'} without a keyframe`;
+        body += `, ${r.onKey} of ${r.count} start on a keyframe (${notOnKey.map(([n, k], i) => `${i === 0 ? 'track ' : ''}${n} not in ${k}`).join(', ')})`;
     }
     if (r.damaged) body += ', damaged (see the errors)';
     out.write(`${'  '.repeat(el.depth)}${head}: ${body}\n`);
@@ -247,12 +257,8 @@ export async function runTree(input: Input, ctx: Ctx, opts: TreeOptions): Promis
     const damaged = closedEarly || c.damaged;
     const tracks = [...c.tracks.keys()].sort((a, b) => a - b);
     if (damaged) damagedClusters++;
-    // Damaged clusters stand alone; others join a run with the same tracks and keyframe starts.
-    const shape = damaged
-      ? `damaged ${damagedClusters}`
-      : tracks.length === 0
-        ? 'empty'
-        : `${tracks.join(',')}|${[...c.notOnKey].sort((a, b) => a - b).join(',')}`;
+    // Damaged clusters stand alone; others join a run with the same tracks.
+    const shape = damaged ? `damaged ${damagedClusters}` : tracks.length === 0 ? 'empty' : tracks.join(',');
     const bytes = endOffset - c.el.offset;
     const r = run;
     if (
@@ -260,9 +266,12 @@ export async function runTree(input: Input, ctx: Ctx, opts: TreeOptions): Promis
       !opts.clusters &&
       r.shape === shape &&
       r.first.index + r.count === c.index &&
-      (tracks.length === 0 || c.minTs - r.first.minTs < RUN_MAX_SPAN_NS)
+      (tracks.length === 0 || c.minTs - r.first.minTs < RUN_MAX_SPAN_NS) &&
+      (input.kind === 'file' || Date.now() - r.started < RUN_MAX_WALL_MS)
     ) {
       r.count++;
+      if (c.notOnKey.size === 0) r.onKey++;
+      for (const n of c.notOnKey) r.notOnKey.set(n, (r.notOnKey.get(n) ?? 0) + 1);
       r.bytes += bytes;
       for (const [n, t] of c.tracks) addCount(r.tracks, n, t);
       r.minTs = Math.min(r.minTs, c.minTs);
@@ -276,6 +285,9 @@ export async function runTree(input: Input, ctx: Ctx, opts: TreeOptions): Promis
       count: 1,
       bytes,
       shape,
+      started: Date.now(),
+      onKey: c.notOnKey.size === 0 ? 1 : 0,
+      notOnKey: new Map([...c.notOnKey].map((n) => [n, 1])),
       tracks: new Map([...c.tracks].map(([n, t]) => [n, { ...t }])),
       minTs: c.minTs,
       maxTs: c.maxTs,
