@@ -16,6 +16,7 @@ import type { ElementInfo } from '@mkvserve/ebml/schema';
 import { runInspect } from '../src/commands/inspect.js';
 import type { InspectOptions } from '../src/commands/inspect.js';
 import { formatBytes, formatSpan, formatTime, showValue } from '../src/commands/inspect-format.js';
+import type { FormatContext } from '../src/commands/inspect-format.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'bin', 'mkvserve.js');
@@ -410,7 +411,7 @@ t.test('limits inside a collapsed cluster: what was read is summed up', async (t
 
 t.test('the value formatter', (t) => {
   const info = (name: string): ElementInfo => ELEMENT_BY_NAME.get(name)!;
-  const ctx = { timestampScale: 1_000_000, segmentDataOffset: 48 };
+  const ctx: FormatContext = { timestampScale: 1_000_000, segmentDataOffset: 48 };
   const show = (name: string, v: number | bigint | string | Uint8Array, c = ctx): string =>
     showValue(info(name), v, c).text;
   t.equal(formatTime(3_723_004_005_006), '01:02:03.004005006');
