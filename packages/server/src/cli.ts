@@ -152,10 +152,14 @@ function inspectBuilder(y: Argv): Argv {
       describe: 'Matroska/WebM file, - for stdin, or an http(s):// URL',
       demandOption: true,
     })
-    .option('offsets', { type: 'boolean', describe: 'Show byte offsets and header sizes in the element tree' })
+    .option('offsets', { type: 'boolean', describe: 'Show byte offsets (and header sizes in the tree; also --frames)' })
     .option('json', { type: 'boolean', describe: 'JSON output (tree, --summary or --frames; see README)' })
     .option('summary', { type: 'boolean', describe: 'Tracks, codecs, duration, frames per track, bitrate' })
     .option('frames', { type: 'boolean', describe: 'One line per frame: track, timestamp, keyframe, size' })
+    .option('clusters', { type: 'boolean', describe: 'Tree: one summary line per Cluster, not per run of Clusters' })
+    .option('blocks', { type: 'boolean', describe: 'Tree: expand Clusters, one line per block' })
+    .option('cues', { type: 'boolean', describe: 'Tree: list every cue point' })
+    .option('all', { type: 'boolean', describe: 'Tree: expand everything (blocks, cue points, seek entries)' })
     .option('max-frames', { type: 'number', describe: 'Stop after N frames (blocks in tree mode)' })
     .option('duration', { type: 'number', describe: 'Stop after SECONDS of media time' })
     .conflicts('summary', 'frames')
@@ -168,9 +172,16 @@ function inspectBuilder(y: Argv): Argv {
         throw new UsageError('--duration must be a non-negative number of seconds');
       return true;
     })
-    .example('mkvserve inspect movie.mkv', 'element tree, like mkvinfo')
-    .example('mkvserve inspect movie.mkv --summary', 'tracks, duration, bitrate')
-    .example('mkvserve inspect movie.mkv --frames --json | head', 'one JSON object per frame');
+    .example('mkvserve inspect in.mkv', 'element tree like mkvinfo, clusters collapsed')
+    .example('mkvserve inspect in.mkv --clusters --offsets', 'a line per cluster, with byte offsets')
+    .example('mkvserve inspect in.mkv --blocks --max-frames 50', 'every block, the first 50')
+    .example('mkvserve inspect in.mkv --summary', 'tracks, duration, bitrate')
+    .example('mkvserve inspect in.mkv --frames --json | head', 'one JSON object per frame')
+    .example('mkvserve inspect in.mkv --json | jq .errors', 'the raw tree as one JSON document')
+    .example('curl -s URL | mkvserve inspect - --duration 5', 'five seconds of a live stream')
+    .epilog(
+      'Exit codes: 0 clean input; 2 damaged input (each problem on stderr with its byte offset, the rest still shown); 1 unreadable or not Matroska/WebM.',
+    );
 }
 
 function remuxBuilder(y: Argv): Argv {
@@ -266,6 +277,10 @@ export async function main(argv: string[]): Promise<number> {
           json: Boolean(a['json']),
           summary: Boolean(a['summary']),
           frames: Boolean(a['frames']),
+          blocks: Boolean(a['blocks']),
+          clusters: Boolean(a['clusters']),
+          cues: Boolean(a['cues']),
+          all: Boolean(a['all']),
           maxFrames: a['maxFrames'] as number | undefined,
           duration: a['duration'] as number | undefined,
         });

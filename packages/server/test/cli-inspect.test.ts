@@ -1,5 +1,6 @@
 // `mkvserve inspect` on the real fixtures, spawning the built CLI: --frames --json against the ffprobe
-// truth files (counts, sizes, video keyframe flags per track), the element tree (text and --json),
+// truth files (counts, sizes, video keyframe flags per track), the element tree (text and --json; the
+// readable text itself against mkvinfo is inspect-readable.test.ts),
 // --summary, limits, damaged copies (exit 2, offsets on stderr, frames recovered), an MPEG-TS input
 // (clear message, exit 1), stdin, an http URL on a real local socket, and a closed stdout pipe.
 // The per-fixture checks call runInspect in-process (a spawn costs ~0.25 s of Node start-up each);
@@ -148,24 +149,52 @@ t.test('frames text output and limits', async (t) => {
   for (const f of fr) t.ok(f.timestamp - fr[0].timestamp < 1e9);
 });
 
-t.test('element tree (text)', async (t) => {
-  const [r, live, laced] = await Promise.all([
+t.test('element tree (text): values by meaning, collapsed clusters, --blocks, --offsets', async (t) => {
+  const [r, blocks, live, laced] = await Promise.all([
     run(['inspect', join(FIX, 'h264-aac-bframes.mkv')]),
-    run(['inspect', join(FIX, 'gstreamer-streamable.webm'), '--offsets']),
-    run(['inspect', join(FIX, 'mkvmerge-xiph-lacing.mkv')]),
+    run(['inspect', join(FIX, 'h264-aac-bframes.mkv'), '--blocks']),
+    run(['inspect', join(FIX, 'gstreamer-streamable.webm'), '--offsets', '--clusters']),
+    run(['inspect', join(FIX, 'mkvmerge-xiph-lacing.mkv'), '--blocks']),
   ]);
   t.equal(r.code, 0);
   t.equal(r.stderr, '');
   t.match(r.stdout, /^EBML \(0x1A45DFA3\) size \d+\n {2}EBMLVersion \(0x4286\) size 1: 1\n/);
   t.match(r.stdout, /\n {2}DocType \(0x4282\) size 8: "matroska"\n/);
-  t.match(r.stdout, /\nSegment \(0x18538067\) size \d+\n/);
-  t.match(r.stdout, /\n {4}SimpleBlock \(0xA3\) size \d+: track 1, 00:00:00\.\d{9}, keyframe, 1 frame \(\d+\)\n/);
+  t.match(r.stdout, /\nSegment \(0x18538067\) size 114274 \(111\.6 KiB\)\n/);
+  t.match(r.stdout, /\n {4}Duration \(0x4489\) size 8: 00:00:03\.021000000 \(3021\)\n/);
+  t.match(r.stdout, /\n {6}TrackType \(0x83\) size 1: video \(1\)\n/);
+  t.match(r.stdout, /\n {6}DefaultDuration \(0x23E383\) size 4: 40 ms, 25 fps \(40000000\)\n/);
   t.match(r.stdout, /CodecID \(0x86\) size \d+: "V_MPEG4\/ISO\/AVC"/);
+  // By default the Clusters are one line (a run of 3 similar ones), and no block is listed.
+  t.notMatch(r.stdout, /SimpleBlock/);
+  t.match(
+    r.stdout,
+    /\n {2}Clusters 1-3 \(0x1F43B675\) [\d.]+ KiB: 00:00:00\.000000000 - 00:00:03\.008000000, track 1: 75 blocks \(3 key\), track 2: 142 blocks \(142 key\), a cluster every [\d.]+ (s|ms), each starts on a keyframe\n/,
+  );
+  t.match(r.stdout, /\n {2}Cues \(0x1C53BB6B\) size \d+: 3 cue points, 00:00:00\.\d{9} - 00:00:02\.\d{9}, track 1\n/);
+  t.match(
+    r.stdout,
+    /\n\(collapsed: 3 clusters in 1 line, 3 cue points, 4 seek entries; --clusters, --blocks, --cues, --all show more\)\n$/,
+  );
+
+  // --blocks: every block, as before.
+  t.equal(blocks.code, 0);
+  t.match(
+    blocks.stdout,
+    /\n {2}Cluster \(0x1F43B675\) size 32982 \(32\.2 KiB\)\n {4}CRC-32 \(0xBF\) size 4: 0x[0-9A-F]{8}\n/,
+  );
+  t.match(blocks.stdout, /\n {4}Timestamp \(0xE7\) size 1: 00:00:00\.021000000 \(21\)\n/);
+  t.match(blocks.stdout, /\n {4}SimpleBlock \(0xA3\) size \d+: track 1, 00:00:00\.\d{9}, keyframe, 1 frame \(\d+\)\n/);
+  t.equal(
+    blocks.stdout.split('\n').filter((l) => /SimpleBlock/.test(l)).length,
+    truthOf('h264-aac-bframes.mkv').packets.length,
+  );
 
   t.equal(live.code, 0);
   t.match(live.stdout, /^EBML \(0x1A45DFA3\) size \d+ @0 header \d+ data @\d+\n/);
   t.match(live.stdout, /\nSegment \(0x18538067\) size unknown @\d+/);
-  t.match(live.stdout, /\n {2}Cluster \(0x1F43B675\) size unknown/);
+  t.match(live.stdout, /\n {2}Cluster 1 \(0x1F43B675\) size unknown @\d+ header \d+ data @\d+: 00:00:00\.000000000 - /);
+  t.equal(live.stdout.split('\n').filter((l) => /^ {2}Cluster \d+ /.test(l)).length, 3, 'one line per cluster');
 
   t.match(laced.stdout, /xiph lacing, \d+ frames \(/);
 });
@@ -335,7 +364,9 @@ t.test('damaged input: errors with offsets on stderr, recovered frames, exit 2',
 
   t.equal(tree.code, 2);
   t.match(tree.stderr, /at byte \d+/);
-  t.match(tree.stdout, /SimpleBlock/);
+  // The clusters before and after the damage are summed up apart; every block is still counted.
+  t.match(tree.stdout, /\n {2}Clusters 1-5 \(0x1F43B675\) .*track 1: 150 blocks \(5 key\)/);
+  t.match(tree.stdout, /\n {2}Clusters 6-9 \(0x1F43B675\) .*track 1: 120 blocks \(4 key\)/);
 
   t.equal(tj.code, 2);
   const doc = JSON.parse(tj.stdout) as { errors: { code: string; offset: number }[] };
