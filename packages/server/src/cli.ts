@@ -210,9 +210,7 @@ type CliArgs = Record<string, unknown>;
  * Builds the command line's configuration layer (and, with --config, the file's), checked: flag errors
  * name the flag. The per-mount flags apply to every mount (the file's and the command line's).
  */
-async function serveLayers(
-  a: CliArgs,
-): Promise<{
+async function serveLayers(a: CliArgs): Promise<{
   layers: import('./config.js').ConfigLayer[];
   origins: (string | undefined)[];
   hooks: Record<string, { inputName?: string }>;

@@ -125,11 +125,9 @@ const strict = <S extends z.ZodRawShape>(shape: S, what: string) =>
         : `expected ${what}`,
   });
 
-const secretShape = (key: string) => ({
-  [key]: text('a non-empty string').optional(),
-  [`${key}File`]: text('a file path').optional(),
-  [`${key}Env`]: text('an environment variable name').optional(),
-});
+const secret = () => text('a non-empty string').optional();
+const secretFile = () => text('a file path').optional();
+const secretEnv = () => text('an environment variable name').optional();
 
 const serverSchema = strict(
   {
@@ -148,7 +146,9 @@ const serverSchema = strict(
     logFormat: oneOf(['text', 'json']).optional(),
     quiet: bool().optional(),
     youngGenMiB: z.number(expected('a number of MiB from 0 to 1024')).min(0).max(1024).optional(),
-    ...secretShape('adminToken'),
+    adminToken: secret(),
+    adminTokenFile: secretFile(),
+    adminTokenEnv: secretEnv(),
   },
   'a mapping of server settings',
 );
@@ -177,7 +177,9 @@ const mountSchema = strict(
     cors: text('an origin such as * or https://example.com').optional(),
     sourceGraceMs: ms(0, 3_600_000).optional(),
     takeover: bool().optional(),
-    ...secretShape('token'),
+    token: secret(),
+    tokenFile: secretFile(),
+    tokenEnv: secretEnv(),
   },
   'a mapping of mount settings',
 );
