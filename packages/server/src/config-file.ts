@@ -13,7 +13,7 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 /** Parses YAML text as a config layer; `origin` names the file in messages. Throws ConfigError. */
 export function parseConfigText(text: string, origin: string): ConfigLayer {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const issues: ConfigIssue[] = doc.errors.map((e) => {
       const pos = e.linePos?.[0];

@@ -2,6 +2,8 @@
 // is released once ts <= origin + elapsed * speed + lead. Re-anchors after a long stall instead of
 // bursting (and on a big forward jump instead of hanging), and can be reset when a new input (loop, reconnect) starts.
 
+import { MOUNT_DEFAULTS } from '../config.js';
+
 export interface PacerOptions {
   /** Milliseconds, monotonic (default performance.now). */
   now?: () => number;
@@ -37,7 +39,7 @@ export class Pacer {
   constructor(opts: PacerOptions) {
     this.now = opts.now ?? (() => performance.now());
     this.leadNs = opts.leadMs * 1e6;
-    this.speed = opts.speed ?? 1;
+    this.speed = opts.speed ?? MOUNT_DEFAULTS.speed;
     this.maxBehindNs = (opts.maxBehindMs ?? 1000) * 1e6;
     this.maxAheadNs = (opts.maxAheadMs ?? 5000) * 1e6;
     this.customSleep = opts.sleep;
