@@ -54,7 +54,11 @@ t.test('an input URL with credentials, served beyond loopback: no secret anywher
   const st = await get(port, '/api/status', 2000, 'Authorization: Bearer ADMINSECRET\r\n');
   t.equal(st.status, 200, 'the token from the file works');
   const status = st.body.toString();
-  t.match(status, new RegExp(`"name": "http://127\\.0\\.0\\.1:${oport}/live\\.webm\\?…"`), 'status shows the redacted URL');
+  t.match(
+    status,
+    new RegExp(`"name": "http://127\\.0\\.0\\.1:${oport}/live\\.webm\\?…"`),
+    'status shows the redacted URL',
+  );
   const metrics = (await get(port, '/metrics', 2000, 'Authorization: Bearer ADMINSECRET\r\n')).body.toString();
   t.match(metrics, /mkvserve_input_bytes_total\{mount="stream"\}/);
   run.child.kill('SIGTERM');
