@@ -8,6 +8,8 @@
 // for http(s) inputs only) are imported when that command runs, and `--version` alone skips yargs.
 import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
+import type * as ConfigModule from './config.js';
+import type { ConfigLayer } from './config.js';
 import { packageVersion } from './version.js';
 
 /** Thrown (and caught in main) for bad command lines: printed with a hint, exit code 1. */
@@ -77,7 +79,7 @@ function numberOrText(v: string): number | string {
   return /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(v) ? Number(v) : v;
 }
 
-function serveBuilder(y: Argv, cfg: typeof import('./config.js')): Argv {
+function serveBuilder(y: Argv, cfg: typeof ConfigModule): Argv {
   const { SERVER_DEFAULTS: S, MOUNT_DEFAULTS: M, DEFAULT_MOUNT_NAME } = cfg;
   const d = (v: unknown): { defaultDescription: string } => ({ defaultDescription: String(v) });
   return y
@@ -211,14 +213,14 @@ type CliArgs = Record<string, unknown>;
  * name the flag. The per-mount flags apply to every mount (the file's and the command line's).
  */
 async function serveLayers(a: CliArgs): Promise<{
-  layers: import('./config.js').ConfigLayer[];
+  layers: ConfigLayer[];
   origins: (string | undefined)[];
   hooks: Record<string, { inputName?: string }>;
 }> {
   const cfg = await import('./config.js');
   const { loadConfigFile } = await import('./config-file.js');
   const { mountNameProblem } = await import('./mount-name.js');
-  const layers: import('./config.js').ConfigLayer[] = [];
+  const layers: ConfigLayer[] = [];
   const origins: (string | undefined)[] = [];
   const configPath = a['config'] as string | undefined;
   if (configPath !== undefined) {

@@ -71,7 +71,7 @@ export const MOUNT_DEFAULTS = {
   backoffMs: 500,
   maxBackoffMs: 10_000,
   /** Where a new client starts: the newest keyframe (instant start) or the next one (lowest latency). */
-  join: FANOUT.join as JoinMode,
+  join: FANOUT.join,
   slowClients: {
     /** More than this much media behind: moved forward to the newest keyframe (ms). */
     softLimitMs: FANOUT.softLimitNs / 1e6,
@@ -403,8 +403,8 @@ export function resolveConfig(layers: ConfigLayer[], opts: ResolveOptions = {}):
   const mounts = new Map<string, { cfg: Record<string, unknown>; ref?: SecretRef; origin?: string }>();
   layers.forEach((layer, i) => {
     const origin = opts.origins?.[i];
-    assignDefined(server, layer.server as Record<string, unknown>, SECRET_KEYS('adminToken'));
-    const ref = secretRef(layer.server as Record<string, unknown>, 'adminToken');
+    assignDefined(server, layer.server, SECRET_KEYS('adminToken'));
+    const ref = secretRef(layer.server, 'adminToken');
     if (ref) {
       adminRef = ref;
       adminOrigin = origin;
@@ -416,8 +416,8 @@ export function resolveConfig(layers: ConfigLayer[], opts: ResolveOptions = {}):
         entry = { cfg: { name, ...structuredClone(MOUNT_DEFAULTS) } };
         mounts.set(name, entry);
       }
-      assignDefined(entry.cfg, m as Record<string, unknown>, SECRET_KEYS('token'));
-      const r = secretRef(m as Record<string, unknown>, 'token');
+      assignDefined(entry.cfg, m, SECRET_KEYS('token'));
+      const r = secretRef(m, 'token');
       if (r) {
         entry.ref = r;
         entry.origin = origin;

@@ -7,10 +7,11 @@
 // _seconds), and no gauge shares its family name with a counter (mkvserve_clients_connected is the
 // gauge, mkvserve_clients_accepted_total the counter).
 
+import type * as PromClientModule from 'prom-client';
 import type { Registry, Counter, Gauge } from 'prom-client';
 import type { MountSnapshot, ServerSnapshot } from './snapshot.js';
 
-type PromClient = typeof import('prom-client');
+type PromClient = typeof PromClientModule;
 
 interface Family {
   name: string;

@@ -51,10 +51,12 @@ export function inputSpecProblem(spec: string): string | undefined {
   return k.validate?.(spec);
 }
 
-const notYet = (what: string) => async (): Promise<never> => {
-  throw new InputError(
-    'UNSUPPORTED',
-    `${what} is not supported yet by this version of mkvserve (it is accepted in the configuration for the ingest work that comes next)`,
+const notYet = (what: string) => (): Promise<never> => {
+  return Promise.reject(
+    new InputError(
+      'UNSUPPORTED',
+      `${what} is not supported yet by this version of mkvserve (it is accepted in the configuration for the ingest work that comes next)`,
+    ),
   );
 };
 
