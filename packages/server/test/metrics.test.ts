@@ -16,9 +16,10 @@ const python = ['/usr/bin/python3', 'python3'].find(
 const promtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
 
 const PARSE = `
-import sys, json
+import sys, json, math
 from prometheus_client.parser import text_string_to_metric_families
-fams = [{"name": f.name, "type": f.type, "samples": [[s.name, s.labels, s.value] for s in f.samples]}
+num = lambda v: v if math.isfinite(v) else str(v)  # NaN (an empty event-loop histogram) is not JSON
+fams = [{"name": f.name, "type": f.type, "samples": [[s.name, s.labels, num(s.value)] for s in f.samples]}
         for f in text_string_to_metric_families(sys.stdin.read())]
 print(json.dumps(fams))
 `;
