@@ -1,23 +1,19 @@
 // The `mkvserve` command line (yargs): `serve` (default, `mkvserve [input]` = `mkvserve serve [input]`), `inspect`, `remux`.
 // `main(argv)` returns the exit code; errors become one clear line on stderr, not a stack trace
-// (set MKVSERVE_DEBUG=1 for stacks). Exit codes: 0 ok, 1 error / usage, 2 damaged input (inspect).
+// (set MKVSERVE_DEBUG=1 for stacks). Exit codes: 0 ok; 1 error: a usage error (bad flag or value, bad
+// config file) or a runtime error (input unusable, port in use); 2 damaged input (inspect, remux).
+// The serve flags make a partial configuration layer that goes through the same resolver as the config
+// file (config.ts): numbers are parsed here from the raw text, so `--port abc` is reported as "abc".
 // Start-up cost matters for a CLI: only yargs is loaded up front; each command's modules (and undici,
 // for http(s) inputs only) are imported when that command runs, and `--version` alone skips yargs.
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import type { ServeOptions } from './serve.js';
+import type * as ConfigModule from './config.js';
+import type { ConfigLayer } from './config.js';
+import { packageVersion } from './version.js';
 
 /** Thrown (and caught in main) for bad command lines: printed with a hint, exit code 1. */
 class UsageError extends Error {}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 /** One clear line for an error: the message, plus the stack when MKVSERVE_DEBUG is set. */
 export function describeError(err: unknown): string {
@@ -27,41 +23,126 @@ export function describeError(err: unknown): string {
 }
 
 const SERVE_EPILOG = `Examples:
-  mkvserve movie.mkv                      serve a file at http://127.0.0.1:8080/stream
+  mkvserve                                 the built-in demo clip at http://127.0.0.1:8080/stream
+  mkvserve movie.mkv                       serve a file at http://127.0.0.1:8080/stream
+  mkvserve --mount movie=movie.mkv --mount live=https://example.org/live.webm --reconnect
   ffmpeg -re -i in.mp4 -c:v libvpx -c:a libopus -f webm - | mkvserve - --port 9000
+  mkvserve --config mkvserve.yaml --port 9000      (flags override the file)
   mkvserve inspect movie.mkv --summary
-  mkvserve remux live-capture.webm fixed.webm`;
+  mkvserve remux live-capture.webm fixed.webm
 
-function serveBuilder(y: Argv): Argv {
+Secrets: --admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN keep the token out of "ps" (--admin-token does not).
+Exit codes: 0 done; 1 usage, configuration or runtime error (one line on stderr); 2 damaged input (inspect, remux).`;
+
+/** Serve flags that are server settings: flag -> key of SERVER_DEFAULTS. */
+const SERVER_FLAGS = {
+  host: 'host',
+  port: 'port',
+  cors: 'cors',
+  'keep-alive': 'keepAlive',
+  'flush-ms': 'flushMs',
+  backlog: 'backlog',
+  'max-clients': 'maxClients',
+  'max-clients-per-ip': 'maxClientsPerIp',
+  'shutdown-grace-ms': 'shutdownGraceMs',
+  'young-gen-mb': 'youngGenMiB',
+  quiet: 'quiet',
+  'log-format': 'logFormat',
+  'admin-token': 'adminToken',
+  'admin-token-file': 'adminTokenFile',
+} as const;
+
+/** Serve flags that are mount settings (applied to every mount): flag -> key of MOUNT_DEFAULTS. */
+const MOUNT_FLAGS = {
+  loop: 'loop',
+  realtime: 'realtime',
+  reconnect: 'reconnect',
+  speed: 'speed',
+  join: 'join',
+  'source-grace-ms': 'sourceGraceMs',
+} as const;
+
+const NUMERIC = new Set([
+  'port',
+  'flush-ms',
+  'backlog',
+  'max-clients',
+  'max-clients-per-ip',
+  'shutdown-grace-ms',
+  'young-gen-mb',
+  'speed',
+  'source-grace-ms',
+]);
+
+/** A number when the text is one, else the text itself (the resolver then says what was expected). */
+function numberOrText(v: string): number | string {
+  return /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(v) ? Number(v) : v;
+}
+
+function serveBuilder(y: Argv, cfg: typeof ConfigModule): Argv {
+  const { SERVER_DEFAULTS: S, MOUNT_DEFAULTS: M, DEFAULT_MOUNT_NAME } = cfg;
+  const d = (v: unknown): { defaultDescription: string } => ({ defaultDescription: String(v) });
   return y
     .positional('input', {
       type: 'string',
-      describe: 'Matroska/WebM file, - for stdin, or an http(s):// URL (default: stdin when piped)',
+      describe: `Matroska/WebM file, - for stdin, or an http(s):// URL, served at /${DEFAULT_MOUNT_NAME} (default: stdin when it is a pipe or a file, else the demo clip)`,
     })
-    .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on', group: 'Serve:' })
-    .option('port', {
-      type: 'number',
-      default: 8080,
-      alias: 'p',
-      describe: 'TCP port (0 = any free port)',
+    .option('config', {
+      type: 'string',
+      alias: 'c',
+      describe: 'YAML configuration file (see mkvserve.example.yaml); flags override it',
       group: 'Serve:',
     })
     .option('mount', {
       type: 'string',
-      default: 'stream',
-      describe: 'Mount name: the stream is at /<mount>',
+      array: true,
+      describe: `NAME=INPUT: serve INPUT at /NAME (repeatable); NAME alone: the name of the single input (default "${DEFAULT_MOUNT_NAME}")`,
       group: 'Serve:',
     })
-    .option('loop', { type: 'boolean', describe: 'Loop a file input forever', group: 'Serve:' })
+    .option('host', { type: 'string', describe: 'Address to listen on', ...d(S.host), group: 'Serve:' })
+    .option('port', {
+      requiresArg: true,
+      alias: 'p',
+      describe: 'TCP port (0 = any free port)',
+      ...d(S.port),
+      group: 'Serve:',
+    })
+    .option('loop', { type: 'boolean', describe: 'Loop file and URL inputs forever', ...d(M.loop), group: 'Serve:' })
     .option('realtime', {
       type: 'boolean',
       describe:
-        'Pace the input at real-time speed (default: on for files, off for live input; --no-realtime to disable)',
+        'Pacing: --realtime paces every input like a file, --no-realtime never; default: files always, pipes and URLs when they run ahead of real time',
+      ...d(M.realtime),
       group: 'Serve:',
     })
     .option('reconnect', {
       type: 'boolean',
-      describe: 'Reconnect to a URL input when it ends or fails',
+      describe: 'Open the input again when it ends or fails (backoff 0.5 s doubling to 10 s)',
+      ...d(M.reconnect),
+      group: 'Serve:',
+    })
+    .option('join', {
+      choices: ['latest-keyframe', 'next-keyframe'] as const,
+      describe: 'Where a new client starts: the latest keyframe (fast start) or the next one (low latency)',
+      ...d(M.join),
+      group: 'Serve:',
+    })
+    .option('speed', {
+      requiresArg: true,
+      describe: 'Pacing speed factor: 2 = twice real time (tests and demos; only applies when the input is paced)',
+      ...d(M.speed),
+      group: 'Serve:',
+    })
+    .option('source-grace-ms', {
+      requiresArg: true,
+      describe: 'When a reconnecting input is lost, its clients stay connected this long (ms)',
+      ...d(M.sourceGraceMs),
+      group: 'Serve:',
+    })
+    .option('keep-alive', {
+      type: 'boolean',
+      describe: 'Keep the server running after the inputs ended',
+      ...d(S.keepAlive),
       group: 'Serve:',
     })
     .option('cors', {
@@ -69,80 +150,154 @@ function serveBuilder(y: Argv): Argv {
       describe: 'Value of Access-Control-Allow-Origin (e.g. * or https://example.com)',
       group: 'Serve:',
     })
+    .option('admin-token-file', {
+      type: 'string',
+      describe: 'File holding the bearer token of /api/status and /metrics (or set $MKVSERVE_ADMIN_TOKEN)',
+      group: 'Security:',
+    })
     .option('admin-token', {
       type: 'string',
-      describe: 'Bearer token for the admin API (env MKVSERVE_ADMIN_TOKEN)',
-      default: process.env['MKVSERVE_ADMIN_TOKEN'],
-      defaultDescription: '$MKVSERVE_ADMIN_TOKEN',
-      group: 'Serve:',
+      describe: 'The admin bearer token itself (visible in "ps": prefer --admin-token-file or the environment)',
+      group: 'Security:',
     })
-    .option('keep-alive', {
-      type: 'boolean',
-      describe: 'Keep the server running after the input ends',
-      group: 'Serve:',
+    .option('max-clients', {
+      requiresArg: true,
+      describe: 'Most stream clients at once over all mounts; more get 503',
+      ...d(S.maxClients),
+      group: 'Limits:',
     })
-    .option('join', {
-      choices: ['latest-keyframe', 'next-keyframe'] as const,
-      default: 'latest-keyframe',
-      describe: 'Where a new client starts: the latest keyframe (fast start) or the next one (low latency)',
-      group: 'Serve:',
-    })
-    .option('speed', {
-      type: 'number',
-      describe: 'Pacing speed factor: 2 = twice real time (for tests and demos; only applies when the input is paced)',
-      defaultDescription: '1',
-      group: 'Serve:',
+    .option('max-clients-per-ip', {
+      requiresArg: true,
+      describe: 'Most stream clients from one address (0 = no limit); more get 429',
+      ...d(S.maxClientsPerIp),
+      group: 'Limits:',
     })
     .option('flush-ms', {
-      type: 'number',
+      requiresArg: true,
       describe: 'Write coalescing interval: each client gets everything pending in one write at most this often (ms)',
-      defaultDescription: '100',
-      group: 'Serve:',
+      ...d(S.flushMs),
+      group: 'Limits:',
     })
     .option('backlog', {
-      type: 'number',
+      requiresArg: true,
       describe: 'Listen backlog: connections the kernel queues before they are accepted (capped by net.core.somaxconn)',
-      defaultDescription: '4096',
-      group: 'Serve:',
+      ...d(S.backlog),
+      group: 'Limits:',
+    })
+    .option('shutdown-grace-ms', {
+      requiresArg: true,
+      describe: 'At SIGINT/SIGTERM, open responses get this long to finish (a second signal: at once)',
+      ...d(S.shutdownGraceMs),
+      group: 'Limits:',
     })
     .option('young-gen-mb', {
-      type: 'number',
-      describe:
-        "Cap of V8's young generation in MiB: less RSS per client and over connection churn (0 = V8's default, up to 32)",
-      defaultDescription: '8',
-      group: 'Serve:',
+      requiresArg: true,
+      describe: "Cap of V8's young generation in MiB: less RSS per client and over connection churn (0 = V8's default)",
+      ...d(S.youngGenMiB),
+      group: 'Limits:',
     })
     .option('quiet', { type: 'boolean', alias: 'q', describe: 'Log warnings and errors only', group: 'Logging:' })
     .option('log-format', {
       choices: ['text', 'json'] as const,
-      default: 'text',
       describe: 'Log line format',
+      ...d(S.logFormat),
       group: 'Logging:',
     })
-    .check((a) => {
-      const port = a['port'] as number | undefined;
-      if (port === undefined) return true; // --help / --version
-      if (!Number.isInteger(port) || port < 0 || port > 65535)
-        throw new UsageError(`--port must be an integer from 0 to 65535, got ${String(a['port'])}`);
-      const mount = a['mount'];
-      // Dots and slashes pass here and are refused with the server's own message (exit 2).
-      if (!/^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(mount))
-        throw new UsageError(`--mount must be a URL path segment like "stream" or "cam1", got "${mount}"`);
-      const speed = a['speed'];
-      if (speed !== undefined && !(Number.isFinite(speed) && speed > 0))
-        throw new UsageError(`--speed must be a number greater than 0, got ${String(speed)}`);
-      const flushMs = a['flush-ms'];
-      if (flushMs !== undefined && !(Number.isFinite(flushMs) && flushMs >= 1 && flushMs <= 10_000))
-        throw new UsageError(`--flush-ms must be a number of milliseconds from 1 to 10000, got ${String(flushMs)}`);
-      const backlog = a['backlog'];
-      if (backlog !== undefined && !(Number.isInteger(backlog) && backlog >= 1))
-        throw new UsageError(`--backlog must be a positive integer, got ${String(backlog)}`);
-      const young = a['young-gen-mb'];
-      if (young !== undefined && !(Number.isFinite(young) && young >= 0))
-        throw new UsageError(`--young-gen-mb must be a number of MiB >= 0, got ${String(young)}`);
-      return true;
-    })
     .epilog(SERVE_EPILOG);
+}
+
+type CliArgs = Record<string, unknown>;
+
+/**
+ * Builds the command line's configuration layer (and, with --config, the file's), checked: flag errors
+ * name the flag. The per-mount flags apply to every mount (the file's and the command line's).
+ */
+async function serveLayers(a: CliArgs): Promise<{
+  layers: ConfigLayer[];
+  origins: (string | undefined)[];
+  hooks: Record<string, { inputName?: string }>;
+}> {
+  const cfg = await import('./config.js');
+  const { loadConfigFile } = await import('./config-file.js');
+  const { mountNameProblem } = await import('./mount-name.js');
+  const layers: ConfigLayer[] = [];
+  const origins: (string | undefined)[] = [];
+  const configPath = a['config'] as string | undefined;
+  if (configPath !== undefined) {
+    layers.push(loadConfigFile(configPath));
+    origins.push(configPath);
+  }
+  const server: Record<string, unknown> = {};
+  const flagOf = new Map<string, string>();
+  for (const [flag, key] of Object.entries(SERVER_FLAGS)) {
+    const v = a[flag];
+    if (v === undefined) continue;
+    server[key] = typeof v === 'string' && NUMERIC.has(flag) ? numberOrText(v) : v;
+    flagOf.set(`server.${key}`, `--${flag}`);
+  }
+  const perMount: Record<string, unknown> = {};
+  for (const [flag, key] of Object.entries(MOUNT_FLAGS)) {
+    const v = a[flag];
+    if (v === undefined) continue;
+    perMount[key] = typeof v === 'string' && NUMERIC.has(flag) ? numberOrText(v) : v;
+    flagOf.set(key, `--${flag}`);
+  }
+  // --mount NAME=INPUT (repeatable) and the single-input form.
+  const mounts: Record<string, Record<string, unknown>> = {};
+  let singleName: string | undefined;
+  for (const spec of (a['mount'] as string[] | undefined) ?? []) {
+    const eq = spec.indexOf('=');
+    const name = eq < 0 ? spec : spec.slice(0, eq);
+    const problem = mountNameProblem(name);
+    if (problem) throw new UsageError(`--mount ${spec}: ${problem}`);
+    const key = name.replace(/^\//, '');
+    if (eq < 0) {
+      if (singleName !== undefined)
+        throw new UsageError(
+          `--mount ${spec}: only one --mount NAME without =INPUT is allowed (it names the single input)`,
+        );
+      singleName = key;
+      continue;
+    }
+    if (key in mounts) throw new UsageError(`--mount ${spec}: mount "${key}" is given twice`);
+    const input = spec.slice(eq + 1);
+    if (input === '') throw new UsageError(`--mount ${spec}: the input after "=" is empty`);
+    mounts[key] = { input: input === STDIN_TOKEN ? '-' : input };
+  }
+  const positional = unToken(a['input']);
+  const hooks: Record<string, { inputName?: string }> = {};
+  const fileMounts = Object.keys(layers[0]?.mounts ?? {});
+  if (positional !== undefined && positional !== '') {
+    const name = singleName ?? cfg.DEFAULT_MOUNT_NAME;
+    if (name in mounts) throw new UsageError(`the input ${positional} and --mount ${name}=... both name /${name}`);
+    mounts[name] = { input: positional };
+  } else if (Object.keys(mounts).length === 0 && fileMounts.length === 0) {
+    // No input anywhere: stdin when it is a pipe or a file, else the demo clip.
+    const { implicitMount } = await import('./serve.js');
+    const { stdinKind } = await import('./inputs/open.js');
+    const { inputName, ...m } = implicitMount(stdinKind());
+    const name = singleName ?? cfg.DEFAULT_MOUNT_NAME;
+    mounts[name] = m;
+    if (inputName !== undefined) hooks[name] = { inputName };
+  } else if (singleName !== undefined) {
+    throw new UsageError(
+      `--mount ${singleName} names the single input, but there is none (use --mount ${singleName}=INPUT)`,
+    );
+  }
+  for (const name of new Set([...fileMounts, ...Object.keys(mounts)])) mounts[name] = { ...mounts[name], ...perMount };
+  const describePath = (p: readonly (string | number)[]): string => {
+    if (p[0] === 'server') return flagOf.get(`server.${p[1]}`) ?? p.join('.');
+    if (p[0] === 'mounts' && p.length >= 3) {
+      if (p[2] === 'input') return `--mount ${p[1]}=INPUT`;
+      const f = flagOf.get(String(p[2]));
+      if (f) return f;
+    }
+    if (p[0] === 'mounts' && p.length === 2) return `--mount ${p[1]}`;
+    return p.join('.');
+  };
+  layers.push(cfg.parseLayer({ server, mounts }, { describePath }));
+  origins.push(undefined);
+  return { layers, origins, hooks };
 }
 
 function inspectBuilder(y: Argv): Argv {
@@ -201,6 +356,32 @@ function remuxBuilder(y: Argv): Argv {
     .example('curl -s http://host/live | mkvserve remux - out.mkv', 'record a live stream');
 }
 
+const COMMANDS = ['serve', 'inspect', 'remux'];
+
+/** Edit distance (small strings only). */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
+/** The command `arg` is a typo of (`inpsect` -> `inspect`), when it is not a command, an option, a URL or an
+ *  existing path. */
+function commandTypo(arg: string): string | undefined {
+  if (arg.startsWith('-') || COMMANDS.includes(arg) || /[/.:\\]/.test(arg) || arg.length < 3) return undefined;
+  const near = COMMANDS.find((c) => distance(arg.toLowerCase(), c) <= 2);
+  if (near === undefined) return undefined;
+  return existsSync(arg) ? undefined : near;
+}
+
 /** yargs-parser turns a bare `-` into '' or true: it is carried through as this token instead. */
 const STDIN_TOKEN = '\u0000stdin';
 const unToken = (v: unknown): string | undefined =>
@@ -231,38 +412,37 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`mkvserve: cannot write to stdout: ${err.message}\n`);
   });
 
+  const firstArg = argv[0];
+  const typo = firstArg !== undefined ? commandTypo(firstArg) : undefined;
+  if (typo !== undefined) {
+    process.stderr.write(
+      `mkvserve: unknown command "${firstArg}": did you mean "${typo}"? (to serve a file named ${firstArg}, write ./${firstArg})\nRun "mkvserve --help" for usage.\n`,
+    );
+    return 1;
+  }
+  // The serve flags describe their defaults from the defaults table (config.ts).
+  const cfg = firstArg === 'inspect' || firstArg === 'remux' ? undefined : await import('./config.js');
+
   const y = yargs(argv)
     .scriptName('mkvserve')
-    .usage('Usage: $0 [input] [options]    serve a Matroska/WebM stream over HTTP\n       $0 <command> ...')
+    .usage('Usage: $0 [input] [options]    serve Matroska/WebM streams over HTTP\n       $0 <command> ...')
     .command(
       ['$0 [input]', 'serve [input]'],
-      'Serve a Matroska/WebM input live over HTTP (default command)',
-      serveBuilder,
+      'Serve Matroska/WebM inputs live over HTTP (default command)',
+      (yy) => (cfg ? serveBuilder(yy, cfg) : yy),
       async (a) => {
+        const { ConfigError } = await import('./config.js');
+        let parts: Awaited<ReturnType<typeof serveLayers>>;
+        try {
+          parts = await serveLayers(a);
+        } catch (err) {
+          if (!(err instanceof ConfigError)) throw err;
+          process.stderr.write(`mkvserve: ${err.message}\nRun "mkvserve --help" for usage.\n`);
+          code = 1;
+          return;
+        }
         const { runServe } = await import('./serve.js');
-        const opts = {
-          input: unToken(a['input']),
-          host: a['host'] as string,
-          port: a['port'] as number,
-          mount: a['mount'] as string,
-          loop: a['loop'] as boolean | undefined,
-          realtime: a['realtime'] as boolean | undefined,
-          reconnect: a['reconnect'] as boolean | undefined,
-          cors: a['cors'] as string | undefined,
-          adminToken: (a['adminToken'] as string | undefined) || undefined,
-          keepAlive: a['keepAlive'] as boolean | undefined,
-          quiet: a['quiet'] as boolean | undefined,
-          logFormat: a['logFormat'] as 'text' | 'json',
-          join: a['join'] as 'latest-keyframe' | 'next-keyframe',
-          flushMs: a['flushMs'] as number | undefined,
-          speed: a['speed'] as number | undefined,
-          backlog: a['backlog'] as number | undefined,
-          youngGenMiB: a['youngGenMb'] as number | undefined,
-        };
-        // Drop unset flags so the server sees only what was given (undefined = its default).
-        for (const k of Object.keys(opts) as (keyof typeof opts)[]) if (opts[k] === undefined) delete opts[k];
-        const serveOpts: ServeOptions = opts;
-        code = await runServe(serveOpts);
+        code = await runServe(parts);
       },
     )
     .command(
@@ -300,6 +480,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .strict()
+    .recommendCommands()
     .version(packageVersion())
     .alias('version', 'V')
     .help()

@@ -12,9 +12,6 @@
 import v8 from 'node:v8';
 import { PerformanceObserver } from 'node:perf_hooks';
 
-/** Default cap of `mkvserve serve`, MiB of new space (both semi-spaces). */
-export const DEFAULT_YOUNG_GEN_MIB = 8;
-
 function newSpaceBytes(): number {
   for (const s of v8.getHeapSpaceStatistics()) if (s.space_name === 'new_space') return s.space_size;
   return 0;

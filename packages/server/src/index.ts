@@ -4,14 +4,40 @@
 // loaded on the first http(s) input).
 
 // The live server.
-export { MkvServer, Mount } from './server.js';
-export type { MkvServerOptions, MountConfig } from './server.js';
+export { MkvServer } from './server.js';
+export type { MkvServerOptions, MountOptions, MountHooks, ServerRuntime } from './server.js';
+export { Mount } from './mount.js';
+export type { MountEvents } from './mount.js';
 export type { ServerStatus, MountStatus, ClientStatus, TrackStatus } from './status.js';
-export type { SourceState, DemuxerFactory, DemuxerLike, DemuxCallbacks } from './inputs/source.js';
+export type { ServerSnapshot, MountSnapshot, ClientSnapshot, InputSnapshot } from './snapshot.js';
+export type { SourceState, PacingMode, DemuxerFactory, DemuxerLike, DemuxCallbacks } from './inputs/source.js';
+
+// Configuration: the defaults table, the checker of partial layers, the resolver, reload diffs.
+export {
+  SERVER_DEFAULTS,
+  MOUNT_DEFAULTS,
+  DEFAULT_MOUNT_NAME,
+  ADMIN_TOKEN_ENV,
+  ConfigError,
+  parseLayer,
+  resolveConfig,
+  diffConfigs,
+} from './config.js';
+export type {
+  ConfigLayer,
+  ConfigIssue,
+  ServerSettingsInput,
+  MountSettingsInput,
+  ServerConfig,
+  MountConfig,
+  ResolvedConfig,
+  MountDiff,
+} from './config.js';
+export { loadConfigFile, parseConfigText } from './config-file.js';
 export type { EndReason } from './http/stream.js';
 export type { LiveStreamOptions } from '@mkvserve/fanout';
 
-// `mkvserve serve` as a function (one mount, signals, exit code).
+// `mkvserve serve` as a function (configuration layers, signals, exit code).
 export { runServe } from './serve.js';
 export type { ServeOptions } from './serve.js';
 
@@ -30,6 +56,10 @@ export type { Input, InputKind, InputErrorCode, OpenInputOptions } from './input
 export { createLogger, nullLogger, formatText, formatJson } from './log.js';
 export type { Logger, LoggerOptions, LogFormat, LogLevel } from './log.js';
 
-// Helpers.
+// Input kinds (the registry ingest kinds extend) and helpers.
+export { registerInputKind, inputKindFor } from './inputs/kinds.js';
+export type { InputKindDef } from './inputs/kinds.js';
 export { demoPath } from './demo.js';
-export { validateMountName, isLoopbackHost } from './http/routes.js';
+export { validateMountName, mountNameProblem } from './mount-name.js';
+export { isLoopbackHost } from './http/auth.js';
+export { redactInput } from './redact.js';

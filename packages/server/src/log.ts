@@ -1,6 +1,8 @@
 // Tiny structured logger: one line per event, as text (`<time> <level> <event> k=v ...`) or as
 // one JSON object per line (`{"time","level","event",...fields}`). `quiet` drops info events.
 
+import { SERVER_DEFAULTS } from './config.js';
+
 export type LogFormat = 'text' | 'json';
 export type LogLevel = 'info' | 'warn' | 'error';
 
@@ -69,8 +71,8 @@ export function formatJson(time: number, level: LogLevel, event: string, fields:
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const format: LogFormat = opts.format ?? 'text';
-  const quiet = opts.quiet ?? false;
+  const format: LogFormat = opts.format ?? SERVER_DEFAULTS.logFormat;
+  const quiet = opts.quiet ?? SERVER_DEFAULTS.quiet;
   const stream = opts.stream ?? process.stderr;
   const now = opts.now ?? Date.now;
   const make = (base: Record<string, unknown>): Logger => {

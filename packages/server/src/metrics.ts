@@ -1,113 +1,222 @@
-// GET /metrics: Prometheus text exposition format (version 0.0.4), one sample per mount label.
+// GET /metrics: Prometheus text exposition built with prom-client. The mkvserve_* families are read from
+// a server snapshot (snapshot.ts) at each scrape; the standard process_* and nodejs_* families (CPU,
+// resident memory, open fds, start time, event-loop lag, GC, heap) come from prom-client's default
+// collectors, registered once per process on the first scrape. prom-client is loaded on that first
+// scrape too, so a server that is never scraped does not pay for it.
+// Naming follows the Prometheus conventions: counters end in _total, units in the name (_bytes,
+// _seconds), and no gauge shares its family name with a counter (mkvserve_clients_connected is the
+// gauge, mkvserve_clients_accepted_total the counter).
 
-import type { MkvServer } from './server.js';
+import type * as PromClientModule from 'prom-client';
+import type { Registry, Counter, Gauge } from 'prom-client';
+import type { MountSnapshot, ServerSnapshot } from './snapshot.js';
 
-function esc(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+type PromClient = typeof PromClientModule;
+
+interface Family {
+  name: string;
+  type: 'gauge' | 'counter';
+  help: string;
 }
 
-export function renderMetrics(server: MkvServer): string {
-  const out: string[] = [];
-  const metric = (
-    name: string,
-    type: 'gauge' | 'counter',
-    help: string,
-    samples: [Record<string, string>, number][],
-  ): void => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) {
-      const l = Object.entries(labels)
-        .map(([k, v]) => `${k}="${esc(v)}"`)
-        .join(',');
-      out.push(`${name}${l ? `{${l}}` : ''} ${Number.isFinite(value) ? value : 0}`);
+/** Per mount (label `mount`). */
+const MOUNT_FAMILIES: (Family & { value: (m: MountSnapshot) => number })[] = [
+  { name: 'mkvserve_clients_connected', type: 'gauge', help: 'Connected stream clients.', value: (m) => m.clients },
+  {
+    name: 'mkvserve_clients_waiting',
+    type: 'gauge',
+    help: 'Stream requests waiting for the input header.',
+    value: (m) => m.waiting,
+  },
+  {
+    name: 'mkvserve_clients_accepted_total',
+    type: 'counter',
+    help: 'Stream clients accepted.',
+    value: (m) => m.clientsTotal,
+  },
+  {
+    name: 'mkvserve_clients_refused_total',
+    type: 'counter',
+    help: 'Stream requests refused by a client limit (server, mount or per address).',
+    value: (m) => m.refused,
+  },
+  {
+    name: 'mkvserve_bytes_sent_total',
+    type: 'counter',
+    help: 'Bytes written to stream clients (response heads included).',
+    value: (m) => m.bytesSent,
+  },
+  {
+    name: 'mkvserve_client_skips_total',
+    type: 'counter',
+    help: 'Times a slow client was moved forward to the newest keyframe.',
+    value: (m) => m.skips,
+  },
+  {
+    name: 'mkvserve_client_drops_total',
+    type: 'counter',
+    help: 'Slow or idle clients disconnected by the server.',
+    value: (m) => m.drops,
+  },
+  {
+    name: 'mkvserve_input_bytes_total',
+    type: 'counter',
+    help: 'Bytes read from the input.',
+    value: (m) => m.input.bytesIn,
+  },
+  {
+    name: 'mkvserve_input_frames_total',
+    type: 'counter',
+    help: 'Frames read from the input and published.',
+    value: (m) => m.input.frames,
+  },
+  {
+    name: 'mkvserve_input_up',
+    type: 'gauge',
+    help: '1 while the input is streaming.',
+    value: (m) => (m.input.state === 'streaming' ? 1 : 0),
+  },
+  {
+    name: 'mkvserve_input_reconnects_total',
+    type: 'counter',
+    help: 'Input reconnect attempts.',
+    value: (m) => m.input.reconnects,
+  },
+  {
+    name: 'mkvserve_input_loops_total',
+    type: 'counter',
+    help: 'Times a looped input restarted.',
+    value: (m) => m.input.loops,
+  },
+  {
+    name: 'mkvserve_input_splices_total',
+    type: 'counter',
+    help: 'New input headers with the same track layout, spliced into the running stream.',
+    value: (m) => m.input.splices,
+  },
+  {
+    name: 'mkvserve_input_track_changes_total',
+    type: 'counter',
+    help: 'New input headers with a different track layout.',
+    value: (m) => m.input.trackChanges,
+  },
+  {
+    name: 'mkvserve_history_bytes',
+    type: 'gauge',
+    help: 'Bytes of media held in the shared history for late joiners.',
+    value: (m) => m.history.bytes,
+  },
+  {
+    name: 'mkvserve_history_seconds',
+    type: 'gauge',
+    help: 'Media time held in the shared history.',
+    value: (m) => m.history.durationNs / 1e9,
+  },
+];
+
+/** Server-wide (no labels). */
+const SERVER_FAMILIES: (Family & { value: (s: ServerSnapshot) => number })[] = [
+  {
+    name: 'mkvserve_connections_total',
+    type: 'counter',
+    help: 'TCP connections accepted.',
+    value: (s) => s.totals.connections,
+  },
+  { name: 'mkvserve_requests_total', type: 'counter', help: 'HTTP requests parsed.', value: (s) => s.totals.requests },
+  {
+    name: 'mkvserve_requests_rejected_total',
+    type: 'counter',
+    help: 'Malformed, oversized or too slow request heads.',
+    value: (s) => s.totals.rejected,
+  },
+  {
+    name: 'mkvserve_writes_total',
+    type: 'counter',
+    help: 'Coalesced socket writes to stream clients.',
+    value: (s) => s.totals.writes,
+  },
+];
+
+/** Every mkvserve_* family name and type (documentation and tests). */
+export const METRIC_FAMILIES: readonly Family[] = [...MOUNT_FAMILIES, ...SERVER_FAMILIES].map(
+  ({ name, type, help }) => ({ name, type, help }),
+);
+
+let promModule: Promise<PromClient> | undefined;
+let processRegistry: Registry | undefined;
+
+async function loadProm(): Promise<PromClient> {
+  promModule ??= import('prom-client');
+  const prom = await promModule;
+  if (!processRegistry) {
+    // Process-wide: one set of default collectors (one event-loop monitor) whatever the number of servers.
+    processRegistry = new prom.Registry();
+    prom.collectDefaultMetrics({ register: processRegistry });
+  }
+  return prom;
+}
+
+export interface MetricsRenderer {
+  /** The exposition text and its Content-Type. */
+  render(): Promise<{ contentType: string; text: string }>;
+}
+
+/** Metrics of one server; `snapshot` is taken once per scrape. */
+export function createMetrics(snapshot: () => ServerSnapshot): MetricsRenderer {
+  let registry: Registry | undefined;
+  let current: ServerSnapshot | undefined;
+  const build = (prom: PromClient): Registry => {
+    const reg = new prom.Registry();
+    for (const f of MOUNT_FAMILIES) {
+      const value = f.value;
+      const conf = { name: f.name, help: f.help, labelNames: ['mount'] as const, registers: [reg] };
+      if (f.type === 'counter') {
+        new prom.Counter({
+          ...conf,
+          collect(this: Counter<'mount'>) {
+            this.reset();
+            for (const m of current?.mounts ?? []) this.inc({ mount: m.name }, Math.max(0, value(m)));
+          },
+        });
+      } else {
+        new prom.Gauge({
+          ...conf,
+          collect(this: Gauge<'mount'>) {
+            this.reset();
+            for (const m of current?.mounts ?? []) this.set({ mount: m.name }, value(m));
+          },
+        });
+      }
     }
+    for (const f of SERVER_FAMILIES) {
+      const value = f.value;
+      const conf = { name: f.name, help: f.help, registers: [reg] };
+      if (f.type === 'counter') {
+        new prom.Counter({
+          ...conf,
+          collect(this: Counter) {
+            this.reset();
+            if (current) this.inc(Math.max(0, value(current)));
+          },
+        });
+      } else {
+        new prom.Gauge({
+          ...conf,
+          collect(this: Gauge) {
+            if (current) this.set(value(current));
+          },
+        });
+      }
+    }
+    return reg;
   };
-  const mounts = [...server.mounts.values()];
-  const per = (f: (m: (typeof mounts)[number]) => number): [Record<string, string>, number][] =>
-    mounts.map((m) => [{ mount: m.name }, f(m)]);
-  metric(
-    'mkvserve_clients',
-    'gauge',
-    'Connected stream clients.',
-    per((m) => m.clients.size),
-  );
-  metric(
-    'mkvserve_clients_total',
-    'counter',
-    'Stream clients accepted since start.',
-    per((m) => m.clientsTotal),
-  );
-  metric(
-    'mkvserve_bytes_sent_total',
-    'counter',
-    'Bytes written to stream clients (response heads included).',
-    per((m) => m.bytesSent),
-  );
-  metric(
-    'mkvserve_client_skips_total',
-    'counter',
-    'Times a slow client was moved forward to the newest keyframe.',
-    per((m) => m.skips),
-  );
-  metric(
-    'mkvserve_client_drops_total',
-    'counter',
-    'Slow or idle clients disconnected by the server.',
-    per((m) => m.drops),
-  );
-  metric(
-    'mkvserve_input_bytes_total',
-    'counter',
-    'Bytes read from the input.',
-    per((m) => m.source.bytesIn),
-  );
-  metric(
-    'mkvserve_frames_total',
-    'counter',
-    'Frames read from the input and published.',
-    per((m) => m.source.frames),
-  );
-  metric(
-    'mkvserve_input_bitrate_bits',
-    'gauge',
-    'Input payload bitrate over the last seconds (bit/s).',
-    per((m) => m.source.bitrate()),
-  );
-  metric(
-    'mkvserve_input_up',
-    'gauge',
-    '1 while the input is streaming.',
-    per((m) => (m.source.state === 'streaming' ? 1 : 0)),
-  );
-  metric(
-    'mkvserve_input_reconnects_total',
-    'counter',
-    'Input reconnect attempts.',
-    per((m) => m.source.reconnects),
-  );
-  metric(
-    'mkvserve_input_loops_total',
-    'counter',
-    'Times a looped input restarted.',
-    per((m) => m.source.loops),
-  );
-  metric(
-    'mkvserve_history_bytes',
-    'gauge',
-    'Bytes of media held in the shared history.',
-    per((m) => m.live.stats.historyBytes),
-  );
-  metric('mkvserve_connections_total', 'counter', 'TCP connections accepted.', [[{}, server.connections]]);
-  metric('mkvserve_requests_total', 'counter', 'HTTP requests parsed.', [[{}, server.requests]]);
-  metric('mkvserve_requests_rejected_total', 'counter', 'Malformed, oversized or too slow request heads.', [
-    [{}, server.rejectedCount],
-  ]);
-  metric('mkvserve_writes_total', 'counter', 'Coalesced socket writes by the flusher.', [[{}, server.flusher.writes]]);
-  metric('mkvserve_uptime_seconds', 'gauge', 'Seconds since the server started.', [
-    [{}, Math.round((Date.now() - server.startedAt) / 100) / 10],
-  ]);
-  metric('mkvserve_resident_memory_bytes', 'gauge', 'Resident set size of the process.', [
-    [{}, process.memoryUsage.rss()],
-  ]);
-  return out.join('\n') + '\n';
+  return {
+    async render() {
+      const prom = await loadProm();
+      registry ??= build(prom);
+      current = snapshot();
+      const merged = prom.Registry.merge([registry, processRegistry!]);
+      return { contentType: merged.contentType, text: await merged.metrics() };
+    },
+  };
 }

@@ -1,123 +1,87 @@
-// `mkvserve serve`: options from the CLI -> one MkvServer with one input, until the input ends
-// (and the clients are done) or SIGINT/SIGTERM. Returns the process exit code.
+// `mkvserve serve`: partial configuration layers (config file, command line) -> resolved configuration
+// -> one MkvServer, until every input ended (and the clients are done) or SIGINT/SIGTERM. With no
+// mount anywhere, the input is stdin when it is a pipe or a file, else the built-in demo clip. Returns
+// the process exit code; every startup error is one line on stderr.
 
 import { createLogger } from './log.js';
 import type { Logger } from './log.js';
 import { MkvServer } from './server.js';
-import type { MountConfig } from './server.js';
-import { validateMountName } from './http/routes.js';
+import type { MountHooks } from './server.js';
+import { ConfigError, DEFAULT_MOUNT_NAME, resolveConfig } from './config.js';
+import type { ConfigLayer, ResolvedConfig } from './config.js';
 import { demoPath } from './demo.js';
-import { closeHttpAgents } from './inputs/open.js';
-import { capYoungGeneration, DEFAULT_YOUNG_GEN_MIB } from './heap.js';
+import { closeHttpAgents, stdinKind } from './inputs/open.js';
+import { capYoungGeneration } from './heap.js';
+
+/** The input of a server given none: stdin when it is a pipe or a file, else the demo clip (looped). */
+export function implicitMount(kind: ReturnType<typeof stdinKind>): {
+  input: string;
+  loop?: boolean;
+  inputName?: string;
+} {
+  if (kind === 'pipe' || kind === 'file') return { input: '-' };
+  return { input: demoPath(), loop: true, inputName: 'demo' };
+}
 
 export interface ServeOptions {
-  /** File path, '-' for stdin, http(s) URL; undefined = stdin when piped, else the built-in demo clip. */
-  input?: string;
-  /** Default 127.0.0.1. */
-  host?: string;
-  /** Default 8080; 0 = ephemeral (the real URL is printed). */
-  port?: number;
-  /** Default 'stream'. */
-  mount?: string;
-  loop?: boolean;
-  reconnect?: boolean;
-  /** true/false force real-time pacing on/off; undefined = automatic (files paced, live not). */
-  realtime?: boolean;
-  /** Pacing speed factor (default 1 = real time; `--speed`). Only applies when the input is paced. */
-  speed?: number;
-  keepAlive?: boolean;
-  /** Where a new client starts: newest keyframe with a burst (default) or the next keyframe. */
-  join?: 'latest-keyframe' | 'next-keyframe';
-  cors?: string;
-  /** Default env MKVSERVE_ADMIN_TOKEN. */
-  adminToken?: string;
-  quiet?: boolean;
-  logFormat?: 'text' | 'json';
-  /** Write coalescing interval for client writes, ms (default 100; `--flush-ms`). */
-  flushMs?: number;
-  /** Listen backlog (default 4096; the kernel caps it at net.core.somaxconn). */
-  backlog?: number;
-  /** Cap of V8's young generation, MiB (default 8; 0 = V8's default, up to 32): see heap.ts. */
-  youngGenMiB?: number;
-  /** Grace period for open responses at SIGINT/SIGTERM, ms (default 1500). */
-  shutdownGraceMs?: number;
-  /** Logger override (tests). */
+  /** Checked partial configurations, lowest priority first (e.g. the config file, then the command line). */
+  layers?: ConfigLayer[];
+  /** Where each layer came from (messages). */
+  origins?: (string | undefined)[];
+  /** Or a configuration already resolved. */
+  config?: ResolvedConfig;
+  /** Hooks per mount name (custom openers, display names). */
+  hooks?: Record<string, MountHooks>;
+  /** Logger override (tests); default from the configuration's logFormat/quiet. */
   log?: Logger;
-  /** Where the "serving ... at URL" line goes (default process.stdout). */
+  /** Where the "serving ... at URL" lines go (default process.stdout). */
   out?: { write(s: string): unknown };
-  /** stdin's isTTY override (tests). */
-  stdinIsTTY?: boolean;
+  /** Where startup errors go (default process.stderr). */
+  err?: { write(s: string): unknown };
+  /** What stdin is (default: fstat of fd 0), for the implicit input. */
+  stdin?: ReturnType<typeof stdinKind>;
   /** Signals to handle (default SIGINT, SIGTERM; [] for none). */
   signals?: NodeJS.Signals[];
 }
 
-export async function runServe(opts: ServeOptions): Promise<number> {
-  const log = opts.log ?? createLogger({ format: opts.logFormat ?? 'text', quiet: opts.quiet ?? false });
+export async function runServe(opts: ServeOptions = {}): Promise<number> {
+  const errOut = opts.err ?? process.stderr;
   const out = opts.out ?? process.stdout;
-  let mountName: string;
+  const hooks: Record<string, MountHooks> = { ...opts.hooks };
+  let config: ResolvedConfig;
   try {
-    mountName = validateMountName(opts.mount ?? 'stream');
-  } catch (err) {
-    process.stderr.write(`mkvserve: ${(err as Error).message}\n`);
-    return 2;
-  }
-  const isTTY = opts.stdinIsTTY ?? Boolean(process.stdin.isTTY);
-  let input = opts.input;
-  let loop = opts.loop ?? false;
-  let realtime = opts.realtime;
-  let inputName: string | undefined;
-  if (input === undefined || input === '') {
-    if (isTTY) {
-      input = demoPath();
-      inputName = 'demo';
-      loop = opts.loop ?? true;
-      realtime = opts.realtime ?? true;
-    } else {
-      input = '-';
+    if (opts.config) config = opts.config;
+    else {
+      const layers = [...(opts.layers ?? [])];
+      const origins = [...(opts.origins ?? layers.map(() => undefined))];
+      if (!layers.some((l) => l.mounts && Object.keys(l.mounts).length > 0)) {
+        const { inputName, ...m } = implicitMount(opts.stdin ?? stdinKind());
+        layers.unshift({ mounts: { [DEFAULT_MOUNT_NAME]: m } });
+        origins.unshift(undefined);
+        if (inputName !== undefined) hooks[DEFAULT_MOUNT_NAME] = { ...hooks[DEFAULT_MOUNT_NAME], inputName };
+      }
+      config = resolveConfig(layers, { origins });
     }
-  }
-  const speed = opts.speed;
-  const adminToken = opts.adminToken ?? (process.env['MKVSERVE_ADMIN_TOKEN'] || undefined);
-  const mount: MountConfig = {
-    name: mountName,
-    input,
-    loop,
-    reconnect: opts.reconnect ?? false,
-    ...(inputName !== undefined ? { inputName } : {}),
-    ...(realtime !== undefined ? { realtime } : {}),
-    ...(speed !== undefined ? { speed } : {}),
-    ...(opts.join !== undefined ? { live: { join: opts.join } } : {}),
-  };
-  const server = new MkvServer({
-    host: opts.host ?? '127.0.0.1',
-    port: opts.port ?? 8080,
-    mounts: [mount],
-    keepAlive: opts.keepAlive ?? false,
-    log,
-    ...(opts.cors !== undefined ? { cors: opts.cors } : {}),
-    ...(adminToken !== undefined ? { adminToken } : {}),
-    ...(opts.flushMs !== undefined ? { flushMs: opts.flushMs } : {}),
-    ...(opts.backlog !== undefined ? { backlog: opts.backlog } : {}),
-  });
-  try {
-    await server.start();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const msg =
-      e.code === 'EADDRINUSE'
-        ? `port ${opts.port ?? 8080} on ${opts.host ?? '127.0.0.1'} is already in use`
-        : e.code === 'EACCES'
-          ? `not allowed to listen on port ${opts.port ?? 8080}`
-          : e.code === 'EADDRNOTAVAIL'
-            ? `cannot listen on ${opts.host}: address not available`
-            : e.message;
-    log.error('listen_error', { error: msg });
-    process.stderr.write(`mkvserve: ${msg}\n`);
+    if (!(err instanceof ConfigError)) throw err;
+    errOut.write(`mkvserve: ${err.message.includes('\n') ? err.message : `invalid configuration: ${err.message}`}\n`);
     return 1;
   }
-  const stopHeapWatch = capYoungGeneration(opts.youngGenMiB ?? DEFAULT_YOUNG_GEN_MIB);
+  const s = config.server;
+  const log = opts.log ?? createLogger({ format: s.logFormat, quiet: s.quiet });
+  let server: MkvServer;
+  try {
+    server = new MkvServer({ config, hooks, log });
+    await server.start();
+  } catch (err) {
+    // An input that cannot be used (checked before listening) or a port that cannot be bound: one line.
+    errOut.write(`mkvserve: ${(err as Error).message}\n`);
+    await closeHttpAgents().catch(() => {});
+    return 1;
+  }
+  const stopHeapWatch = capYoungGeneration(s.youngGenMiB);
   // Always printed (also with --quiet): with --port 0 it is the only way to learn the port.
-  out.write(`mkvserve: serving ${inputName ?? input} at ${server.url(mountName)}\n`);
+  for (const m of server.mounts.values()) out.write(`mkvserve: serving ${m.display} at ${server.url(m.name)}\n`);
 
   let signalled: NodeJS.Signals | undefined;
   const signals = opts.signals ?? (['SIGINT', 'SIGTERM'] as NodeJS.Signals[]);
@@ -125,27 +89,26 @@ export async function runServe(opts: ServeOptions): Promise<number> {
   const onSignal = (sig: NodeJS.Signals): void => {
     if (signalled) {
       // Second signal: do not wait for the grace period.
+      log.info('shutdown_now', { signal: sig });
       void server.stop(0);
       return;
     }
     signalled = sig;
-    log.info('shutdown', { signal: sig, clients: server.clientCount });
-    stopPromise = server.stop(opts.shutdownGraceMs ?? 1500);
+    log.info('shutdown', { signal: sig, clients: server.clientCount, graceMs: s.shutdownGraceMs });
+    stopPromise = server.stop(s.shutdownGraceMs);
   };
-  for (const s of signals) process.on(s, onSignal);
+  for (const sig of signals) process.on(sig, onSignal);
   try {
     await server.done;
     if (stopPromise) await stopPromise;
     else await server.stop(0);
   } finally {
-    for (const s of signals) process.off(s, onSignal);
+    for (const sig of signals) process.off(sig, onSignal);
     stopHeapWatch();
     await closeHttpAgents().catch(() => {});
   }
   const failed = [...server.mounts.values()].some((m) => m.source.state === 'failed');
-  log.info('exit', {
-    reason: signalled ?? (failed ? 'input_failed' : 'input_ended'),
-    code: failed && !signalled ? 1 : 0,
-  });
-  return failed && !signalled ? 1 : 0;
+  const code = failed && !signalled ? 1 : 0;
+  log.info('exit', { reason: signalled ?? (failed ? 'input_failed' : 'input_ended'), code });
+  return code;
 }

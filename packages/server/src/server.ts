@@ -1,88 +1,63 @@
-// MkvServer: the programmatic live server. A net.Server with a small bounded HTTP/1.1 head parser,
-// one LiveStream + input Source per mount, a shared write Flusher, status/metrics routes, and a
-// clean shutdown. Used by `mkvserve serve` and directly by the library API and tests.
+// MkvServer: the programmatic live server. Owns the listening socket, the mounts (mount.ts), the shared
+// write Flusher, the client limits and the shutdown; routing is the route table's (routes.ts), status
+// and metrics are built from snapshots (snapshot.ts). Its options are a partial configuration that goes
+// through the same resolver as the CLI and the config file (config.ts).
 
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import { MatroskaDemuxer } from '@mkvserve/ebml';
-import type { Frame, MatroskaHeader } from '@mkvserve/ebml';
-import { LiveStream } from '@mkvserve/fanout';
-import type { LiveStreamOptions } from '@mkvserve/fanout';
 import type { Logger } from './log.js';
 import { nullLogger } from './log.js';
 import { acceptConnection } from './http/connection.js';
 import type { ConnectionHandler } from './http/connection.js';
 import type { RequestHead } from './http/parser.js';
-import { responseHead, sendResponse, sendText } from './http/response.js';
-import type { HeaderList } from './http/response.js';
-import {
-  adminAccess,
-  bearerMatches,
-  contentTypeFor,
-  isLoopbackHost,
-  renderListing,
-  validateMountName,
-} from './http/routes.js';
-import type { AdminAccess } from './http/routes.js';
-import { Flusher, StreamClient } from './http/stream.js';
-import type { EndReason } from './http/stream.js';
-import { Source } from './inputs/source.js';
-import type { DemuxerFactory, FrameSink } from './inputs/source.js';
+import { adminAccess, isLoopbackHost } from './http/auth.js';
+import type { AdminAccess } from './http/auth.js';
+import { Flusher } from './http/stream.js';
+import type { StreamClient } from './http/stream.js';
+import type { DemuxerFactory } from './inputs/source.js';
 import type { Input } from './inputs/open.js';
+import { inputKindFor } from './inputs/kinds.js';
+import { parseLayer, resolveConfig } from './config.js';
+import type { MountSettingsInput, ResolvedConfig, ServerConfig, ServerSettingsInput } from './config.js';
+import { Mount } from './mount.js';
+import { dispatch as routeRequest } from './routes.js';
+import type { Refusal, RouteContext } from './routes.js';
+import type { ServerSnapshot } from './snapshot.js';
 import { buildStatus } from './status.js';
 import type { ServerStatus } from './status.js';
-import { renderMetrics } from './metrics.js';
+import { createMetrics } from './metrics.js';
+import type { MetricsRenderer } from './metrics.js';
+import { packageVersion } from './version.js';
 
-export interface MountConfig {
-  /** One path segment (not api/metrics, no dot). */
-  name: string;
-  /** File path, '-' (stdin) or http(s) URL. */
-  input: string;
-  /** Display name of the input (default `input`). */
-  inputName?: string;
-  /** Custom opener (tests, embedding); default openInput from ./inputs/open.js. */
+/** Things a mount can be given in code only (not in a config file). */
+export interface MountHooks {
+  /** Custom opener (tests, embedding); default: the input kind's (file, stdin, URL). */
   open?: (spec: string, signal: AbortSignal) => Promise<Input>;
-  loop?: boolean;
-  reconnect?: boolean;
-  /** true/false force real-time pacing; undefined = automatic. */
-  realtime?: boolean;
-  /** Pacing speed factor (default 1). */
-  speed?: number;
-  /** Reconnect backoff start/max, ms (default 500 / 10 000). */
-  backoffMs?: number;
-  maxBackoffMs?: number;
-  /** Fanout options (history size, slow-client limits). */
-  live?: LiveStreamOptions;
+  /** How the input is shown in logs, status and `/` (default: the input, redacted). */
+  inputName?: string;
 }
 
-export interface MkvServerOptions {
-  host?: string;
-  /** 0 = ephemeral (default 8080). */
-  port?: number;
-  mounts: MountConfig[];
-  /** Access-Control-Allow-Origin value for the stream and status routes. */
-  cors?: string;
-  /** Bearer token for /api/status and /metrics (required for them when not on loopback). */
-  adminToken?: string;
-  /** Keep serving after every input ended (stream requests then get 503). */
-  keepAlive?: boolean;
-  /** Shared flush period, ms (default 100: the cost per client is the number of writes). */
-  flushMs?: number;
-  /** Time allowed to send the request head, ms (default 5000). */
-  headTimeoutMs?: number;
-  /** Slow-client policy check period, ms (default 1000). */
-  checkIntervalMs?: number;
-  /** Most clients at once (default 20 000); more get 503. */
-  maxClients?: number;
-  /**
-   * Listen backlog: connections the kernel queues until they are accepted (default 4096, not Node's
-   * 511, so that thousands of clients connecting at once are not refused). Linux caps it at
-   * /proc/sys/net/core/somaxconn.
-   */
-  backlog?: number;
+/** One mount in the library's options: its name and its settings (see MOUNT_DEFAULTS), plus hooks. */
+export interface MountOptions extends MountSettingsInput, MountHooks {
+  name: string;
+  input: string;
+}
+
+export interface ServerRuntime {
   log?: Logger;
   createDemuxer?: DemuxerFactory;
 }
+
+/**
+ * Library options: server settings (see SERVER_DEFAULTS) at the top level and the mounts as a list, or
+ * a configuration already resolved (`config`, from resolveConfig) with hooks per mount name.
+ */
+export type MkvServerOptions = ServerRuntime &
+  (
+    | (ServerSettingsInput & { mounts: MountOptions[]; config?: undefined })
+    | { config: ResolvedConfig; hooks?: Record<string, MountHooks>; mounts?: undefined }
+  );
 
 const defaultDemuxer: DemuxerFactory = (cb) =>
   new MatroskaDemuxer({
@@ -91,208 +66,155 @@ const defaultDemuxer: DemuxerFactory = (cb) =>
     onError: (e) => cb.onError(e),
   });
 
-interface PendingClient {
-  socket: Socket;
-  head: RequestHead;
+/** Turns library options into a resolved configuration and the hooks per mount. */
+function resolveOptions(options: MkvServerOptions): { config: ResolvedConfig; hooks: Map<string, MountHooks> } {
+  if (options.config !== undefined) {
+    return { config: options.config, hooks: new Map(Object.entries(options.hooks ?? {})) };
+  }
+  const { mounts, log: _log, createDemuxer: _cd, config: _c, ...server } = options;
+  if (!Array.isArray(mounts) || mounts.length === 0) throw new Error('MkvServer: at least one mount is needed');
+  const hooks = new Map<string, MountHooks>();
+  const layerMounts: Record<string, MountSettingsInput> = {};
+  for (const m of mounts) {
+    const { name, open, inputName, ...settings } = m;
+    const key = typeof name === 'string' && name.startsWith('/') ? name.slice(1) : name;
+    if (key in layerMounts) throw new Error(`MkvServer: duplicate mount name "${key}"`);
+    layerMounts[key] = settings;
+    hooks.set(key, { ...(open ? { open } : {}), ...(inputName !== undefined ? { inputName } : {}) });
+  }
+  const layer = parseLayer({ server, mounts: layerMounts }, { origin: 'MkvServer options' });
+  return { config: resolveConfig([layer]), hooks };
 }
 
-const PENDING_PRUNE_MIN = 64;
-
-/** Shared 'end' listener of a request waiting for the header: the viewer half-closed, so it is gone
- *  (the server runs with allowHalfOpen, so nothing else would close the socket). */
-function onPendingSocketEnd(this: Socket): void {
-  this.destroy();
+const kOwner = Symbol('mkvserve.owner');
+type OwnedSocket = Socket & { [kOwner]?: Set<Socket> };
+/** Shared 'close' listener (no per-connection closure): forget the socket. */
+function onOwnedSocketClose(this: OwnedSocket): void {
+  this[kOwner]?.delete(this);
 }
 
-/** One mount: a LiveStream fed by a Source, and its clients. */
-export class Mount implements FrameSink {
-  readonly name: string;
-  readonly config: MountConfig;
-  readonly live: LiveStream;
-  readonly source: Source;
-  readonly clients = new Set<StreamClient>();
-  header: MatroskaHeader | undefined;
-  inputEnded = false;
-  /** Totals over the mount's life. */
-  clientsTotal = 0;
-  bytesSentClosed = 0;
-  drops = 0;
-  skipsClosed = 0;
-  /** Stream requests waiting for the header. */
-  pending: PendingClient[] = [];
-  /** Length of `pending` at which closed requests are next pruned from it. */
-  private pendingPruneAt = PENDING_PRUNE_MIN;
-  private readonly server: MkvServer;
-
-  constructor(server: MkvServer, config: MountConfig, createDemuxer: DemuxerFactory, log: Logger) {
-    this.server = server;
-    this.name = config.name;
-    this.config = config;
-    this.live = new LiveStream({ ...config.live });
-    this.source = new Source(this, {
-      spec: config.input,
-      name: config.inputName ?? config.input,
-      createDemuxer,
-      ...(config.open ? { open: config.open } : {}),
-      loop: config.loop ?? false,
-      reconnect: config.reconnect ?? false,
-      ...(config.realtime !== undefined ? { realtime: config.realtime } : {}),
-      ...(config.speed !== undefined ? { speed: config.speed } : {}),
-      ...(config.backoffMs !== undefined ? { backoffMs: config.backoffMs } : {}),
-      ...(config.maxBackoffMs !== undefined ? { maxBackoffMs: config.maxBackoffMs } : {}),
-      log: log.child({ mount: config.name }),
-    });
-  }
-
-  get contentType(): string | undefined {
-    return this.header ? contentTypeFor(this.header.ebml.docType) : undefined;
-  }
-
-  setHeader(h: MatroskaHeader): void {
-    this.header = h;
-    this.live.setHeader(h);
-    if (this.pending.length > 0) {
-      for (const p of this.takePending()) if (!p.socket.destroyed) this.server.startStream(this, p.socket, p.head);
-    }
-  }
-
-  /** Holds a stream request until the header is known. A viewer that gives up meanwhile (half-closes)
-   *  is destroyed, and closed requests are pruned from the list now and then (amortized O(1)), so
-   *  viewers coming and going while the input has no header pile up neither sockets nor entries. */
-  addPending(socket: Socket, head: RequestHead): void {
-    if (this.pending.length >= this.pendingPruneAt) {
-      this.pending = this.pending.filter((p) => !p.socket.destroyed);
-      this.pendingPruneAt = Math.max(PENDING_PRUNE_MIN, 2 * this.pending.length);
-    }
-    socket.on('end', onPendingSocketEnd);
-    this.pending.push({ socket, head });
-  }
-
-  private takePending(): PendingClient[] {
-    const list = this.pending;
-    this.pending = [];
-    this.pendingPruneAt = PENDING_PRUNE_MIN;
-    for (const p of list) p.socket.off('end', onPendingSocketEnd);
-    return list;
-  }
-
-  pushFrame(f: Frame): void {
-    this.live.pushFrame(f);
-  }
-
-  end(): void {
-    this.inputEnded = true;
-    this.live.end();
-    for (const p of this.takePending())
-      sendText(p.socket, 503, 'input ended before any media arrived\n', p.head.method === 'HEAD');
-    this.server.checkDone();
-  }
-
-  get skips(): number {
-    let n = this.skipsClosed;
-    for (const c of this.clients) n += c.sub.skips;
-    return n;
-  }
-
-  get bytesSent(): number {
-    let n = this.bytesSentClosed;
-    for (const c of this.clients) n += c.bytesWritten;
-    return n;
-  }
-}
-
-export class MkvServer implements ConnectionHandler {
-  readonly options: MkvServerOptions;
+export class MkvServer implements ConnectionHandler, RouteContext {
+  readonly config: ResolvedConfig;
   readonly log: Logger;
   readonly mounts = new Map<string, Mount>();
+  /** ConnectionHandler: time allowed for a request head (ms). */
   readonly headTimeoutMs: number;
+  /** ConnectionHandler: a connection with nothing in flight is closed after this long (ms). */
+  readonly idleTimeoutMs: number;
   readonly startedAt = Date.now();
   readonly flusher: Flusher;
-  /** Resolves when every input ended and every client was served (never with keepAlive). */
+  /** Resolves when every input ended and every client was served (never with keepAlive), or after stop(). */
   readonly done: Promise<void>;
   readonly admin: AdminAccess;
+  readonly adminToken: string | undefined;
+  readonly cors: string | undefined;
+  private readonly settings: ServerConfig;
   private readonly net: net.Server;
   private resolveDone!: () => void;
   private checkTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  /** Date.now() after which the shutdown stops waiting for open responses. */
+  private stopDeadline = Infinity;
   private started = false;
   private listening = false;
   private boundHost = '127.0.0.1';
   private boundPort = 0;
   private readonly sockets = new Set<Socket>();
+  /** Stream clients per address (only kept when maxClientsPerIp is set). */
+  private readonly perIp: Map<string, number> | undefined;
+  private metricsRenderer: MetricsRenderer | undefined;
   /** Totals (for metrics). */
   connections = 0;
   rejectedCount = 0;
   requests = 0;
 
   constructor(options: MkvServerOptions) {
-    this.options = options;
+    const { config, hooks } = resolveOptions(options);
+    this.config = config;
+    const s = config.server;
+    this.settings = s;
     this.log = options.log ?? nullLogger;
-    this.headTimeoutMs = options.headTimeoutMs ?? 5000;
-    if (options.mounts.length === 0) throw new Error('MkvServer: at least one mount is needed');
+    this.headTimeoutMs = s.headTimeoutMs;
+    this.idleTimeoutMs = s.idleTimeoutMs;
+    this.cors = s.cors;
+    this.adminToken = s.adminToken;
+    this.admin = adminAccess(s.host, s.adminToken);
+    this.perIp = s.maxClientsPerIp > 0 ? new Map() : undefined;
+    if (config.mounts.length === 0) throw new Error('MkvServer: at least one mount is needed');
+    this.flusher = new Flusher({ intervalMs: s.flushMs });
     const createDemuxer = options.createDemuxer ?? defaultDemuxer;
-    for (const m of options.mounts) {
-      const name = validateMountName(m.name);
-      if (this.mounts.has(name)) throw new Error(`duplicate mount name "${name}"`);
-      this.mounts.set(name, new Mount(this, { ...m, name }, createDemuxer, this.log));
+    for (const mc of config.mounts) {
+      const h = hooks.get(mc.name) ?? {};
+      const mount = new Mount(mc, {
+        flusher: this.flusher,
+        log: this.log,
+        createDemuxer,
+        serverCors: s.cors,
+        lingerMs: s.headTimeoutMs,
+        ...(h.open ? { open: h.open } : {}),
+        ...(h.inputName !== undefined ? { inputName: h.inputName } : {}),
+      });
+      mount.on('input-end', () => this.checkDone());
+      mount.on('client-close', (c) => this.onClientClose(c));
+      if (this.perIp) mount.on('client-open', (c) => this.onClientOpen(c));
+      this.mounts.set(mc.name, mount);
     }
-    this.admin = adminAccess(options.host ?? '127.0.0.1', options.adminToken);
-    this.flusher = new Flusher({
-      intervalMs: options.flushMs ?? 100,
-      onDropped: (c) => {
-        const m = this.mounts.get(c.mount);
-        if (m) m.drops++;
-      },
-    });
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
     this.net = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }, (socket) =>
       this.onConnection(socket),
     );
-    this.net.on('error', (err) => this.log.error('server_error', { error: err.message }));
   }
 
-  /** Listens and starts the inputs. Resolves with the bound address. */
+  /**
+   * Checks every input that can be checked without opening it (a file exists and is readable), then
+   * listens and starts the inputs. Resolves with the bound address; rejects (nothing bound) with the
+   * input's InputError or a listen error whose message says what to do.
+   */
   async start(): Promise<{ host: string; port: number; url: string }> {
     if (this.started) throw new Error('MkvServer: already started');
     this.started = true;
-    const host = this.options.host ?? '127.0.0.1';
-    const port = this.options.port ?? 8080;
+    for (const m of this.mounts.values()) {
+      if (m.source.hasCustomOpener) continue;
+      try {
+        await inputKindFor(m.config.input)?.preflight?.(m.config.input);
+      } catch (err) {
+        (err as Error).message = `mount ${m.name}: ${(err as Error).message}`;
+        throw err;
+      }
+    }
+    const { host, port, backlog } = this.settings;
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
+      const onError = (err: NodeJS.ErrnoException): void => reject(listenError(err, host, port));
       this.net.once('error', onError);
-      this.net.listen({ host, port, backlog: this.options.backlog ?? 4096 }, () => {
+      this.net.listen({ host, port, backlog }, () => {
         this.net.off('error', onError);
         resolve();
       });
     });
+    this.net.on('error', (err) => this.log.error('server_error', { error: err.message }));
     this.listening = true;
     const addr = this.net.address() as net.AddressInfo;
     this.boundHost = addr.address;
     this.boundPort = addr.port;
     if (this.admin === 'forbidden') {
       this.log.warn('admin_disabled', {
-        reason: `listening on ${host} (not loopback) without an admin token: /api/status and /metrics answer 403; set --admin-token or MKVSERVE_ADMIN_TOKEN`,
+        reason: `listening on ${host} (not loopback) without an admin token: /api/status and /metrics answer 403; set --admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN`,
       });
     }
     this.flusher.start();
-    this.checkTimer = setInterval(() => this.check(), this.options.checkIntervalMs ?? 1000);
-    this.log.info('listening', { url: this.url(), mounts: [...this.mounts.keys()].join(',') });
-    for (const m of this.mounts.values()) {
-      void m.source.run().then(() => this.checkDone());
-    }
+    this.checkTimer = setInterval(() => this.check(), this.settings.checkIntervalMs);
+    this.log.info('listening', { url: this.url(''), mounts: [...this.mounts.keys()].join(',') });
+    for (const m of this.mounts.values()) void m.run();
     return { host: this.boundHost, port: this.boundPort, url: this.url() };
   }
 
-  /** Base URL (http://host:port), or the URL of a mount. */
+  /** Base URL (http://host:port) for `''`, the URL of a mount, or of the first mount when omitted. */
   url(mount?: string): string {
     const h = this.boundHost.includes(':') ? `[${this.boundHost}]` : this.boundHost;
     const base = `http://${h}:${this.boundPort}`;
-    if (mount === undefined) {
-      const first = this.mounts.keys().next().value as string;
-      return `${base}/${first}`;
-    }
+    if (mount === undefined) return `${base}/${this.mounts.keys().next().value as string}`;
     return mount === '' ? base : `${base}/${mount}`;
   }
 
@@ -304,14 +226,7 @@ export class MkvServer implements ConnectionHandler {
     return this.boundHost;
   }
 
-  /** Total connected stream clients. */
-  /** Requests waiting on mounts whose input has no header yet. */
-  private waitingCount(): number {
-    let n = 0;
-    for (const m of this.mounts.values()) n += m.pending.length;
-    return n;
-  }
-
+  /** Connected stream clients over all mounts. */
   get clientCount(): number {
     let n = 0;
     for (const m of this.mounts.values()) n += m.clients.size;
@@ -319,22 +234,29 @@ export class MkvServer implements ConnectionHandler {
   }
 
   /**
-   * Stops: no new connections, inputs stopped, every response ended cleanly after what is already
-   * queued; connections still open after `graceMs` are destroyed.
+   * Stops: no new connections, inputs stopped, requests waiting for a header answered 503, every
+   * response ended cleanly after what is already queued; connections still open after `graceMs`
+   * (default shutdownGraceMs) are destroyed. Calling it again with a shorter grace shortens the wait
+   * (a second SIGTERM: stop(0) ends it at once).
    */
-  stop(graceMs = 1500): Promise<void> {
-    this.stopping ??= this.doStop(graceMs);
+  stop(graceMs = this.settings.shutdownGraceMs): Promise<void> {
+    this.stopDeadline = Math.min(this.stopDeadline, Date.now() + graceMs);
+    this.stopping ??= this.doStop();
     return this.stopping;
   }
 
-  private async doStop(graceMs: number): Promise<void> {
+  private async doStop(): Promise<void> {
     this.closeListener();
-    for (const m of this.mounts.values()) m.source.stop();
-    // Idle sockets (reading a head, or finished) go now.
-    for (const s of this.sockets) if (!isStreaming(s)) s.destroy();
-    const deadline = Date.now() + graceMs;
+    for (const m of this.mounts.values()) {
+      m.source.stop();
+      m.closePending(503, 'the server is shutting down\n');
+    }
+    // Idle sockets (reading a head, or finished) go now; streams are ended cleanly below.
+    const streaming = new Set<Socket>();
+    for (const m of this.mounts.values()) for (const c of m.clients) streaming.add(c.socket);
+    for (const s of this.sockets) if (!streaming.has(s)) s.destroy();
     for (const m of this.mounts.values()) for (const c of m.clients) this.flusher.mark(c);
-    while (this.clientCount > 0 && Date.now() < deadline) {
+    while (this.clientCount > 0 && Date.now() < this.stopDeadline) {
       this.flusher.flushAll();
       for (const m of this.mounts.values()) for (const c of m.clients) if (!c.ended) c.end('shutdown');
       await new Promise((r) => setTimeout(r, 20));
@@ -354,11 +276,10 @@ export class MkvServer implements ConnectionHandler {
     this.net.close();
   }
 
-  /** @internal Resolves `done` once all inputs ended and all clients are gone (unless keepAlive). */
-  checkDone(): void {
-    let allEnded = true;
-    for (const m of this.mounts.values()) if (!m.inputEnded) allEnded = false;
-    if (!allEnded || this.options.keepAlive) return;
+  /** Resolves `done` once all inputs ended and all clients are gone (unless keepAlive). */
+  private checkDone(): void {
+    for (const m of this.mounts.values()) if (!m.inputEnded) return;
+    if (this.settings.keepAlive) return;
     this.closeListener();
     if (this.clientCount === 0) {
       this.flusher.stop();
@@ -371,17 +292,20 @@ export class MkvServer implements ConnectionHandler {
 
   private check(): void {
     const now = Date.now();
-    for (const m of this.mounts.values()) {
-      // Pull for every writable client now and then: keeps idle-but-healthy clients (input stalled,
-      // reconnecting) from counting as idle, and is a safety net for any missed wake-up.
-      for (const c of m.clients) if (!c.ended && !c.socket.writableNeedDrain) this.flusher.mark(c);
-      const res = m.live.checkSubscribers(now);
-      if (res.dropped.length > 0) {
-        for (const sub of res.dropped) {
-          for (const c of m.clients) if (c.sub === sub) this.flusher.mark(c);
-        }
-      }
+    for (const m of this.mounts.values()) m.check(now);
+  }
+
+  private onClientOpen(c: StreamClient): void {
+    this.perIp!.set(c.address, (this.perIp!.get(c.address) ?? 0) + 1);
+  }
+
+  private onClientClose(c: StreamClient): void {
+    if (this.perIp) {
+      const n = (this.perIp.get(c.address) ?? 1) - 1;
+      if (n <= 0) this.perIp.delete(c.address);
+      else this.perIp.set(c.address, n);
     }
+    if (this.mounts.get(c.mount)?.inputEnded) this.checkDone();
   }
 
   private onConnection(socket: Socket): void {
@@ -402,199 +326,85 @@ export class MkvServer implements ConnectionHandler {
     this.log.warn('request_rejected', { address: socket.remoteAddress, status, reason });
   }
 
-  /** ConnectionHandler: routes one request. */
+  /** ConnectionHandler: routes one request (routes.ts). */
   dispatch(socket: Socket, head: RequestHead): void {
     this.requests++;
-    const method = head.method;
-    const isHead = method === 'HEAD';
-    const cors: HeaderList = this.options.cors ? [['Access-Control-Allow-Origin', this.options.cors]] : [];
-    if (method === 'OPTIONS' && this.options.cors) {
-      sendResponse(socket, 204, [
-        ...cors,
-        ['Access-Control-Allow-Methods', 'GET, HEAD'],
-        ['Access-Control-Allow-Headers', 'Range, Authorization'],
-        ['Access-Control-Max-Age', 600],
-      ]);
-      return;
-    }
-    if (method !== 'GET' && !isHead) {
-      sendText(socket, 405, 'only GET and HEAD\n', false, [['Allow', 'GET, HEAD']]);
-      return;
-    }
-    let path = head.path;
-    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
-    if (path === '/') {
-      const text = !(head.headers.get('accept') ?? '').includes('text/html');
-      const body = renderListing(
-        [...this.mounts.values()].map((m) => ({
-          name: m.name,
-          input: m.source.name,
-          state: m.source.state,
-          clients: m.clients.size,
-          contentType: m.contentType,
-        })),
-        text,
-      );
-      sendResponse(
-        socket,
-        200,
-        [
-          ['Content-Type', text ? 'text/plain; charset=utf-8' : 'text/html; charset=utf-8'],
-          ['Cache-Control', 'no-store'],
-          ...cors,
-        ],
-        body,
-        isHead,
-      );
-      return;
-    }
-    if (path === '/api/status' || path === '/metrics') {
-      if (!this.authorized(socket, head, isHead)) return;
-      if (path === '/api/status') {
-        // Diagnostics: with node --expose-gc, `?gc=1` collects garbage first (leak checks).
-        const gc = (globalThis as { gc?: () => void }).gc;
-        if (gc && /(^|&)gc=1(&|$)/.test(head.query)) gc();
-        sendResponse(
-          socket,
-          200,
-          [['Content-Type', 'application/json; charset=utf-8'], ['Cache-Control', 'no-store'], ...cors],
-          JSON.stringify(this.status(), null, 2) + '\n',
-          isHead,
-        );
-      } else {
-        sendResponse(
-          socket,
-          200,
-          [
-            ['Content-Type', 'text/plain; version=0.0.4; charset=utf-8'],
-            ['Cache-Control', 'no-store'],
-          ],
-          renderMetrics(this),
-          isHead,
-        );
-      }
-      return;
-    }
-    const mount = path.indexOf('/', 1) < 0 ? this.mounts.get(path.slice(1)) : undefined;
-    if (!mount) {
-      sendText(socket, 404, 'not found\n', isHead);
-      return;
-    }
-    // Range: a live stream has no byte positions. Every Range (bytes=0- from browsers, or any other)
-    // gets the normal 200 stream, with Accept-Ranges: none. A malformed one is ignored too.
-    if (mount.inputEnded) {
-      sendText(socket, 503, 'input ended\n', isHead, [['Retry-After', 5]]);
-      return;
-    }
-    // Viewers waiting for a header count too: the waiting list is bounded by the same limit (closed
+    routeRequest(this, socket, head);
+  }
+
+  // RouteContext
+
+  findMount(name: string): Mount | undefined {
+    return this.mounts.get(name);
+  }
+
+  admit(mount: Mount, socket: Socket): Refusal | undefined {
+    // Viewers waiting for a header count too: the waiting lists are bounded by the same limits (closed
     // requests still in a list until it is next pruned count until then).
-    if (this.clientCount + this.waitingCount() >= (this.options.maxClients ?? 20_000)) {
-      sendText(socket, 503, 'too many clients\n', isHead, [['Retry-After', 5]]);
-      return;
+    let total = 0;
+    for (const m of this.mounts.values()) total += m.viewerCount;
+    if (total >= this.settings.maxClients)
+      return { status: 503, text: 'too many clients: the server is full, try again later\n' };
+    const mountMax = mount.config.maxClients;
+    if (mountMax > 0 && mount.viewerCount >= mountMax)
+      return { status: 503, text: `too many clients: /${mount.name} is full, try again later\n` };
+    if (this.perIp) {
+      const n = this.perIp.get(socket.remoteAddress ?? '') ?? 0;
+      if (n >= this.settings.maxClientsPerIp)
+        return { status: 429, text: 'too many streams from your address, close one and try again\n' };
     }
-    if (!mount.header) {
-      mount.addPending(socket, head);
-      return;
-    }
-    this.startStream(mount, socket, head);
+    return undefined;
   }
 
-  private authorized(socket: Socket, head: RequestHead, isHead: boolean): boolean {
-    if (this.admin === 'open') return true;
-    if (this.admin === 'forbidden') {
-      sendText(
-        socket,
-        403,
-        'status and metrics need an admin token when listening beyond loopback (--admin-token or MKVSERVE_ADMIN_TOKEN)\n',
-        isHead,
-      );
-      return false;
-    }
-    if (bearerMatches(head.headers.get('authorization'), this.options.adminToken!)) return true;
-    sendText(socket, 401, 'admin token required\n', isHead, [['WWW-Authenticate', 'Bearer realm="mkvserve"']]);
-    return false;
-  }
-
-  /** @internal Sends the stream response head and the joining burst, then registers the client. */
-  startStream(mount: Mount, socket: Socket, head: RequestHead): void {
-    const headers: HeaderList = [
-      ['Content-Type', mount.contentType ?? 'video/x-matroska'],
-      ['Cache-Control', 'no-store'],
-      ['Accept-Ranges', 'none'],
-      ['X-Content-Type-Options', 'nosniff'],
-    ];
-    if (this.options.cors) headers.push(['Access-Control-Allow-Origin', this.options.cors]);
-    const text = responseHead(200, headers);
-    if (head.method === 'HEAD') {
-      socket.end(text);
-      socket.setTimeout(this.headTimeoutMs);
-      return;
-    }
-    if (mount.inputEnded) {
-      sendText(socket, 503, 'input ended\n');
-      return;
-    }
-    const sub = mount.live.subscribe();
-    const client = new StreamClient(socket, sub, mount.name, this);
-    mount.clients.add(client);
-    mount.clientsTotal++;
-    markStreaming(socket);
-    this.log.info('client_connect', {
-      client: client.id,
-      address: client.address,
-      port: client.port,
-      mount: mount.name,
-      ua: head.headers.get('user-agent'),
-      range: head.headers.get('range'),
-    });
-    this.flusher.attach(client, text);
-  }
-
-  /** StreamClient events: the socket closed. */
-  onClientClosed(c: StreamClient): void {
-    const m = this.mounts.get(c.mount);
-    if (!m) return;
-    m.clients.delete(c);
-    m.bytesSentClosed += c.bytesWritten;
-    m.skipsClosed += c.sub.skips;
-    const reason: EndReason = c.reason ?? 'client_closed';
-    const fields = {
-      client: c.id,
-      address: c.address,
-      port: c.port,
-      mount: c.mount,
-      bytes: c.bytesWritten,
-      durationMs: Date.now() - c.since,
-      reason,
-      skips: c.sub.skips,
+  snapshot(withClients = true): ServerSnapshot {
+    const mounts = [];
+    for (const m of this.mounts.values()) mounts.push(m.snapshot(withClients));
+    return {
+      version: packageVersion(),
+      pid: process.pid,
+      startedAt: this.startedAt,
+      now: Date.now(),
+      listening: this.url(''),
+      loopback: isLoopbackHost(this.boundHost),
+      mounts,
+      totals: {
+        connections: this.connections,
+        requests: this.requests,
+        rejected: this.rejectedCount,
+        writes: this.flusher.writes,
+      },
     };
-    if (reason.startsWith('dropped')) this.log.warn('client_drop', fields);
-    this.log.info('client_disconnect', fields);
-    if (m.inputEnded) this.checkDone();
   }
 
+  routeError(err: unknown, path: string): void {
+    this.log.error('route_error', { path, error: err instanceof Error ? err.message : String(err) });
+  }
+
+  /** The /api/status object. */
   status(): ServerStatus {
-    return buildStatus(this);
+    return buildStatus(this.snapshot(true));
   }
 
-  metrics(): string {
-    return renderMetrics(this);
+  /** The /metrics text (Prometheus exposition format). */
+  async metrics(): Promise<{ contentType: string; text: string }> {
+    this.metricsRenderer ??= createMetrics(() => this.snapshot(false));
+    return this.metricsRenderer.render();
   }
 }
 
-const kOwner = Symbol('mkvserve.owner');
-type OwnedSocket = Socket & { [kOwner]?: Set<Socket> };
-/** Shared 'close' listener (no per-connection closure): forget the socket. */
-function onOwnedSocketClose(this: OwnedSocket): void {
-  this[kOwner]?.delete(this);
+/** A listen failure as one readable message (the code is kept). */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const msg =
+    err.code === 'EADDRINUSE'
+      ? `port ${port} on ${host} is already in use: stop the other server or choose another port (--port)`
+      : err.code === 'EACCES'
+        ? `not allowed to listen on port ${port}: ports below 1024 need privileges; choose another port (--port)`
+        : err.code === 'EADDRNOTAVAIL'
+          ? `cannot listen on ${host}: that address is not on this machine (--host)`
+          : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
+            ? `cannot listen on ${host}: host name not found (--host)`
+            : `cannot listen on ${host}:${port}: ${err.message}`;
+  const e = new Error(msg) as NodeJS.ErrnoException;
+  if (err.code !== undefined) e.code = err.code;
+  return e;
 }
-
-const kStreaming = Symbol('mkvserve.streaming');
-function markStreaming(s: Socket): void {
-  (s as Socket & { [kStreaming]?: boolean })[kStreaming] = true;
-}
-function isStreaming(s: Socket): boolean {
-  return (s as Socket & { [kStreaming]?: boolean })[kStreaming] === true;
-}
-
-export { isLoopbackHost };

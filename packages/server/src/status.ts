@@ -1,18 +1,11 @@
-// GET /api/status: a JSON snapshot of the server (mounts, inputs, tracks, bitrate, uptime, clients).
+// GET /api/status: the JSON form of a server snapshot (mounts, inputs, tracks, bitrate, clients).
+// Built from the plain snapshot (snapshot.ts), never from the server object.
 
-import type { MkvServer } from './server.js';
+import type { SubscriberState } from '@mkvserve/fanout';
+import type { PacingMode, SourceState } from './inputs/source.js';
+import type { ServerSnapshot, TrackSnapshot } from './snapshot.js';
 
-export interface TrackStatus {
-  number: number;
-  kind: string;
-  codecId: string;
-  codecName?: string;
-  language?: string;
-  width?: number;
-  height?: number;
-  samplingFrequency?: number;
-  channels?: number;
-}
+export type TrackStatus = TrackSnapshot;
 
 export interface ClientStatus {
   id: number;
@@ -24,7 +17,7 @@ export interface ClientStatus {
   bytesSent: number;
   lagMs: number;
   skips: number;
-  state: string;
+  state: SubscriberState;
 }
 
 export interface MountStatus {
@@ -34,16 +27,20 @@ export interface MountStatus {
   contentType: string | null;
   docType: string | null;
   input: {
-    spec: string;
+    /** The input as it may be shown: URLs without credentials or query. */
     name: string;
     kind: string | null;
-    state: string;
+    state: SourceState;
+    /** True while the input is paced (`pacing` says how). */
     paced: boolean;
+    pacing: PacingMode;
     loop: boolean;
     reconnect: boolean;
     opens: number;
     loops: number;
     reconnects: number;
+    splices: number;
+    trackChanges: number;
     bytesIn: number;
     frames: number;
     bitrate: number;
@@ -53,10 +50,12 @@ export interface MountStatus {
   };
   tracks: TrackStatus[];
   clients: number;
+  waiting: number;
   clientsTotal: number;
   bytesSent: number;
   skips: number;
   drops: number;
+  refused: number;
   history: { bytes: number; clusters: number; joinPoints: number; durationSec: number; bitrate: number };
 }
 
@@ -74,76 +73,58 @@ export interface ServerStatus {
   totals: { clients: number; connections: number; requests: number; rejected: number; bytesSent: number };
 }
 
-let version = '0.0.0';
-try {
-  const { createRequire } = await import('node:module');
-  version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
-} catch {
-  /* keep default */
-}
+const round3 = (ns: number): number => Math.round(ns / 1e6) / 1000;
 
-export function buildStatus(server: MkvServer): ServerStatus {
-  const now = Date.now();
+export function buildStatus(snap: ServerSnapshot): ServerStatus {
+  const now = snap.now;
   const mounts: MountStatus[] = [];
   const clients: ClientStatus[] = [];
   let bytesSent = 0;
-  for (const m of server.mounts.values()) {
-    const src = m.source;
-    const st = m.live.stats;
-    const h = m.header;
-    const sent = m.bytesSent;
-    bytesSent += sent;
+  for (const m of snap.mounts) {
+    bytesSent += m.bytesSent;
+    const i = m.input;
     mounts.push({
       name: m.name,
       path: `/${m.name}`,
-      url: server.url(m.name),
-      contentType: m.contentType ?? null,
-      docType: h?.ebml.docType ?? null,
+      url: `${snap.listening}/${m.name}`,
+      contentType: m.contentType,
+      docType: m.docType,
       input: {
-        spec: src.spec,
-        name: src.name,
-        kind: src.kind ?? null,
-        state: src.state,
-        paced: src.paced,
-        loop: m.config.loop ?? false,
-        reconnect: m.config.reconnect ?? false,
-        opens: src.opens,
-        loops: src.loops,
-        reconnects: src.reconnects,
-        bytesIn: src.bytesIn,
-        frames: src.frames,
-        bitrate: src.bitrate(),
-        lastError: src.lastError ?? null,
-        positionSec: Math.round(src.lastTimestamp / 1e6) / 1000,
+        name: i.display,
+        kind: i.kind,
+        state: i.state,
+        paced: i.pacing !== 'off',
+        pacing: i.pacing,
+        loop: i.loop,
+        reconnect: i.reconnect,
+        opens: i.opens,
+        loops: i.loops,
+        reconnects: i.reconnects,
+        splices: i.splices,
+        trackChanges: i.trackChanges,
+        bytesIn: i.bytesIn,
+        frames: i.frames,
+        bitrate: i.bitrate,
+        lastError: i.lastError,
+        positionSec: round3(i.positionNs),
       },
-      tracks: (h?.tracks ?? []).map((t) => {
-        const o: TrackStatus = { number: t.number, kind: t.kind, codecId: t.codecId };
-        if (t.codecName) o.codecName = t.codecName;
-        if (t.language) o.language = t.language;
-        if (t.video) {
-          o.width = t.video.pixelWidth;
-          o.height = t.video.pixelHeight;
-        }
-        if (t.audio) {
-          o.samplingFrequency = t.audio.samplingFrequency;
-          o.channels = t.audio.channels;
-        }
-        return o;
-      }),
-      clients: m.clients.size,
+      tracks: m.tracks,
+      clients: m.clients,
+      waiting: m.waiting,
       clientsTotal: m.clientsTotal,
-      bytesSent: sent,
+      bytesSent: m.bytesSent,
       skips: m.skips,
       drops: m.drops,
+      refused: m.refused,
       history: {
-        bytes: st.historyBytes,
-        clusters: st.historyClusters,
-        joinPoints: st.historyJoinPoints,
-        durationSec: Math.round(st.historyDurationNs / 1e6) / 1000,
-        bitrate: Math.round(st.bitrate),
+        bytes: m.history.bytes,
+        clusters: m.history.clusters,
+        joinPoints: m.history.joinPoints,
+        durationSec: round3(m.history.durationNs),
+        bitrate: m.history.bitrate,
       },
     });
-    for (const c of m.clients) {
+    for (const c of m.clientList ?? []) {
       clients.push({
         id: c.id,
         address: c.address,
@@ -151,21 +132,21 @@ export function buildStatus(server: MkvServer): ServerStatus {
         mount: c.mount,
         connectedSince: new Date(c.since).toISOString(),
         durationSec: Math.round((now - c.since) / 100) / 10,
-        bytesSent: c.bytesWritten,
-        lagMs: Math.round(c.sub.lagNs / 1e6),
-        skips: c.sub.skips,
-        state: c.sub.state,
+        bytesSent: c.bytesSent,
+        lagMs: c.lagMs,
+        skips: c.skips,
+        state: c.state,
       });
     }
   }
   const mem = process.memoryUsage();
   return {
     name: 'mkvserve',
-    version,
-    pid: process.pid,
-    startedAt: new Date(server.startedAt).toISOString(),
-    uptimeSec: Math.round((now - server.startedAt) / 100) / 10,
-    listening: server.url(''),
+    version: snap.version,
+    pid: snap.pid,
+    startedAt: new Date(snap.startedAt).toISOString(),
+    uptimeSec: Math.round((now - snap.startedAt) / 100) / 10,
+    listening: snap.listening,
     rssBytes: mem.rss,
     memory: {
       rss: mem.rss,
@@ -178,9 +159,9 @@ export function buildStatus(server: MkvServer): ServerStatus {
     clients,
     totals: {
       clients: clients.length,
-      connections: server.connections,
-      requests: server.requests,
-      rejected: server.rejectedCount,
+      connections: snap.totals.connections,
+      requests: snap.totals.requests,
+      rejected: snap.totals.rejected,
       bytesSent,
     },
   };

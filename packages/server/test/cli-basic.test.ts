@@ -78,13 +78,17 @@ t.test('usage errors: exit 1, one clear message, a hint, no stack', async (t) =>
     [['inspect'], /Not enough non-option arguments/],
     [['remux', 'a.mkv'], /Not enough non-option arguments/],
     [['a.mkv', 'b.mkv'], /Unknown argument/],
-    [['--port', '70000'], /--port must be an integer from 0 to 65535/],
+    [['--port', '70000'], /--port: expected an integer from 0 to 65535, got 70000/],
+    [['--port', 'abc'], /--port: expected an integer from 0 to 65535, got "abc"/],
+    [['--mount', 'api', 'x.webm'], /--mount api: mount name "api" is reserved/],
+    [['--mount', 'cam=ftp://x'], /--mount cam=INPUT: unsupported input "ftp:\/\/\.\.\."/],
+    [['inpsect', 'x.webm'], /unknown command "inpsect": did you mean "inspect"\?/],
     [['--log-format', 'xml'], /Invalid values/],
     [['--join', 'now'], /Invalid values/],
-    [['--mount', 'a b'], /--mount must be/],
-    [['--speed', '0'], /--speed must be a number greater than 0/],
-    [['--flush-ms', '-5'], /--flush-ms must be/],
-    [['--backlog', '1.5'], /--backlog must be a positive integer/],
+    [['--mount', 'a b'], /--mount a b: invalid mount name "a b"/],
+    [['--speed', '0'], /--speed: expected a number from 0\.01 to 1000, got 0/],
+    [['--flush-ms', '-5'], /--flush-ms: expected a number of milliseconds from 1 to 10000, got -5/],
+    [['--backlog', '1.5'], /--backlog: expected an integer from 1 to 1000000, got 1\.5/],
     [['inspect', 'x.mkv', '--summary', '--frames'], /mutually exclusive/],
     [['inspect', 'x.mkv', '--max-frames', '-3'], /--max-frames/],
   ];
@@ -94,6 +98,7 @@ t.test('usage errors: exit 1, one clear message, a hint, no stack', async (t) =>
     t.equal(r.code, 1, args.join(' '));
     t.match(r.stderr, re, args.join(' '));
     t.match(r.stderr, /mkvserve --help/);
+    t.equal(r.stderr.split('\n').filter((l) => l.startsWith('mkvserve:')).length, 1, 'one error line');
     t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
 });

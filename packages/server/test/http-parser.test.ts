@@ -1,7 +1,9 @@
 // Request-head parser and helpers: limits, malformed heads, Range, mount names, loopback/admin rules.
 import t from 'tap';
 import { parseRequestHead, parseRange, MAX_HEAD_BYTES } from '../src/http/parser.js';
-import { validateMountName, isLoopbackHost, adminAccess, bearerMatches, contentTypeFor } from '../src/http/routes.js';
+import { validateMountName } from '../src/mount-name.js';
+import { isLoopbackHost, adminAccess, bearerMatches } from '../src/http/auth.js';
+import { contentTypeFor } from '../src/mount.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 

@@ -97,3 +97,19 @@ t.test('abort() also ends a wait on a custom sleep at once', async (t) => {
   await waiting;
   t.ok(done, 'resolved after abort');
 });
+
+t.test('live mode (maxBehindMs 0): real-time arrival is never held; a faster source is paced', async (t) => {
+  let now = 0;
+  const p = new Pacer({ now: () => now, leadMs: 2000, maxBehindMs: 0 });
+  // Real time with jitter: frame i (40 ms apart) arrives at 40*i ms, up to 150 ms late.
+  for (let i = 0; i < 500; i++) {
+    now = 40 * i + ((i * 37) % 150);
+    t.equal(p.delayFor(i * 40e6), 0, `frame ${i} released as it arrives`);
+  }
+  // A source that delivers 10 s of media at once (a file piped in): held beyond the 2 s lead.
+  const q = new Pacer({ now: () => now, leadMs: 2000, maxBehindMs: 0 });
+  now = 1000;
+  t.equal(q.delayFor(0), 0);
+  t.equal(q.delayFor(1.9e9), 0, 'within the lead: at once');
+  t.equal(q.delayFor(5e9), 3000, '5 s of media arriving at once waits 3 s');
+});

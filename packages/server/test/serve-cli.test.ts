@@ -42,32 +42,35 @@ t.test('file input: URL printed, client served to the end, exit 0', async (t) =>
 });
 
 for (const args of [['-'], []]) {
-  t.test(`stdin input (${args.length ? '-' : 'no argument, piped'}): live, not paced, ends cleanly`, async (t) => {
-    const run = runCli([...args, '--port', '0']);
-    const data = readFileSync(FIX('pipe-live.mkv'));
-    // Send the header and a bit, connect, then the rest slowly, then EOF.
-    run.child.stdin!.write(data.subarray(0, 20_000));
-    const url = await run.url;
-    await waitFor(() => /input_header/.test(run.stderr()), 10_000, 'input_header in the log');
-    const capP = get(port(url), '/stream', 8000);
-    await waitFor(() => /client_connect/.test(run.stderr()), 10_000, 'client_connect in the log');
-    for (let off = 20_000; off < data.length; off += 10_000) {
-      run.child.stdin!.write(data.subarray(off, off + 10_000));
-      await sleep(30);
-    }
-    run.child.stdin!.end();
-    const cap = await capP;
-    t.equal(cap.status, 200);
-    t.equal(cap.headers.get('content-type'), 'video/x-matroska');
-    t.ok(cap.ended, 'response ended at EOF');
-    const m = parseMedia(cap.body);
-    t.ok(m.frames.length > 100, `${m.frames.length} frames`);
-    t.ok(m.frames.find((f) => f.track === 1)?.keyframe, 'starts on a keyframe');
-    if (hasFfmpeg) t.equal(ffmpegErrors(cap.body), '');
-    const exit = await run.exit;
-    t.equal(exit.code, 0);
-    t.match(run.stderr(), /input_header.*live=true paced=false/);
-  });
+  t.test(
+    `stdin input (${args.length ? '-' : 'no argument, piped'}): live (paced only when ahead of real time), ends cleanly`,
+    async (t) => {
+      const run = runCli([...args, '--port', '0']);
+      const data = readFileSync(FIX('pipe-live.mkv'));
+      // Send the header and a bit, connect, then the rest slowly, then EOF.
+      run.child.stdin!.write(data.subarray(0, 20_000));
+      const url = await run.url;
+      await waitFor(() => /input_header/.test(run.stderr()), 10_000, 'input_header in the log');
+      const capP = get(port(url), '/stream', 8000);
+      await waitFor(() => /client_connect/.test(run.stderr()), 10_000, 'client_connect in the log');
+      for (let off = 20_000; off < data.length; off += 10_000) {
+        run.child.stdin!.write(data.subarray(off, off + 10_000));
+        await sleep(30);
+      }
+      run.child.stdin!.end();
+      const cap = await capP;
+      t.equal(cap.status, 200);
+      t.equal(cap.headers.get('content-type'), 'video/x-matroska');
+      t.ok(cap.ended, 'response ended at EOF');
+      const m = parseMedia(cap.body);
+      t.ok(m.frames.length > 100, `${m.frames.length} frames`);
+      t.ok(m.frames.find((f) => f.track === 1)?.keyframe, 'starts on a keyframe');
+      if (hasFfmpeg) t.equal(ffmpegErrors(cap.body), '');
+      const exit = await run.exit;
+      t.equal(exit.code, 0);
+      t.match(run.stderr(), /input_header.*live=true pacing=live/);
+    },
+  );
 }
 
 t.test('stdin redirected from a file is paced like a file', async (t) => {
@@ -76,7 +79,7 @@ t.test('stdin redirected from a file is paced like a file', async (t) => {
   await run.url;
   const exit = await run.exit;
   t.equal(exit.code, 0);
-  t.match(run.stderr(), /paced=true/);
+  t.match(run.stderr(), /pacing=file/);
   t.ok(exit.ms > 600, `took ${exit.ms.toFixed(0)} ms for 3 s at 4x`);
 });
 
@@ -140,8 +143,8 @@ t.test('no input and stdin is a terminal: the built-in demo clip, looped and pac
   const lines: string[] = [];
   const out: string[] = [];
   const done = runServe({
-    port: 0,
-    stdinIsTTY: true,
+    layers: [{ server: { port: 0 } }],
+    stdin: 'terminal',
     signals: ['SIGUSR2'],
     log: createLogger({ stream: { write: (l: string) => lines.push(l) } }),
     out: { write: (s: string) => out.push(s) },
@@ -156,7 +159,7 @@ t.test('no input and stdin is a terminal: the built-in demo clip, looped and pac
     m.header?.tracks.map((x) => x.codecId),
     ['V_VP8', 'A_OPUS'],
   );
-  t.ok(lines.some((l) => /input_header.*paced=true/.test(l)));
+  t.ok(lines.some((l) => /input_header.*pacing=file/.test(l)));
   process.emit('SIGUSR2', 'SIGUSR2');
   t.equal(await done, 0);
 });

@@ -19,14 +19,12 @@ t.test('a stalled client is skipped, then dropped; a healthy one keeps full rate
   const stalled = net.connect(s.port, '127.0.0.1', () => stalled.write('GET /stream HTTP/1.1\r\n\r\n'));
   let stalledClosed = false;
   let reason: string | undefined;
-  const orig = s.onClientClosed.bind(s);
-  s.onClientClosed = (c) => {
+  mount.on('client-close', (c) => {
     if (c.port === stalled.localPort) {
       stalledClosed = true;
       reason = c.reason;
     }
-    orig(c);
-  };
+  });
   stalled.on('error', () => {});
   stalled.once('data', () => stalled.pause());
   await sleep(100);

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { MkvServer } from '../src/server.js';
-import type { MountConfig } from '../src/server.js';
+import type { MountOptions } from '../src/server.js';
 import {
   FIX,
   get,
@@ -18,7 +18,7 @@ import {
   sleep,
 } from '../testlib/helpers.js';
 
-async function serve(mount: Omit<MountConfig, 'name'>, extra: Record<string, unknown> = {}): Promise<MkvServer> {
+async function serve(mount: Omit<MountOptions, 'name'>, extra: Record<string, unknown> = {}): Promise<MkvServer> {
   const s = new MkvServer({ port: 0, mounts: [{ name: 'stream', ...mount }], ...extra });
   await s.start();
   return s;
@@ -132,12 +132,10 @@ t.test('--loop: timestamps keep increasing across loops, clients stay connected'
   if (hasFfmpeg) t.equal(ffmpegErrors(cap.body, 'webm'), '', 'decodes cleanly across loops');
 });
 
-t.test('input that fails to open: stream requests get 503, done resolves, state failed', async (t) => {
-  const s = await serve({ input: FIX('does-not-exist.webm') });
-  await s.done;
-  t.equal(s.mounts.get('stream')!.source.state, 'failed');
-  t.match(s.mounts.get('stream')!.source.lastError, /not found/);
-  await s.stop(0);
+t.test('a missing input file is refused before the port is bound', async (t) => {
+  const s = new MkvServer({ port: 0, mounts: [{ name: 'stream', input: FIX('does-not-exist.webm') }] });
+  await t.rejects(s.start(), /mount stream: file not found: .*does-not-exist\.webm/);
+  t.equal(s.port, 0, 'nothing was bound');
 });
 
 t.test('--keep-alive: after the end, stream requests get 503 and status still answers', async (t) => {

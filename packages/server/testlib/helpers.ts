@@ -184,7 +184,8 @@ export function runCli(
   });
   url.catch(() => {}); // tests that expect an early exit never await it
   const scan = (): void => {
-    const m = /(http:\/\/[^\s]+)/.exec(out) ?? /url=(http:\/\/[^\s"]+)/.exec(err);
+    // "mkvserve: serving INPUT at URL": the URL after " at " (the input can be a URL too).
+    const m = / at (http:\/\/[^\s]+)/.exec(out) ?? /url=(http:\/\/[^\s"]+)/.exec(err);
     if (m) resolveUrl(m[1]);
   };
   child.stdout!.on('data', (d) => {

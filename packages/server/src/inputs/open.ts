@@ -1,10 +1,11 @@
 // Opens an input given on the command line as a stream of byte chunks: a file path (or file: URL),
 // `-` for stdin, or an http(s):// URL read with undici. Failures become InputError with a message
 // a person understands (file not found, not a file, HTTP status, timeout), never a stack trace.
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
+import { redactInput } from '../redact.js';
 // undici is loaded on first use (http(s) inputs only): it costs ~90 ms of start-up for every command.
 import type { Agent, Dispatcher } from 'undici';
 
@@ -24,6 +25,9 @@ export interface Input {
   name: string;
   /** Total size in bytes when known (file size, HTTP Content-Length). */
   size?: number;
+  /** The bytes come from a regular file (a file path, or stdin redirected from a file): they arrive far
+   *  faster than real time, so `auto` pacing treats the input as a file. */
+  regularFile?: boolean;
   /** The bytes, in order. Can be iterated once. Errors are InputError. */
   chunks: AsyncIterable<Uint8Array>;
   /** Stops reading and releases the file / socket. Safe to call more than once. */
@@ -31,7 +35,16 @@ export interface Input {
 }
 
 export type InputErrorCode =
-  'NOT_FOUND' | 'NOT_A_FILE' | 'ACCESS' | 'READ' | 'STDIN_TTY' | 'BAD_URL' | 'HTTP_STATUS' | 'HTTP' | 'TIMEOUT';
+  | 'NOT_FOUND'
+  | 'NOT_A_FILE'
+  | 'ACCESS'
+  | 'READ'
+  | 'STDIN_TTY'
+  | 'BAD_URL'
+  | 'HTTP_STATUS'
+  | 'HTTP'
+  | 'TIMEOUT'
+  | 'UNSUPPORTED';
 
 export class InputError extends Error {
   readonly code: InputErrorCode;
@@ -80,7 +93,10 @@ export async function openInput(spec: string, opts: OpenInputOptions = {}): Prom
     return openFile(path, opts);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) {
-    throw new InputError('BAD_URL', `unsupported URL scheme in ${spec} (use a file path, -, http:// or https://)`);
+    throw new InputError(
+      'BAD_URL',
+      `unsupported URL scheme in ${redactInput(spec)} (use a file path, -, http:// or https://)`,
+    );
   }
   return openFile(spec, opts);
 }
@@ -129,6 +145,7 @@ async function openFile(path: string, opts: OpenInputOptions): Promise<Input> {
   const input: Input = {
     kind: 'file',
     name: path,
+    regularFile: regular,
     ...(regular ? { size: st.size } : {}),
     chunks: iterate(
       stream,
@@ -164,6 +181,7 @@ function openStdin(opts: OpenInputOptions): Input {
   const input: Input = {
     kind: 'stdin',
     name: 'stdin',
+    ...(opts.stdin === undefined && stdinIsRegularFile() ? { regularFile: true } : {}),
     chunks: iterate(
       stdin,
       () => closed,
@@ -180,6 +198,24 @@ function openStdin(opts: OpenInputOptions): Input {
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   return input;
+}
+
+/** What fd 0 is: 'pipe' (FIFO or socket), 'file' (a regular file: `< movie.mkv`), 'terminal' (a TTY or
+ *  another character device such as /dev/null: what systemd, `docker run` without -t and nohup give),
+ *  or 'closed'. Only a pipe or a file is worth reading. */
+export function stdinKind(): 'pipe' | 'file' | 'terminal' | 'closed' {
+  try {
+    const st = fstatSync(0);
+    if (st.isFIFO() || st.isSocket()) return 'pipe';
+    if (st.isFile()) return 'file';
+    return 'terminal';
+  } catch {
+    return 'closed';
+  }
+}
+
+function stdinIsRegularFile(): boolean {
+  return stdinKind() === 'file';
 }
 
 function noop(): void {}
@@ -244,10 +280,12 @@ function describeHttpError(
 }
 
 async function openUrl(url: string, opts: OpenInputOptions): Promise<Input> {
+  // What messages and the input's name show: no credentials, no query (see redact.ts).
+  const shown = redactInput(url);
   try {
     new URL(url);
   } catch {
-    throw new InputError('BAD_URL', `invalid URL: ${url}`);
+    throw new InputError('BAD_URL', `invalid URL: ${shown}`);
   }
   const undici = await loadUndici();
   const headersTimeout = opts.headersTimeoutMs ?? 15_000;
@@ -266,14 +304,14 @@ async function openUrl(url: string, opts: OpenInputOptions): Promise<Input> {
     });
   } catch (err) {
     opts.signal?.removeEventListener('abort', onAbort);
-    throw describeHttpError(undici, err, url, headersTimeout, bodyTimeout);
+    throw describeHttpError(undici, err, shown, headersTimeout, bodyTimeout);
   }
   if (res.statusCode < 200 || res.statusCode > 299) {
     res.body.on('error', noop);
     res.body.destroy();
     opts.signal?.removeEventListener('abort', onAbort);
     const text = HTTP_REASONS[res.statusCode] ?? '';
-    throw new InputError('HTTP_STATUS', `HTTP ${res.statusCode}${text ? ' ' + text : ''} from ${url}`, {
+    throw new InputError('HTTP_STATUS', `HTTP ${res.statusCode}${text ? ' ' + text : ''} from ${shown}`, {
       status: res.statusCode,
     });
   }
@@ -283,12 +321,12 @@ async function openUrl(url: string, opts: OpenInputOptions): Promise<Input> {
   const body = res.body;
   return {
     kind: 'url',
-    name: url,
+    name: shown,
     ...(size !== undefined ? { size } : {}),
     chunks: iterate(
       body,
       () => closed,
-      (err) => describeHttpError(undici, err, url, headersTimeout, bodyTimeout),
+      (err) => describeHttpError(undici, err, shown, headersTimeout, bodyTimeout),
     ),
     close() {
       if (closed) return;

@@ -2,14 +2,17 @@
 // is released once ts <= origin + elapsed * speed + lead. Re-anchors after a long stall instead of
 // bursting (and on a big forward jump instead of hanging), and can be reset when a new input (loop, reconnect) starts.
 
+import { MOUNT_DEFAULTS } from '../config.js';
+
 export interface PacerOptions {
   /** Milliseconds, monotonic (default performance.now). */
   now?: () => number;
-  /** How far ahead of the clock frames may be released, ms (default 100). */
-  leadMs?: number;
-  /** Media seconds per wall-clock second (default 1; > 1 for faster-than-real-time tests). */
+  /** How far ahead of the clock frames may be released, ms. */
+  leadMs: number;
+  /** Media seconds per wall-clock second (1 = real time; > 1 for faster-than-real-time tests). */
   speed?: number;
-  /** When the input falls this far behind the clock (ms of media), re-anchor instead of bursting (default 1000). */
+  /** When the input falls this far behind the clock (ms of media), re-anchor instead of bursting (default
+   *  1000). 0: the anchor follows every late frame (live inputs: only what runs ahead is held). */
   maxBehindMs?: number;
   /** A timestamp jump further ahead than this (ms) re-anchors instead of waiting (default 5000). */
   maxAheadMs?: number;
@@ -33,10 +36,10 @@ export class Pacer {
   /** Number of re-anchors after a stall (for stats/tests). */
   reanchors = 0;
 
-  constructor(opts: PacerOptions = {}) {
+  constructor(opts: PacerOptions) {
     this.now = opts.now ?? (() => performance.now());
-    this.leadNs = (opts.leadMs ?? 100) * 1e6;
-    this.speed = opts.speed ?? 1;
+    this.leadNs = opts.leadMs * 1e6;
+    this.speed = opts.speed ?? MOUNT_DEFAULTS.speed;
     this.maxBehindNs = (opts.maxBehindMs ?? 1000) * 1e6;
     this.maxAheadNs = (opts.maxAheadMs ?? 5000) * 1e6;
     this.customSleep = opts.sleep;

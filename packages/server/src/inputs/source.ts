@@ -1,62 +1,68 @@
-// Input pump: opens an input (file, stdin, URL), demuxes it and feeds a LiveStream-like sink with
-// frames, paced in real time for file-like inputs. Handles --loop (timestamps keep increasing
-// across loops) and --reconnect (backoff 0.5 s doubling to 10 s; same tracks = clients stay).
+// Input pump: opens an input (file, stdin, URL, ...; see kinds.ts), demuxes it and feeds a LiveStream
+// with frames in the order the demuxer produced them (a second file in the same input, e.g.
+// `cat a.webm b.webm`, is spliced: its header is applied after the first file's last frame, and its
+// timestamps continue the timeline). Paces in real time: a regular file always, a pipe or URL when it
+// runs ahead of real time. Handles loop (timestamps keep increasing) and reconnect (backoff doubling).
 
-import type { Frame, MatroskaHeader } from '@mkvserve/ebml';
+import type { EbmlError, Frame, MatroskaDemuxer, MatroskaHeader, DemuxHandler } from '@mkvserve/ebml';
+import type { LiveStream } from '@mkvserve/fanout';
 import { sameStreamLayout } from '@mkvserve/fanout';
 import type { Logger } from '../log.js';
 import { nullLogger } from '../log.js';
-import { openInput as defaultOpenInput } from './open.js';
+import { inputKindFor } from './kinds.js';
+import { InputError } from './open.js';
 import type { Input } from './open.js';
 import { Pacer } from './pacer.js';
 
-/** What the pump feeds: the fanout's LiveStream satisfies it. */
-export interface FrameSink {
-  setHeader(header: MatroskaHeader): void;
-  pushFrame(frame: Frame): void;
-  end(): void;
-}
+/** What the pump feeds: the fanout's LiveStream (or anything with the same three methods). */
+export type FrameSink = Pick<LiveStream, 'setHeader' | 'pushFrame' | 'end'>;
 
-/** Minimal demuxer surface (MatroskaDemuxer from @mkvserve/ebml). */
-export interface DemuxerLike {
-  push(chunk: Uint8Array): void;
-  end(): void;
-}
-export interface DemuxCallbacks {
-  onHeader(h: MatroskaHeader): void;
-  onFrame(f: Frame): void;
-  onError(e: Error & { fatal?: boolean; code?: unknown }): void;
-}
+/** The demuxer surface used (MatroskaDemuxer from @mkvserve/ebml). */
+export type DemuxerLike = Pick<MatroskaDemuxer, 'push' | 'end'>;
+export type DemuxCallbacks = Required<Pick<DemuxHandler, 'onHeader' | 'onFrame'>> & {
+  onError(e: EbmlError | (Error & { fatal?: boolean; code?: unknown })): void;
+};
 export type DemuxerFactory = (cb: DemuxCallbacks) => DemuxerLike;
 
 export type SourceState = 'idle' | 'opening' | 'streaming' | 'waiting' | 'ended' | 'failed' | 'stopped';
 
+/** How the current pass is paced: like a file (always), like a live input (only what runs ahead of
+ *  real time by more than liveLeadMs), or not at all. */
+export type PacingMode = 'file' | 'live' | 'off';
+
 export interface SourceOptions {
-  /** File path, '-', or http(s) URL (passed to `open`). */
+  /** Input spec (passed to `open`). */
   spec: string;
-  /** Display name in logs/status (default spec). */
-  name?: string;
+  /** Display name in logs/status (already redacted). */
+  name: string;
   createDemuxer: DemuxerFactory;
+  /** Custom opener (tests, embedding); default: the input kind's. */
   open?: (spec: string, signal: AbortSignal) => Promise<Input>;
-  loop?: boolean;
-  reconnect?: boolean;
-  /** true/false force pacing; undefined = pace inputs that look like files (known Segment size or a Duration). */
-  realtime?: boolean;
-  /** Pacing speed factor (default 1 = real time). */
-  speed?: number;
-  /** Pacing lead, ms (default 100). */
-  leadMs?: number;
-  /** First reconnect delay, ms (default 500), doubled up to maxBackoffMs (default 10 000). */
-  backoffMs?: number;
-  maxBackoffMs?: number;
+  loop: boolean;
+  reconnect: boolean;
+  /** true: pace like a file; false: never; 'auto': files always, other inputs when ahead of real time. */
+  realtime: boolean | 'auto';
+  /** Pacing speed factor (1 = real time). */
+  speed: number;
+  /** Pacing lead of a paced file (ms). */
+  leadMs: number;
+  /** How far a pipe or URL may run ahead of real time before it is held (ms). */
+  liveLeadMs: number;
+  /** First reconnect delay, doubled up to maxBackoffMs (ms). */
+  backoffMs: number;
+  maxBackoffMs: number;
   log?: Logger;
 }
 
+/** A header that says "file": a known Segment size or a Duration. */
 export function looksLikeFile(h: MatroskaHeader): boolean {
   return h.segmentSize >= 0 || (h.info.duration !== undefined && h.info.duration > 0);
 }
 
 class StopSignal extends Error {}
+
+/** What the demuxer reported, in order (headers and frames of one chunk interleave). */
+type DemuxEvent = { header: MatroskaHeader; frame?: undefined } | { frame: Frame; header?: undefined };
 
 export class Source {
   readonly spec: string;
@@ -65,16 +71,21 @@ export class Source {
   header: MatroskaHeader | undefined;
   /** Input kind of the current/last open. */
   kind: Input['kind'] | undefined;
-  paced = false;
+  /** Pacing of the current pass. */
+  pacing: PacingMode = 'off';
   bytesIn = 0;
   frames = 0;
   opens = 0;
   reconnects = 0;
   loops = 0;
+  /** Headers after the first that kept the layout (a reconnect, a second file in the same input). */
+  splices = 0;
   headerChanges = 0;
   lastError: string | undefined;
   /** Newest (shifted) timestamp pushed, ns. */
   lastTimestamp = 0;
+  /** Date.now() of the last frame pushed (0 = none yet). */
+  lastFrameAt = 0;
   startedAt = Date.now();
   private readonly opts: SourceOptions;
   private readonly log: Logger;
@@ -86,8 +97,10 @@ export class Source {
   private pacer: Pacer | undefined;
   private wake: (() => void) | undefined;
   private readonly rate = new RateMeter();
-  // Timestamp continuity across passes (loop / reconnect).
+  // Timestamp continuity across passes (loop / reconnect) and across files within one input.
   private offset = 0;
+  /** The next frame starts a new timeline segment (new pass or new header): its offset is recomputed. */
+  private segmentStart = true;
   private absEnd = 0; // max shifted ts + duration over everything pushed
   private readonly lastTs = new Map<number, number>();
   private readonly lastGap = new Map<number, number>();
@@ -97,8 +110,18 @@ export class Source {
     this.sink = sink;
     this.opts = opts;
     this.spec = opts.spec;
-    this.name = opts.name ?? opts.spec;
+    this.name = opts.name;
     this.log = opts.log ?? nullLogger;
+  }
+
+  /** True when the source was given its own opener (no input kind checks apply). */
+  get hasCustomOpener(): boolean {
+    return this.opts.open !== undefined;
+  }
+
+  /** True while frames are being paced. */
+  get paced(): boolean {
+    return this.pacing !== 'off';
   }
 
   /** Bits per second of frame payload over the last few seconds. */
@@ -135,10 +158,17 @@ export class Source {
     }
   }
 
+  private opener(): (spec: string, signal: AbortSignal) => Promise<Input> {
+    if (this.opts.open) return this.opts.open;
+    const kind = inputKindFor(this.spec);
+    if (!kind) throw new InputError('BAD_URL', `unsupported input ${this.name}`);
+    return (s, signal) => kind.open(s, { signal });
+  }
+
   private async loop(): Promise<void> {
-    const open = this.opts.open ?? ((s: string, signal: AbortSignal) => defaultOpenInput(s, { signal }));
-    let backoff = this.opts.backoffMs ?? 500;
-    const maxBackoff = this.opts.maxBackoffMs ?? 10_000;
+    const open = this.opener();
+    const canReopen = this.opts.open !== undefined || inputKindFor(this.spec)?.reopenable !== false;
+    let backoff = this.opts.backoffMs;
     let pass = 0;
     for (;;) {
       if (this.stopped) break;
@@ -167,25 +197,25 @@ export class Source {
         this.log.info('input_eof', { input: this.name, frames: framesThisPass, bytes: this.bytesIn, pass });
       }
       pass++;
-      const canReopen = this.kind !== 'stdin';
-      if (!canReopen && (this.opts.loop || this.opts.reconnect)) {
+      const reopen = canReopen && this.kind !== 'stdin';
+      if (!reopen && (this.opts.loop || this.opts.reconnect)) {
         this.log.warn('input_option_ignored', {
           input: this.name,
-          reason: 'stdin cannot be re-opened: --loop/--reconnect ignored',
+          reason: `${this.kind ?? 'this input'} cannot be opened again: loop/reconnect ignored`,
         });
       }
-      if (failure === undefined && this.opts.loop && canReopen && framesThisPass > 0) {
+      if (failure === undefined && this.opts.loop && reopen && framesThisPass > 0) {
         this.loops++;
         this.log.info('input_loop', { input: this.name, loop: this.loops, offsetMs: Math.round(this.absEnd / 1e6) });
         continue;
       }
-      if (this.opts.reconnect && canReopen) {
-        if (framesThisPass > 0) backoff = this.opts.backoffMs ?? 500;
+      if (this.opts.reconnect && reopen) {
+        if (framesThisPass > 0) backoff = this.opts.backoffMs;
         this.state = 'waiting';
         this.reconnects++;
         this.log.warn('input_reconnect', { input: this.name, delayMs: backoff, attempt: this.reconnects });
         await this.sleep(backoff);
-        backoff = Math.min(backoff * 2, maxBackoff);
+        backoff = Math.min(backoff * 2, this.opts.maxBackoffMs);
         this.pacer?.reset();
         continue;
       }
@@ -216,15 +246,17 @@ export class Source {
 
   /** Demuxes one opened input into the sink; returns the number of frames pushed. */
   private async pump(input: Input, pass: number): Promise<number> {
-    let pending: Frame[] = [];
-    let newHeader: MatroskaHeader | undefined;
+    // Headers and frames in the order the demuxer reported them: a chunk can hold the end of one file
+    // and the start of the next, and the new header must come after the old file's last frame.
+    let events: DemuxEvent[] = [];
     let fatal: Error | undefined;
+    let headersThisPass = 0;
     const demux = this.opts.createDemuxer({
-      onHeader: (h) => {
-        newHeader = h;
+      onHeader: (header) => {
+        events.push({ header });
       },
-      onFrame: (f) => {
-        pending.push(f);
+      onFrame: (frame) => {
+        events.push({ frame });
       },
       onError: (e) => {
         if (e.fatal) fatal ??= e;
@@ -236,26 +268,27 @@ export class Source {
       if (fatal) throw fatal;
     };
     let count = 0;
-    let first = true;
+    this.segmentStart = true;
     const drain = async (): Promise<void> => {
-      if (newHeader) {
-        this.onHeader(newHeader, pass);
-        newHeader = undefined;
-      }
-      if (pending.length === 0) return;
-      const frames = pending;
-      pending = [];
-      for (const f of frames) {
+      if (events.length === 0) return;
+      const list = events;
+      events = [];
+      for (const ev of list) {
         if (this.stopped) throw new StopSignal();
+        if (ev.header) {
+          this.onHeader(ev.header, input, pass, headersThisPass++);
+          continue;
+        }
+        const f = ev.frame;
         if (!this.header) continue; // frames before a header cannot be served
-        if (first) {
-          first = false;
-          // Continue the timeline: the first frame of a new pass lands where the previous one ended.
-          this.offset = pass === 0 ? 0 : this.absEnd - f.timestamp;
+        if (this.segmentStart) {
+          this.segmentStart = false;
+          // Continue the timeline: the first frame of a new pass or file lands where the previous one ended.
+          this.offset = this.frames === 0 ? 0 : this.absEnd - f.timestamp;
           this.state = 'streaming';
         }
         const ts = f.timestamp + this.offset;
-        if (this.pacer && this.paced) {
+        if (this.pacer && this.pacing !== 'off') {
           await this.pacer.wait(ts);
           if (this.stopped) throw new StopSignal();
         }
@@ -279,26 +312,49 @@ export class Source {
     return count;
   }
 
-  private onHeader(h: MatroskaHeader, pass: number): void {
+  /** The pacing of a pass, decided at its first header. */
+  private pacingFor(h: MatroskaHeader, input: Input): PacingMode {
+    const rt = this.opts.realtime;
+    if (rt === false) return 'off';
+    if (rt === true || input.regularFile === true || looksLikeFile(h)) return 'file';
+    return 'live';
+  }
+
+  private onHeader(h: MatroskaHeader, input: Input, pass: number, nth: number): void {
     const tracks = h.tracks.map((t) => `${t.number}:${t.kind}:${t.codecId}`).join(',');
-    const auto = looksLikeFile(h);
-    this.paced = this.opts.realtime ?? auto;
-    if (this.paced && !this.pacer) {
-      this.pacer = new Pacer({ speed: this.opts.speed ?? 1, leadMs: this.opts.leadMs ?? 100 });
+    if (nth === 0) {
+      this.pacing = this.pacingFor(h, input);
+      if (this.pacing !== 'off') {
+        const live = this.pacing === 'live';
+        // A live input is held only when it runs ahead of the latest frame that arrived on time or late
+        // (maxBehindMs 0: the anchor follows it), by more than liveLeadMs: a real-time source is never
+        // delayed, one that delivers faster is paced. A file is paced from its first frame on.
+        this.pacer = new Pacer({
+          speed: this.opts.speed,
+          leadMs: live ? this.opts.liveLeadMs : this.opts.leadMs,
+          ...(live ? { maxBehindMs: 0 } : {}),
+        });
+      } else this.pacer = undefined;
+    } else {
+      // Another file in the same input (two files concatenated, a playlist): continue the timeline.
+      this.segmentStart = true;
     }
     this.log.info('input_header', {
       input: this.name,
       docType: h.ebml.docType,
       tracks,
-      live: !auto,
-      paced: this.paced,
+      live: !looksLikeFile(h),
+      pacing: this.pacing,
       pass,
+      ...(nth > 0 ? { file: nth + 1 } : {}),
     });
     // The LiveStream decides: same layout = same Segment, clients stay; else a new init part.
-    const changed = this.header !== undefined && !sameStreamLayout(this.header, h);
-    if (changed) {
-      this.headerChanges++;
-      this.log.warn('input_tracks_changed', { input: this.name, tracks });
+    if (this.header !== undefined) {
+      if (sameStreamLayout(this.header, h)) this.splices++;
+      else {
+        this.headerChanges++;
+        this.log.warn('input_tracks_changed', { input: this.name, tracks });
+      }
     }
     this.header = h;
     this.sink.setHeader(h);
@@ -306,6 +362,7 @@ export class Source {
 
   private account(f: Frame, ts: number): void {
     this.frames++;
+    this.lastFrameAt = Date.now();
     this.rate.add(f.data.byteLength);
     if (ts > this.lastTimestamp) this.lastTimestamp = ts;
     const prev = this.lastTs.get(f.track);

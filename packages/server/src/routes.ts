@@ -1,0 +1,201 @@
+// The route table: every HTTP route of the server, as method(s) + path pattern -> handler, in one place.
+// Handlers get a RouteContext (implemented by MkvServer) and never import the server, so status,
+// metrics and pages stay independent of it. Lookups are resolved once: static paths in a Map, one
+// parameterised route for /<mount>; nothing is looked up per request beyond that.
+
+import type { Socket } from 'node:net';
+import type { RequestHead } from './http/parser.js';
+import { sendResponse, sendText } from './http/response.js';
+import type { HeaderList } from './http/response.js';
+import { bearerMatches } from './http/auth.js';
+import type { AdminAccess } from './http/auth.js';
+import type { Mount } from './mount.js';
+import type { ServerSnapshot } from './snapshot.js';
+import { buildStatus } from './status.js';
+import { renderListing } from './pages.js';
+
+/** A refused viewer: status, text, Retry-After seconds. */
+export interface Refusal {
+  status: 429 | 503;
+  text: string;
+}
+
+/** What the handlers need from the server. */
+export interface RouteContext {
+  /** Access-Control-Allow-Origin of the server's own routes. */
+  readonly cors: string | undefined;
+  readonly admin: AdminAccess;
+  readonly adminToken: string | undefined;
+  findMount(name: string): Mount | undefined;
+  /** Why a new viewer of `mount` on `socket` is refused (a client limit), or undefined. */
+  admit(mount: Mount, socket: Socket): Refusal | undefined;
+  snapshot(withClients: boolean): ServerSnapshot;
+  metrics(): Promise<{ contentType: string; text: string }>;
+  /** A route handler failed (logged by the server). */
+  routeError(err: unknown, path: string): void;
+}
+
+export interface Request {
+  socket: Socket;
+  head: RequestHead;
+  /** Path without a trailing slash. */
+  path: string;
+  isHead: boolean;
+  /** The `:mount` segment of parameterised routes. */
+  param: string;
+}
+
+type Handler = (ctx: RouteContext, req: Request) => void;
+
+interface RouteDef {
+  /** `/literal` or `/:mount` (one segment). */
+  pattern: string;
+  methods: readonly string[];
+  /** Needs the admin token (or loopback without one). */
+  admin?: boolean;
+  handler: Handler;
+}
+
+const GET_HEAD = ['GET', 'HEAD'] as const;
+
+function corsHeaders(origin: string | undefined): HeaderList {
+  return origin !== undefined ? [['Access-Control-Allow-Origin', origin]] : [];
+}
+
+const listing: Handler = (ctx, req) => {
+  const text = !(req.head.headers.get('accept') ?? '').includes('text/html');
+  sendResponse(
+    req.socket,
+    200,
+    [
+      ['Content-Type', text ? 'text/plain; charset=utf-8' : 'text/html; charset=utf-8'],
+      ['Cache-Control', 'no-store'],
+      ...corsHeaders(ctx.cors),
+    ],
+    renderListing(ctx.snapshot(false), text),
+    req.isHead,
+  );
+};
+
+const status: Handler = (ctx, req) => {
+  // Diagnostics: with node --expose-gc, `?gc=1` collects garbage first (leak checks).
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc && /(^|&)gc=1(&|$)/.test(req.head.query)) gc();
+  sendResponse(
+    req.socket,
+    200,
+    [['Content-Type', 'application/json; charset=utf-8'], ['Cache-Control', 'no-store'], ...corsHeaders(ctx.cors)],
+    JSON.stringify(buildStatus(ctx.snapshot(true)), null, 2) + '\n',
+    req.isHead,
+  );
+};
+
+const metrics: Handler = (ctx, req) => {
+  ctx.metrics().then(
+    (m) =>
+      sendResponse(
+        req.socket,
+        200,
+        [
+          ['Content-Type', m.contentType],
+          ['Cache-Control', 'no-store'],
+        ],
+        m.text,
+        req.isHead,
+      ),
+    (err: unknown) => {
+      ctx.routeError(err, req.path);
+      sendText(req.socket, 500, 'metrics are not available: see the server log\n', req.isHead);
+    },
+  );
+};
+
+const stream: Handler = (ctx, req) => {
+  const mount = ctx.findMount(req.param);
+  if (!mount) {
+    sendText(req.socket, 404, 'not found\n', req.isHead);
+    return;
+  }
+  // Range: a live stream has no byte positions. Every Range (bytes=0- from browsers, or any other)
+  // gets the normal 200 stream, with Accept-Ranges: none. A malformed one is ignored too.
+  if (mount.inputEnded) {
+    sendText(req.socket, 503, 'input ended\n', req.isHead, [['Retry-After', 5]]);
+    return;
+  }
+  const refusal = ctx.admit(mount, req.socket);
+  if (refusal) {
+    mount.refused++;
+    sendText(req.socket, refusal.status, refusal.text, req.isHead, [['Retry-After', 5]]);
+    return;
+  }
+  mount.accept(req.socket, req.head);
+};
+
+/** Every route of the server. */
+export const ROUTES: readonly RouteDef[] = [
+  { pattern: '/', methods: GET_HEAD, handler: listing },
+  { pattern: '/api/status', methods: GET_HEAD, admin: true, handler: status },
+  { pattern: '/metrics', methods: GET_HEAD, admin: true, handler: metrics },
+  { pattern: '/:mount', methods: GET_HEAD, handler: stream },
+];
+
+const STATIC = new Map(ROUTES.filter((r) => !r.pattern.includes(':')).map((r) => [r.pattern, r]));
+const PARAM = ROUTES.find((r) => r.pattern.includes(':'));
+
+function allowed(route: RouteDef): string {
+  return route.methods.join(', ');
+}
+
+/** Sends 401/403 and returns false when an admin route is not allowed. */
+function authorized(ctx: RouteContext, req: Request): boolean {
+  if (ctx.admin === 'open') return true;
+  if (ctx.admin === 'forbidden') {
+    sendText(
+      req.socket,
+      403,
+      'status and metrics need an admin token when listening beyond loopback (--admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN)\n',
+      req.isHead,
+    );
+    return false;
+  }
+  if (bearerMatches(req.head.headers.get('authorization'), ctx.adminToken!)) return true;
+  sendText(req.socket, 401, 'admin token required (Authorization: Bearer TOKEN)\n', req.isHead, [
+    ['WWW-Authenticate', 'Bearer realm="mkvserve"'],
+  ]);
+  return false;
+}
+
+/** Routes one request (the socket belongs to the handler from here on). */
+export function dispatch(ctx: RouteContext, socket: Socket, head: RequestHead): void {
+  let path = head.path;
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  let route = STATIC.get(path);
+  let param = '';
+  if (route === undefined && PARAM !== undefined && path.lastIndexOf('/') === 0 && path.length > 1) {
+    route = PARAM;
+    param = path.slice(1);
+  }
+  const method = head.method;
+  const isHead = method === 'HEAD';
+  if (route === undefined) {
+    sendText(socket, 404, 'not found\n', isHead);
+    return;
+  }
+  if (!route.methods.includes(method)) {
+    const cors = route === PARAM ? (ctx.findMount(param)?.cors ?? ctx.cors) : ctx.cors;
+    if (method === 'OPTIONS' && cors !== undefined) {
+      sendResponse(socket, 204, [
+        ...corsHeaders(cors),
+        ['Access-Control-Allow-Methods', allowed(route)],
+        ['Access-Control-Allow-Headers', 'Range, Authorization'],
+        ['Access-Control-Max-Age', 600],
+      ]);
+      return;
+    }
+    sendText(socket, 405, `only ${allowed(route)}\n`, false, [['Allow', allowed(route)]]);
+    return;
+  }
+  const req: Request = { socket, head, path, isHead, param };
+  if (route.admin && !authorized(ctx, req)) return;
+  route.handler(ctx, req);
+}
