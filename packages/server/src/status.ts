@@ -1,5 +1,6 @@
 // GET /api/status: a JSON snapshot of the server (mounts, inputs, tracks, bitrate, uptime, clients).
 
+import { createRequire } from 'node:module';
 import type { MkvServer } from './server.js';
 
 export interface TrackStatus {
@@ -74,9 +75,9 @@ export interface ServerStatus {
   totals: { clients: number; connections: number; requests: number; rejected: number; bytesSent: number };
 }
 
+// Read synchronously (no top-level await: `require('mkvserve')` must work, Node >= 20.19 require(esm)).
 let version = '0.0.0';
 try {
-  const { createRequire } = await import('node:module');
   version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 } catch {
   /* keep default */
