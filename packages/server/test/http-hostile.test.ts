@@ -173,7 +173,7 @@ t.test('a client that does not read a finished response is cut once the write st
   c.destroy();
 });
 
-t.test('a head sent one byte per write is parsed with linear work (each byte scanned once)', async (t) => {
+t.test('heads in many pieces: linear work (each byte scanned once); one byte per write: refused early', async (t) => {
   const s = new MkvServer({
     port: 0,
     mounts: [{ name: 'stream', input: FIX('vp9-opus.webm'), loop: true, speed: 4 }],
@@ -181,35 +181,35 @@ t.test('a head sent one byte per write is parsed with linear work (each byte sca
   });
   await s.start();
   t.teardown(() => s.stop(0));
-  const N = 20;
   const head = Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(16_000 - 40)}\r\n\r\n`);
   t.ok(head.length < 16 * 1024 && head.length > 15_900, `${head.length}-byte head`);
+  /** Sends `head` in writes of `piece` bytes, each in its own event-loop turn (so mostly its own read). */
+  const send = (piece: number): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      const c = net.connect(s.port, '127.0.0.1');
+      c.setNoDelay(true);
+      let got = '';
+      c.on('data', (d) => (got += d.toString('latin1')));
+      c.on('close', () => resolve(got));
+      c.on('error', (e) => (got ? resolve(got) : reject(e)));
+      c.on('connect', () => {
+        void (async () => {
+          for (let i = 0; i < head.length && !c.destroyed && got === ''; i += piece) {
+            c.write(head.subarray(i, i + piece));
+            await new Promise((r) => setImmediate(r));
+          }
+        })();
+      });
+    });
+  const N = 20;
   const before = headScan.bytes;
-  const answers = await Promise.all(
-    Array.from(
-      { length: N },
-      () =>
-        new Promise<string>((resolve, reject) => {
-          const c = net.connect(s.port, '127.0.0.1');
-          c.setNoDelay(true);
-          let got = '';
-          c.on('data', (d) => (got += d.toString('latin1')));
-          c.on('close', () => resolve(got));
-          c.on('error', reject);
-          c.on('connect', () => {
-            void (async () => {
-              for (let i = 0; i < head.length; i++) {
-                c.write(head.subarray(i, i + 1));
-                if (i % 256 === 255) await new Promise((r) => setImmediate(r));
-              }
-            })();
-          });
-        }),
-    ),
-  );
-  for (const a of answers) t.match(a, /^HTTP\/1\.1 200 /);
+  const answers = await Promise.all(Array.from({ length: N }, () => send(32)));
+  for (const a of answers) t.match(a, /^HTTP\/1\.1 200 /, 'a head in 500 pieces of 32 bytes is served');
   const scanned = headScan.bytes - before;
   t.equal(scanned, N * head.length, `${scanned} bytes scanned for ${N} heads of ${head.length} bytes (each once)`);
+  // One byte per write: refused once the head has taken more than MAX_HEAD_READS reads.
+  const drip = await send(1);
+  t.match(drip, /^HTTP\/1\.1 400 [\s\S]*more than 1024 pieces/);
 });
 
 t.test('a silent connection is closed at the head deadline without a response', async (t) => {

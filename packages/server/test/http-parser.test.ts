@@ -1,6 +1,13 @@
 // Request-head parser and helpers: limits, malformed heads, Range, mount names, loopback/admin rules.
 import t from 'tap';
-import { parseRequestHead, parseRange, MAX_HEAD_BYTES, HeadReader, headScan } from '../src/http/parser.js';
+import {
+  parseRequestHead,
+  parseRange,
+  MAX_HEAD_BYTES,
+  MAX_HEAD_READS,
+  HeadReader,
+  headScan,
+} from '../src/http/parser.js';
 import { validateMountName, isLoopbackHost, adminAccess, bearerMatches, contentTypeFor } from '../src/http/routes.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -59,8 +66,8 @@ t.test('HeadReader: any chunking gives the same head and rest; each byte is scan
   if (whole.kind !== 'ok') throw new Error('whole head did not parse');
   t.equal(Buffer.from(whole.rest).toString(), 'BODY', 'rest: the bytes after the head');
   t.equal(whole.head.headLength, head.length);
-  // One byte per push: the head is found at its last byte, and every byte was scanned exactly once.
-  const r = new HeadReader();
+  // One byte per push (read limit lifted): the head is found at its last byte, every byte scanned once.
+  const r = new HeadReader(MAX_HEAD_BYTES, Infinity);
   const before = headScan.bytes;
   let res = r.push(all.subarray(0, 1));
   let i = 1;
@@ -100,6 +107,23 @@ t.test('HeadReader: any chunking gives the same head and rest; each byte is scan
     { kind: 'error', status: 431, reason: 'request head too large' },
     '431 once 16 KiB pass without a blank line',
   );
+});
+
+t.test('HeadReader: a head dripped in more than MAX_HEAD_READS pieces is refused', async (t) => {
+  const r = new HeadReader();
+  let res: ReturnType<HeadReader['push']> = { kind: 'incomplete' };
+  let n = 0;
+  while (res.kind === 'incomplete') {
+    res = r.push(b('a'));
+    n++;
+  }
+  t.equal(n, MAX_HEAD_READS, `refused at read ${n}`);
+  t.match(res, { kind: 'error', status: 400, reason: /more than 1024 pieces/ });
+  // A head that completes on its last allowed read is fine.
+  const ok = new HeadReader(MAX_HEAD_BYTES, 3);
+  t.equal(ok.push(b('GET / HTTP/1.1\r\n')).kind, 'incomplete');
+  t.equal(ok.push(b('Host: x\r\n')).kind, 'incomplete');
+  t.equal(ok.push(b('\r\n')).kind, 'ok');
 });
 
 t.test('header values with control characters are refused', async (t) => {

@@ -5,7 +5,7 @@
 //   incrementally (HeadReader: each byte scanned once);
 // - a request that may carry a body: the socket is paused before the route sees the head, so nothing of
 //   the body is read until the route takes it (./body.ts) or answers without it (then what the client
-//   still sends is read and discarded, at most 64 KiB);
+//   still sends is read and discarded, at most 64 KiB in at most 64 reads);
 // - a finished response: there is no keep-alive, so once the response's last byte was handed to the
 //   kernel the peer has `idleTimeoutMs` to close before the socket is destroyed (an absolute deadline:
 //   a peer that keeps sending cannot extend it); a response that stops moving (a peer that does not
@@ -44,8 +44,9 @@ interface ConnState {
   handler: ConnectionHandler;
   phase: Phase;
   reader: HeadReader | undefined;
-  /** Bytes read after the head and discarded; a peer that keeps sending is cut off. */
+  /** Bytes read after the head and discarded, and in how many reads; a peer that keeps sending is cut off. */
   extra: number;
+  extraReads: number;
   /** Bytes that arrived with the head, kept for the body while the request is held. */
   rest: Uint8Array | undefined;
   /** The head deadline, then the linger after a finished response. */
@@ -59,6 +60,8 @@ type ConnSocket = Socket & { [kConn]?: ConnState };
 
 /** Bytes a client may send after its request head (or after its refused body) before it is disconnected. */
 export const MAX_DISCARD_BYTES = 64 * 1024;
+/** Reads of such bytes (each read costs the event loop, whatever its size: a one-byte dripper is cut). */
+const MAX_DISCARD_READS = 64;
 /** Linger after an error response (400/408/431/505): a bad client gets less time than a good one. */
 const ERROR_LINGER_MS = 1000;
 /** Methods whose requests are held (paused) for the route even without Content-Length/Transfer-Encoding:
@@ -122,6 +125,7 @@ function onHeadData(this: ConnSocket, chunk: Buffer): void {
 function startDiscarding(s: ConnSocket, st: ConnState, already: number): void {
   st.phase = 'open';
   st.extra = already;
+  st.extraReads = 0;
   s.on('data', onExtraData);
 }
 
@@ -129,7 +133,7 @@ function onExtraData(this: ConnSocket, chunk: Buffer): void {
   const st = this[kConn];
   if (!st || st.phase !== 'open') return;
   st.extra += chunk.length;
-  if (st.extra > MAX_DISCARD_BYTES) this.destroy();
+  if (st.extra > MAX_DISCARD_BYTES || ++st.extraReads > MAX_DISCARD_READS) this.destroy();
 }
 
 /** Sends an error response for a bad or slow head; the connection lingers briefly for the peer to close. */
@@ -202,6 +206,7 @@ export function acceptConnection(socket: Socket, handler: ConnectionHandler): vo
     phase: 'head',
     reader: undefined,
     extra: 0,
+    extraReads: 0,
     rest: undefined,
     timer: undefined,
     lingerMs: idleMs(handler),
