@@ -3,9 +3,11 @@
 // 1. micro: one 16,000-byte head parsed whole, then pushed one byte at a time into a HeadReader, and
 //    (baseline) the old way: Buffer.concat of what came so far + a parse from the start on every byte;
 // 2. sockets: a real MkvServer in a child process, 40 connections each sending a 16,000-byte head in
-//    32-byte writes (500 pieces), and one byte per write (refused after MAX_HEAD_READS = 1024 reads),
+//    100-byte writes (160 pieces), and one byte per write (refused after MAX_HEAD_READS = 256 reads),
 //    versus the same heads sent in one write each (baseline); server CPU from /proc/<pid>/stat.
 // Run after `pnpm install` (or `npx tsc -b packages/server`):   node bench/http-head.mjs [--conns 40]
+// [--server-dist DIR]: the server build the socket part runs (default packages/server/dist), e.g. an
+// older build copied beside it, to compare builds in one run.
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,7 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { HeadReader, parseRequestHead } from '../packages/server/dist/http/parser.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const conns = Number(process.argv[process.argv.indexOf('--conns') + 1]) || 40;
+const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const conns = Number(arg('--conns')) || 40;
+const serverDist = arg('--server-dist') ?? `${ROOT}packages/server/dist`;
 const HEAD = Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(16_000 - 40)}\r\n\r\n`);
 
 function time(fn, reps) {
@@ -79,7 +83,7 @@ const code = `
   process.stdin.resume();`;
 const child = spawn(
   process.execPath,
-  ['--input-type=module', '-e', code, `${ROOT}packages/server/dist/index.js`, `${ROOT}fixtures/vp9-opus.webm`],
+  ['--input-type=module', '-e', code, `${serverDist}/index.js`, `${ROOT}fixtures/vp9-opus.webm`],
   { stdio: ['pipe', 'pipe', 'inherit'] },
 );
 const port = await new Promise((resolve) => {
@@ -92,8 +96,9 @@ const port = await new Promise((resolve) => {
 });
 await new Promise((r) => setTimeout(r, 500));
 const sockWhole = await socketRun(port, child.pid, HEAD.length, 200);
-const sockPieces = await socketRun(port, child.pid, 32, 200);
-const sockDrip = await socketRun(port, child.pid, 1, 400);
+const sockPieces = await socketRun(port, child.pid, 100, 200);
+const dripStatus = Number(arg('--drip-status') ?? 400);
+const sockDrip = await socketRun(port, child.pid, 1, dripStatus);
 child.stdin.end();
 
 const f = (x) => x.toFixed(3);
@@ -107,11 +112,12 @@ console.log(
 console.log(
   `                  old way, concat + re-parse per byte ${f(old)} ms (${(old / drip).toFixed(0)}x the incremental reader)`,
 );
+console.log(`server: ${serverDist}`);
 console.log(`sockets, ${conns} connections, server CPU: whole heads ${sockWhole.toFixed(0)} ms (baseline)`);
 console.log(
-  `  32-byte writes (served): ${sockPieces.toFixed(0)} ms (${(sockPieces / Math.max(1, sockWhole)).toFixed(1)}x baseline)`,
+  `  100-byte writes (served): ${sockPieces.toFixed(0)} ms (${(sockPieces / Math.max(1, sockWhole)).toFixed(1)}x baseline)`,
 );
 console.log(
-  `  1-byte writes (400 after 1024 reads): ${sockDrip.toFixed(0)} ms (${(sockDrip / Math.max(1, sockWhole)).toFixed(1)}x baseline)`,
+  `  1-byte writes (${dripStatus === 400 ? '400 after 256 reads' : `answered ${dripStatus}`}): ${sockDrip.toFixed(0)} ms (${(sockDrip / Math.max(1, sockWhole)).toFixed(1)}x baseline)`,
 );
 console.log('  beyond parsing, every read costs the event loop a few us: that is what the read limit bounds');
