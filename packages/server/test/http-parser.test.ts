@@ -1,6 +1,13 @@
 // Request-head parser and helpers: limits, malformed heads, Range, mount names, loopback/admin rules.
 import t from 'tap';
-import { parseRequestHead, parseRange, MAX_HEAD_BYTES } from '../src/http/parser.js';
+import {
+  parseRequestHead,
+  parseRange,
+  MAX_HEAD_BYTES,
+  MAX_HEAD_READS,
+  HeadReader,
+  headScan,
+} from '../src/http/parser.js';
 import { validateMountName } from '../src/mount-name.js';
 import { isLoopbackHost, adminAccess, bearerMatches } from '../src/http/auth.js';
 import { contentTypeFor } from '../src/mount.js';
@@ -52,6 +59,80 @@ t.test('incomplete, too large, malformed', async (t) => {
   }
   const v2 = parseRequestHead(b('GET / HTTP/2.0\r\n\r\n'));
   t.equal(v2.kind === 'error' ? v2.status : 0, 505);
+});
+
+t.test('HeadReader: any chunking gives the same head and rest; each byte is scanned once', async (t) => {
+  const head = 'PUT /live?x=1 HTTP/1.1\r\nHost: a\r\nX-Pad: ' + 'p'.repeat(5000) + '\r\nExpect: 100-continue\r\n\r\n';
+  const all = b(head + 'BODY');
+  const whole = new HeadReader().push(all);
+  if (whole.kind !== 'ok') throw new Error('whole head did not parse');
+  t.equal(Buffer.from(whole.rest).toString(), 'BODY', 'rest: the bytes after the head');
+  t.equal(whole.head.headLength, head.length);
+  // One byte per push (read limit lifted): the head is found at its last byte, every byte scanned once.
+  const r = new HeadReader(MAX_HEAD_BYTES, Infinity);
+  const before = headScan.bytes;
+  let res = r.push(all.subarray(0, 1));
+  let i = 1;
+  while (res.kind === 'incomplete') res = r.push(all.subarray(i, ++i));
+  t.equal(i, head.length, 'complete at the blank line');
+  t.equal(headScan.bytes - before, head.length, 'linear: each byte scanned once');
+  if (res.kind !== 'ok') throw new Error('not ok');
+  t.same(res.head, whole.head, 'same head as in one piece');
+  // Random splits (seeded), including ones through the CR LF CR LF.
+  let seed = 7;
+  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n) + 1;
+  for (let round = 0; round < 200; round++) {
+    const rd = new HeadReader();
+    let p = 0;
+    let out: ReturnType<HeadReader['push']> = { kind: 'incomplete' };
+    while (out.kind === 'incomplete' && p < all.length) {
+      const n = round < 8 ? head.length - 4 + round - p : rnd(300);
+      out = rd.push(all.subarray(p, Math.min(all.length, p + Math.max(1, n))));
+      p = Math.min(all.length, p + Math.max(1, n));
+    }
+    if (out.kind !== 'ok') {
+      t.fail(`round ${round}: ${out.kind}`);
+      continue;
+    }
+    t.same(out.head, whole.head);
+    t.equal(Buffer.concat([out.rest, all.subarray(p)]).toString(), 'BODY', `round ${round}: rest`);
+  }
+  // Bare LF heads across pieces, and the limit across pieces.
+  const lf = new HeadReader();
+  t.equal(lf.push(b('GET / HTTP/1.0\n')).kind, 'incomplete');
+  t.equal(lf.push(b('\n')).kind, 'ok');
+  const big = new HeadReader();
+  let last: ReturnType<HeadReader['push']> = { kind: 'incomplete' };
+  for (let k = 0; k < 20 && last.kind === 'incomplete'; k++) last = big.push(b('X-A: ' + 'a'.repeat(1000) + '\r\n'));
+  t.same(
+    last,
+    { kind: 'error', status: 431, reason: 'request head too large' },
+    '431 once 16 KiB pass without a blank line',
+  );
+});
+
+t.test('HeadReader: a head dripped in more than MAX_HEAD_READS pieces is refused', async (t) => {
+  const r = new HeadReader();
+  let res: ReturnType<HeadReader['push']> = { kind: 'incomplete' };
+  let n = 0;
+  while (res.kind === 'incomplete') {
+    res = r.push(b('a'));
+    n++;
+  }
+  t.equal(n, MAX_HEAD_READS, `refused at read ${n}`);
+  t.match(res, { kind: 'error', status: 400, reason: /more than 256 pieces/ });
+  // A head that completes on its last allowed read is fine.
+  const ok = new HeadReader(MAX_HEAD_BYTES, 3);
+  t.equal(ok.push(b('GET / HTTP/1.1\r\n')).kind, 'incomplete');
+  t.equal(ok.push(b('Host: x\r\n')).kind, 'incomplete');
+  t.equal(ok.push(b('\r\n')).kind, 'ok');
+});
+
+t.test('header values with control characters are refused', async (t) => {
+  const r = parseRequestHead(b('GET / HTTP/1.1\r\nX: a\rb\r\n\r\n'));
+  t.equal(r.kind === 'error' ? r.status : 0, 400);
+  const nul = parseRequestHead(b('GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n'));
+  t.equal(nul.kind === 'error' ? nul.status : 0, 400);
 });
 
 t.test('Range parsing', async (t) => {

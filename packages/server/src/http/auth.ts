@@ -1,7 +1,11 @@
-// Access rules of the admin routes (/api/*, /metrics) and token checks. Open on loopback; with a token,
-// `Authorization: Bearer TOKEN` compared in constant time; beyond loopback without a token: forbidden.
+// Access rules and credentials. Admin routes (/api/*, /metrics) are open on loopback, need
+// `Authorization: Bearer TOKEN` when a token is configured, and are forbidden beyond loopback without one.
+// Routes that accept a stream (push ingest) take Basic (the token as the password, any user: Icecast
+// sources use `source`) or Bearer, and send the `WWW-Authenticate: Basic` challenge that makes clients
+// such as ffmpeg send their credentials (ffmpeg sends a URL's user:password only after a 401 with it).
+// Secrets are compared in constant time, whatever their lengths.
 
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /** True when `host` only accepts connections from this machine. */
@@ -21,16 +25,54 @@ export function adminAccess(host: string, token: string | undefined): AdminAcces
   return isLoopbackHost(host) ? 'open' : 'forbidden';
 }
 
-/** Compares two secrets in constant time (for equal lengths). */
-export function secretEquals(given: string, expected: string): boolean {
-  const a = Buffer.from(given, 'utf8');
-  const b = Buffer.from(expected, 'utf8');
-  return a.length === b.length && timingSafeEqual(a, b);
+export type Credentials = { scheme: 'basic'; user: string; password: string } | { scheme: 'bearer'; token: string };
+
+/** Longest Authorization value looked at (a head is at most 16 KiB anyway). */
+const MAX_AUTH_CHARS = 4096;
+
+/**
+ * Parses an Authorization header value: `Basic base64(user:password)` (the password may contain ':';
+ * UTF-8) or `Bearer token`. Scheme names are case-insensitive. Anything else, or malformed, is undefined
+ * (treat it as no credentials).
+ */
+export function parseAuthorization(value: string | undefined): Credentials | undefined {
+  if (value === undefined || value.length > MAX_AUTH_CHARS) return undefined;
+  const m = /^\s*([A-Za-z]+)\s+(\S+)\s*$/.exec(value);
+  if (!m) return undefined;
+  const scheme = m[1].toLowerCase();
+  const param = m[2];
+  if (scheme === 'bearer') return { scheme: 'bearer', token: param };
+  if (scheme !== 'basic') return undefined;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(param) || param.length % 4 === 1) return undefined;
+  const decoded = Buffer.from(param, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { scheme: 'basic', user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
-/** Checks `Authorization: Bearer <token>` in constant time. */
+/** Compares two secrets in constant time, whatever their lengths (SHA-256 digests are compared). */
+export function secretEquals(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b) && presented.length === expected.length;
+}
+
+/**
+ * True when the credentials carry `token`: `Bearer <token>`, or Basic with `<token>` as the password
+ * (any user name). An empty configured token never matches.
+ */
+export function credentialsMatch(cred: Credentials | undefined, token: string): boolean {
+  if (cred === undefined || token === '') return false;
+  return secretEquals(cred.scheme === 'bearer' ? cred.token : cred.password, token);
+}
+
+/** Checks `Authorization: Bearer <token>` (the admin routes) in constant time. */
 export function bearerMatches(header: string | undefined, token: string): boolean {
-  if (header === undefined) return false;
-  const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(header);
-  return m !== null && secretEquals(m[1], token);
+  const cred = parseAuthorization(header);
+  return cred?.scheme === 'bearer' && credentialsMatch(cred, token);
+}
+
+/** The `WWW-Authenticate` header asking for Basic credentials in `realm`. */
+export function basicChallenge(realm: string): [string, string] {
+  return ['WWW-Authenticate', `Basic realm="${realm.replace(/["\\\r\n]/g, '')}", charset="UTF-8"`];
 }

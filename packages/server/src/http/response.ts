@@ -1,5 +1,6 @@
 // Small helpers to write HTTP/1.1 response heads and whole (non-streaming) responses on a raw
-// net.Socket. Every response is `Connection: close`: the server never keeps a connection alive.
+// net.Socket. Every response is `Connection: close`: the server never keeps a connection alive (once a
+// response is written, ./connection.ts gives the peer its idle timeout to close, then cuts it).
 
 import type { Socket } from 'node:net';
 
@@ -12,12 +13,21 @@ export const STATUS_TEXT: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   408: 'Request Timeout',
+  409: 'Conflict',
+  411: 'Length Required',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
   416: 'Range Not Satisfiable',
+  417: 'Expectation Failed',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   503: 'Service Unavailable',
   505: 'HTTP Version Not Supported',
 };
+
+/** The interim response a client that sent `Expect: 100-continue` waits for before sending its body. */
+export const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 export type HeaderList = [string, string | number][];
 
