@@ -442,7 +442,9 @@ export async function main(argv: string[]): Promise<number> {
           return;
         }
         const { runServe } = await import('./serve.js');
-        code = await runServe(parts);
+        // With a config file, SIGHUP and POST /api/reload read it again (the flags still override it).
+        const reload = a['config'] !== undefined ? () => serveLayers(a) : undefined;
+        code = await runServe({ ...parts, ...(reload ? { reload } : {}) });
       },
     )
     .command(

@@ -12,6 +12,8 @@ import { responseHead, sendText } from './http/response.js';
 import type { HeaderList } from './http/response.js';
 import type { RequestHead } from './http/parser.js';
 import { StreamClient } from './http/stream.js';
+import { addressSource, peerAddress } from './http/client-address.js';
+import { userAgentOf } from './http/user-agent.js';
 import type { ClientEvents, EndReason, Flusher } from './http/stream.js';
 import { Source } from './inputs/source.js';
 import type { DemuxerFactory, FrameSink } from './inputs/source.js';
@@ -213,6 +215,7 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
     }
     const sub = this.live.subscribe();
     const client = new StreamClient(socket, sub, this.name, this);
+    client.userAgent = userAgentOf(head);
     this.clients.add(client);
     this.clientsTotal++;
     this.log.info('client_connect', {
@@ -314,6 +317,7 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
         bitrate: src.bitrate(),
         lastError: src.lastError === undefined ? null : src.lastError,
         positionNs: src.lastTimestamp,
+        source: src.remote ? { address: src.remote.address, port: src.remote.port } : null,
       },
       tracks: (h?.tracks ?? []).map((t) => {
         const o: MountSnapshot['tracks'][number] = { number: t.number, kind: t.kind, codecId: t.codecId };
@@ -336,6 +340,7 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
       skips: this.skips,
       drops: this.drops,
       refused: this.refused,
+      maxClients: this.config.maxClients,
       inputEnded: this.inputEnded,
       history: {
         bytes: st.historyBytes,
@@ -358,6 +363,8 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
           lagMs: Math.round(c.sub.lagNs / 1e6),
           skips: c.sub.skips,
           state: c.sub.state as ClientSnapshot['state'],
+          userAgent: c.userAgent ?? null,
+          proxy: addressSource(c.socket) === 'peer' ? null : peerAddress(c.socket),
         });
       }
       snap.clientList = list;
