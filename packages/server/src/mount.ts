@@ -186,12 +186,17 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
       this.start(socket, head);
       return;
     }
-    if (this.pending.length >= this.pendingPruneAt) {
-      this.pending = this.pending.filter((p) => !p.socket.destroyed);
-      this.pendingPruneAt = Math.max(PENDING_PRUNE_MIN, 2 * this.pending.length);
-    }
+    if (this.pending.length >= this.pendingPruneAt) this.prunePending();
     socket.on('end', onPendingSocketEnd);
     this.pending.push({ socket, head });
+  }
+
+  /** Drops the requests that gave up while waiting (closed sockets); returns how many still wait. The
+   *  client limits call it before refusing, so a viewer that left frees its slot at once. */
+  prunePending(): number {
+    this.pending = this.pending.filter((p) => !p.socket.destroyed);
+    this.pendingPruneAt = Math.max(PENDING_PRUNE_MIN, 2 * this.pending.length);
+    return this.pending.length;
   }
 
   private takePending(): PendingClient[] {

@@ -488,14 +488,18 @@ export class MkvServer implements ConnectionHandler, RouteContext {
   }
 
   admit(mount: Mount, socket: Socket, isHead = false): Refusal | undefined {
-    // Viewers waiting for a header count too: the waiting lists are bounded by the same limits (closed
-    // requests still in a list until it is next pruned count until then).
+    // Viewers waiting for a header count too: the waiting lists are bounded by the same limits. Requests
+    // that gave up while waiting are dropped from the lists before anyone is refused.
     let total = 0;
     for (const m of this.allMounts()) total += m.viewerCount;
-    if (total >= this.settings.maxClients)
-      return { status: 503, text: 'too many clients: the server is full, try again later\n' };
+    if (total >= this.settings.maxClients) {
+      total = 0;
+      for (const m of this.allMounts()) total += m.clients.size + m.prunePending();
+      if (total >= this.settings.maxClients)
+        return { status: 503, text: 'too many clients: the server is full, try again later\n' };
+    }
     const mountMax = mount.config.maxClients;
-    if (mountMax > 0 && mount.viewerCount >= mountMax)
+    if (mountMax > 0 && mount.viewerCount >= mountMax && mount.clients.size + mount.prunePending() >= mountMax)
       return { status: 503, text: `too many clients: /${mount.name} is full, try again later\n` };
     const perIp = this.perIp;
     if (perIp) {
