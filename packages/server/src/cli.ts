@@ -32,6 +32,8 @@ const SERVE_EPILOG = `Examples:
   mkvserve remux live-capture.webm fixed.webm
 
 Secrets: --admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN keep the token out of "ps" (--admin-token does not).
+Reload: with --config, SIGHUP (or POST /api/reload with the admin token) reads the file again.
+Behind a proxy, a separate admin listener: the config file's trustedProxies and admin keys (mkvserve.example.yaml).
 Exit codes: 0 done; 1 usage, configuration or runtime error (one line on stderr); 2 damaged input (inspect, remux).`;
 
 /** Serve flags that are server settings: flag -> key of SERVER_DEFAULTS. */
@@ -152,7 +154,8 @@ function serveBuilder(y: Argv, cfg: typeof ConfigModule): Argv {
     })
     .option('admin-token-file', {
       type: 'string',
-      describe: 'File holding the bearer token of /api/status and /metrics (or set $MKVSERVE_ADMIN_TOKEN)',
+      describe:
+        'File holding the bearer token of the management API, /api/status and /metrics (or set $MKVSERVE_ADMIN_TOKEN)',
       group: 'Security:',
     })
     .option('admin-token', {
