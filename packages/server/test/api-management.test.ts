@@ -293,3 +293,45 @@ t.test('a separate admin listener: the API, status and metrics there, not on the
   });
   await t.rejects(busy.start(), { message: /already in use.*server\.admin\.port/ });
 });
+
+t.test('tokens from a file and the environment never reach the API, status, metrics, pages or the log', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { resolveConfigFrom } = await import('../src/config.js');
+  const dir = mkdtempSync(join(tmpdir(), 'mkvserve-secrets-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'admin'), 'FILE-ADMIN-SECRET\n');
+  writeFileSync(join(dir, 'a'), 'FILE-MOUNT-SECRET\n');
+  const config = resolveConfigFrom(
+    [
+      {
+        server: { port: 0, adminTokenFile: join(dir, 'admin') },
+        mounts: {
+          a: { input: FIX('vp9-opus.webm'), loop: true, speed: 2, tokenFile: join(dir, 'a') },
+          b: { input: FIX('vp8-vorbis.webm'), loop: true, speed: 2, tokenEnv: 'B_TOKEN' },
+        },
+      },
+    ],
+    { env: { B_TOKEN: 'ENV-MOUNT-SECRET' } },
+  );
+  const lines: string[] = [];
+  const s = new MkvServer({ config, log: createLogger({ stream: { write: (l: string) => lines.push(l) } }) });
+  await s.start();
+  t.teardown(() => s.stop(0));
+  const admin = 'FILE-ADMIN-SECRET';
+  t.equal((await api(s.port, 'GET', '/api/mounts', admin)).status, 200, 'the token from the file works');
+  const v = await view(s.port, '/b');
+  t.teardown(() => v.sock.destroy());
+  const texts: string[] = [];
+  for (const path of ['/api/mounts', '/api/mounts/a', '/api/mounts/b', '/api/clients', '/api/status', '/metrics'])
+    texts.push((await api(s.port, 'GET', path, admin)).text);
+  texts.push((await rawRequest(s.port, 'GET / HTTP/1.1\r\nAccept: text/html\r\n\r\n', 2000)).body.toString());
+  texts.push((await api(s.port, 'POST', '/api/mounts/a/restart', admin)).text);
+  texts.push((await api(s.port, 'DELETE', '/api/clients/999999', admin)).text);
+  texts.push(JSON.stringify(s.status()));
+  for (const text of [...texts, lines.join('')])
+    for (const secret of ['FILE-ADMIN-SECRET', 'FILE-MOUNT-SECRET', 'ENV-MOUNT-SECRET'])
+      t.notOk(text.includes(secret), `${secret} not in ${text.slice(0, 40).replace(/\s+/g, ' ')}...`);
+  t.ok(lines.length > 3, 'the log was written');
+});
