@@ -172,7 +172,7 @@ export class MkvServer implements ConnectionHandler, RouteContext {
   readonly cors: string | undefined;
   private running: ResolvedConfig;
   private settings: ServerConfig;
-  private readonly hooks: Map<string, MountHooks>;
+  private hooks: Map<string, MountHooks>;
   private readonly createDemuxer: DemuxerFactory;
   private readonly reloader: Reloader | undefined;
   private readonly net: net.Server;
@@ -566,7 +566,7 @@ export class MkvServer implements ConnectionHandler, RouteContext {
       if (this.stopping) throw new ServerStoppingError();
       const old = this.mounts.get(name);
       if (!old) return undefined;
-      await this.preflight([old.config]);
+      await this.preflight([old.config], this.hooks, [name]);
       if (this.stopping) throw new ServerStoppingError();
       const fresh = this.createMount(old.config);
       this.mounts.set(name, fresh); // same position in the Map
@@ -618,11 +618,17 @@ export class MkvServer implements ConnectionHandler, RouteContext {
       if (this.stopping) throw new ServerStoppingError();
       if (next.mounts.length === 0)
         throw new ConfigError([{ path: 'mounts', message: 'at least one mount is needed' }]);
-      for (const [n, h] of Object.entries(hooks ?? {})) this.hooks.set(n, h);
+      const nextHooks = new Map(this.hooks);
+      for (const [n, h] of Object.entries(hooks ?? {})) nextHooks.set(n, h);
       const plan = planReload(this.running, next);
       const starting = new Set([...plan.added, ...plan.restarted]);
-      await this.preflight(plan.config.mounts.filter((m) => starting.has(m.name)));
+      await this.preflight(
+        plan.config.mounts.filter((m) => starting.has(m.name)),
+        nextHooks,
+        plan.restarted,
+      );
       if (this.stopping) throw new ServerStoppingError();
+      this.hooks = nextHooks;
       this.applyServerSettings(plan.config.server, plan.serverApplied);
       const old = new Map(this.mounts);
       const toRun: Mount[] = [];
@@ -673,13 +679,22 @@ export class MkvServer implements ConnectionHandler, RouteContext {
     return run;
   }
 
-  /** Checks the inputs of mounts about to start; throws a ConfigError naming each one that cannot be used. */
-  private async preflight(mounts: MountConfig[]): Promise<void> {
+  /** Checks the inputs of mounts about to start (`reopening`: those that had one already); throws a
+   *  ConfigError naming each one that cannot be used. */
+  private async preflight(mounts: MountConfig[], hooks = this.hooks, reopening: string[] = []): Promise<void> {
     const issues: ConfigIssue[] = [];
     for (const m of mounts) {
-      if (this.hooks.get(m.name)?.open) continue;
+      if (hooks.get(m.name)?.open) continue;
+      const kind = inputKindFor(m.input);
+      if (kind?.reopenable === false && reopening.includes(m.name)) {
+        issues.push({
+          path: `mounts.${m.name}.input`,
+          message: `${m.input === '-' ? 'stdin' : m.input} cannot be opened a second time: restart the process to change this mount`,
+        });
+        continue;
+      }
       try {
-        await inputKindFor(m.input)?.preflight?.(m.input);
+        await kind?.preflight?.(m.input);
       } catch (err) {
         issues.push({ path: `mounts.${m.name}.input`, message: (err as Error).message });
       }

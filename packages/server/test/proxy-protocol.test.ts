@@ -5,6 +5,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import {
+  MAX_PROXY_READS,
   MAX_PROXY_V1_BYTES,
   MAX_PROXY_V2_BYTES,
   PROXY_V2_SIGNATURE,
@@ -138,6 +139,14 @@ t.test('v2 errors: version, command, short address block, oversized header', asy
   // The announced length is checked before anything is waited for: no 64 KiB buffer for a liar.
   const huge = Uint8Array.from([...PROXY_V2_SIGNATURE, 0x21, 0x11, 0xff, 0xff]);
   bad(huge, new RegExp(`at most ${MAX_PROXY_V2_BYTES}`));
+  // A v2 header with 1 KiB of TLVs, one byte per read: cut off after MAX_PROXY_READS reads.
+  const big = v2(1, 0x11, [1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2], new Array<number>(1024).fill(0));
+  const r = feed(
+    big,
+    Array.from({ length: big.length - 1 }, (_, i) => i + 1),
+  );
+  t.same(r.kind === 'error' && r.reason, `PROXY header sent in more than ${MAX_PROXY_READS} pieces`);
+  t.equal(feed(big, [100, 600]).kind, 'ok', 'the same header in three reads is fine');
 });
 
 t.test('HTTP that starts like a header is HTTP; untrusted-peer detection', async (t) => {

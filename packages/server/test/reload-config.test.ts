@@ -255,3 +255,20 @@ t.test('without --config: POST /api/reload is 409, SIGHUP warns and the server k
   t.equal(run.child.exitCode, null, 'SIGHUP did not end the process');
   t.equal((await rawRequest(port, 'GET /stream HTTP/1.1\r\n\r\n', 500)).status, 200);
 });
+
+t.test('a mount reading stdin cannot be restarted (it cannot be opened twice): 422, nothing changes', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const run = runCli(['-', '--port', '0', '--log-format', 'json'], {
+    stdin: 'pipe',
+    env: { MKVSERVE_ADMIN_TOKEN: 'ENV-ADMIN' },
+  });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  // A pipe that stays open: the first file, then nothing (the server keeps serving what it has).
+  run.child.stdin!.write(readFileSync(FIX('vp9-opus.webm')));
+  const port = Number(new URL(await run.url).port);
+  const r = await api(port, 'POST', '/api/mounts/stream/restart', 'ENV-ADMIN');
+  t.equal(r.status, 422);
+  t.match(r.json['issues'], [{ path: 'mounts.stream.input', message: /stdin cannot be opened a second time/ }]);
+  t.equal(events(run, 'mount_restart').length, 0, 'not restarted');
+  run.child.stdin!.end();
+});

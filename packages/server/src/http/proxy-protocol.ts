@@ -3,8 +3,8 @@
 // client's bytes. Version 1 is a text line (`PROXY TCP4 1.2.3.4 5.6.7.8 1234 80\r\n`, at most 107 bytes),
 // version 2 a binary block (a 12-byte signature, a version/command byte, a family byte, a 16-bit length,
 // the addresses, then TLVs we skip). The reader is bounded: v1 is at most 107 bytes and v2 at most
-// MAX_PROXY_V2_BYTES, read incrementally (a header may arrive in pieces); the connection's head deadline
-// covers it. The header is only read from trusted proxies (./client-address.ts); from anyone else it is
+// MAX_PROXY_V2_BYTES, read incrementally (a header may arrive in pieces, at most MAX_PROXY_READS); the
+// connection's head deadline covers it. The header is only read from trusted proxies (./client-address.ts); from anyone else it is
 // refused (startsLikeProxyHeader).
 // Reference: https://www.haproxy.org/download/2.6/doc/proxy-protocol.txt
 
@@ -20,6 +20,9 @@ export const MAX_PROXY_V1_BYTES = 107;
 /** Longest v2 header accepted (16-byte fixed part + addresses + TLVs). HAProxy's TLVs (ALPN, authority,
  *  unique id, SSL details) fit in far less. */
 export const MAX_PROXY_V2_BYTES = 4096;
+/** Most reads a header may arrive in: a proxy writes it at once, and every read costs the event loop
+ *  (like MAX_HEAD_READS for request heads). */
+export const MAX_PROXY_READS = 128;
 
 export interface ProxyEndpoint {
   address: string;
@@ -61,14 +64,17 @@ function prefixState(b: Uint8Array, len: number, prefix: Uint8Array): 'match' | 
   return n === prefix.length ? 'match' : 'partial';
 }
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * Reads an optional PROXY header at the start of a connection. Push each read; the answer says whether
  * more bytes are needed, that there is no header (the bytes are HTTP), that the header is malformed, or
  * the header and what follows it. At most the header's bound is ever held.
  */
 export class ProxyHeaderReader {
-  private buf: Uint8Array = new Uint8Array(0);
+  private buf: Uint8Array = EMPTY;
   private size = 0;
+  private reads = 0;
 
   /** Bytes received so far. */
   get received(): number {
@@ -86,12 +92,17 @@ export class ProxyHeaderReader {
     }
     const len = b.length;
     const res = this.classify(b, len);
+    if (res.kind === 'incomplete' && ++this.reads >= MAX_PROXY_READS) {
+      this.buf = EMPTY;
+      this.size = 0;
+      return error(`PROXY header sent in more than ${MAX_PROXY_READS} pieces`);
+    }
     if (res.kind === 'incomplete') {
       // Held: at most MAX_PROXY_V1_BYTES or the announced v2 length (classify checks both).
       this.buf = b === chunk ? chunk.slice() : b;
       this.size = len;
     } else {
-      this.buf = new Uint8Array(0);
+      this.buf = EMPTY;
       this.size = 0;
     }
     return res;
