@@ -16,7 +16,6 @@ import type { RequestHead } from './http/parser.js';
 import { adminAccess, isLoopbackHost } from './http/auth.js';
 import type { AdminAccess } from './http/auth.js';
 import { Flusher } from './http/stream.js';
-import type { StreamClient } from './http/stream.js';
 import {
   ProxyTrust,
   addressSource,

@@ -5,10 +5,13 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import net from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MkvServer } from '../src/server.js';
 import type { MkvServerOptions } from '../src/server.js';
 import { createLogger } from '../src/log.js';
+import { resolveConfigFrom } from '../src/config.js';
 import type { MountStatus, ClientStatus } from '../src/status.js';
 import { FIX, ffmpegErrors, hasFfmpeg, parseMedia, rawRequest, waitFor } from '../testlib/helpers.js';
 
@@ -295,10 +298,6 @@ t.test('a separate admin listener: the API, status and metrics there, not on the
 });
 
 t.test('tokens from a file and the environment never reach the API, status, metrics, pages or the log', async (t) => {
-  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { resolveConfigFrom } = await import('../src/config.js');
   const dir = mkdtempSync(join(tmpdir(), 'mkvserve-secrets-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'admin'), 'FILE-ADMIN-SECRET\n');
