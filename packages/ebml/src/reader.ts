@@ -445,9 +445,32 @@ export class EbmlReader {
       if (sp > 0 && this.ends[sp - 1] === pos) this.closeFinished(pos);
     }
     if (this.crcActive > 0) {
-      for (let k = 0; k < this.sp; k++) if (this.crcExp[k] >= 0) this.hashTo(k, pos);
+      // A header held for the next chunk may be the element that ends an unknown-size master (the next
+      // Cluster): its bytes are hashed into such a master only once it is known to be a child (hashHeld).
+      const held = this.mode === M_HEADER && this.hdrFill > 0 ? this.hdrOffset : pos;
+      for (let k = 0; k < this.sp; k++) {
+        if (this.crcExp[k] >= 0) this.hashTo(k, this.els[k]!.size < 0 ? Math.min(pos, held) : pos);
+      }
     }
     return i;
+  }
+
+  /**
+   * After a header assembled across chunks was placed: the bytes of it that came from earlier chunks
+   * (kept in `hdr`) belong to every unknown-size master still open with a CRC-32 being checked; hash them
+   * from the copy so the result does not depend on where the input was cut.
+   */
+  private hashHeld(): void {
+    const startAbs = this.procStartAbs;
+    for (let k = 0; k < this.sp; k++) {
+      if (this.crcExp[k] < 0) continue;
+      const from = this.crcFrom[k];
+      if (from >= startAbs || from < this.hdrOffset) continue;
+      const to = Math.min(startAbs, this.ends[k]);
+      if (to <= from) continue;
+      this.crcVal[k] = crc32Update(this.crcVal[k], this.hdr, from - this.hdrOffset, to - this.hdrOffset);
+      this.crcFrom[k] = to;
+    }
   }
 
   /** Closes every open master whose data ends at `abs`. */
@@ -564,7 +587,9 @@ export class EbmlReader {
     this.hdrFill = 0;
     const id = readId(h, 0, idLen);
     const size = readSize(h, idLen, need - idLen);
-    return this.element(buf, i, len, this.hdrOffset, id, idLen, need, size);
+    const next = this.element(buf, i, len, this.hdrOffset, id, idLen, need, size);
+    if (this.crcActive > 0) this.hashHeld();
+    return next;
   }
 
   /**
