@@ -2,11 +2,12 @@
 // group per defect: CRC-32 of an unknown-size Cluster that depended on where the input was cut (issue 8
 // item 19), frames of tracks no header announced (item 17), and a zlib decompression bomb (item 18).
 import t from 'tap';
+import type { Test as TapTest } from 'tap';
 import { crc32 } from '../src/crc32.js';
 import { EbmlReader } from '../src/reader.js';
 import type { EbmlReaderOptions } from '../src/reader.js';
 import { MatroskaDemuxer } from '../src/matroska/demuxer.js';
-import type { DemuxerOptions } from '../src/matroska/demuxer.js';
+import type { DemuxerOptions, DemuxStats } from '../src/matroska/demuxer.js';
 import { Id } from '../src/schema.generated.js';
 import { bytes, cat, ebmlHeader, el, loadView, mulberry32, uint } from '../testlib/build.js';
 
@@ -131,4 +132,155 @@ t.test('unknown-size Cluster with a CRC-32 ended by a header split anywhere (syn
     t.equal(badWhole.filter((l) => l.startsWith('error CRC_MISMATCH')).length, 1, 'one CRC_MISMATCH');
     for (let a = 1; a < badDoc.length; a++) t.same(readerLog(split(badDoc, [a])), badWhole, `bad CRC: split at ${a}`);
   }
+});
+
+// ---- item 17: every frame belongs to an announced track ---------------------------------------------
+
+interface Announced {
+  headers: number[][];
+  frames: { track: number; size: number }[];
+  errors: { code: string; offset: number; message: string }[];
+  stats: DemuxStats;
+  /** Frames whose track number no header announced before them. */
+  strays: number;
+}
+
+function announced(chunks: readonly Uint8Array[]): Announced {
+  const r: Omit<Announced, 'stats'> = { headers: [], frames: [], errors: [], strays: 0 };
+  let current = new Set<number>();
+  const d = new MatroskaDemuxer({
+    onHeader: (h) => {
+      r.headers.push(h.tracks.map((x) => x.number));
+      current = new Set(h.tracks.map((x) => x.number));
+    },
+    onFrame: (f) => {
+      if (!current.has(f.track)) r.strays++;
+      r.frames.push({ track: f.track, size: f.data.length });
+    },
+    onError: (e) => r.errors.push({ code: e.code, offset: e.offset, message: e.message }),
+  });
+  for (const c of chunks) d.push(c);
+  d.end();
+  return { ...r, stats: d.stats };
+}
+
+/** The same result byte by byte and for random chunkings. */
+function sameForChunkings(t: TapTest, buf: Uint8Array, whole: Announced): void {
+  t.same(announced(Array.from(buf, (_, i) => buf.subarray(i, i + 1))), whole, 'byte by byte');
+  const rand = mulberry32(buf.length);
+  for (let k = 0; k < 5; k++) t.same(announced(randomChunks(buf, rand, 300)), whole, `random chunking ${k}`);
+}
+
+t.test('second-tracks.webm: a second Tracks is reported and ignored; its tracks never reach onFrame', async (t) => {
+  const buf = repro('second-tracks.webm');
+  const r = announced([buf]);
+  t.same(r.headers, [[1]], 'one header, announcing track 1');
+  t.equal(r.strays, 0, 'no frame of an undeclared track');
+  t.same(
+    r.frames.map((f) => f.track),
+    [1, 1],
+    'the frames of track 1',
+  );
+  t.same(
+    r.errors.map((e) => `${e.code}@${e.offset}`),
+    ['UNSUPPORTED@120', 'INVALID_BLOCK@172', 'INVALID_BLOCK@182'],
+    'the late Tracks, then one error per undeclared track number',
+  );
+  t.match(r.errors[0].message, /second Tracks element .* ignored: blocks of the tracks it adds \(2, 3\) are dropped/);
+  t.equal(r.stats.undeclaredTrackBlocks, 3, 'every dropped block is counted');
+  t.equal(r.stats.frames, 2);
+  sameForChunkings(t, buf, r);
+});
+
+t.test('duplicate-tracknumber.webm: the header carries each track number once (the first entry)', async (t) => {
+  const buf = repro('duplicate-tracknumber.webm');
+  const headers: number[][] = [];
+  const d = new MatroskaDemuxer({ onHeader: (h) => headers.push(h.tracks.map((x) => x.number)) });
+  d.push(buf);
+  d.end();
+  t.same(headers, [[1]], 'track 1 announced once');
+  t.same(
+    d.header?.tracks.map((x) => x.number),
+    [1],
+    'demuxer.header too',
+  );
+  const r = announced([buf]);
+  t.ok(
+    r.errors.some(
+      (e) => e.code === 'INVALID_VALUE' && /duplicate TrackNumber 1: the first entry is used/.test(e.message),
+    ),
+    'the duplicate is reported',
+  );
+  t.equal(r.strays, 0, 'no frame of an undeclared track');
+  t.ok(r.frames.length > 50, `${r.frames.length} frames of track 1`);
+  t.equal(r.stats.undeclaredTrackBlocks, 113, 'blocks of track 2 (declared by the damaged entry only) counted');
+  sameForChunkings(t, buf, r);
+});
+
+t.test('spliced-files.mkv: frames of the spliced-in Segment are dropped and counted', async (t) => {
+  const buf = repro('spliced-files.mkv');
+  const r = announced([buf]);
+  t.same(r.headers, [[1]], 'one header: the first file (A_AC3)');
+  t.equal(r.strays, 0, 'no frame of an undeclared track');
+  // The first file is mkvmerge's fixed-lacing AC-3 (94 frames of 384 bytes); the spliced-in Segment
+  // redefines track 1 as VP8 and adds 2, 3, 4: none of its frames may pass as AC-3 frames of track 1.
+  t.equal(r.frames.length, 94, 'the 94 AC-3 frames of the first file');
+  t.ok(
+    r.frames.every((f) => f.track === 1 && f.size === 384),
+    'every frame is an AC-3 frame',
+  );
+  t.equal(r.stats.undeclaredTrackBlocks, 224, 'the spliced-in blocks are counted');
+  t.match(
+    r.errors.map((e) => e.message),
+    [
+      /Segment inside CuePoint/,
+      /second Info element/,
+      /second Tracks element .* adds \(2, 3, 4\) are dropped; tracks it redefines \(1\) are withdrawn/,
+      /track number 2, which the header does not declare/,
+      /track 1, redefined by a later Tracks element, dropped/,
+      /track number 3/,
+      /track number 4/,
+    ],
+  );
+  sameForChunkings(t, buf, r);
+});
+
+t.test('late Tracks: identical entries keep flowing, a new EBML header still announces a new layout', async (t) => {
+  const info = el(Id.Info, [uint(Id.TimestampScale, 1_000_000)]);
+  const entry = (n: number, codec: string) =>
+    el(Id.TrackEntry, [
+      uint(Id.TrackNumber, n),
+      uint(Id.TrackType, 2),
+      el(Id.CodecID, new TextEncoder().encode(codec)),
+    ]);
+  const block = (n: number, ts: number) => el(Id.SimpleBlock, bytes(0x80 | n, 0, ts, 0x80, 0xaa));
+  const clusterOf = (ts: number, ...blocks: Uint8Array[]) => el(Id.Cluster, [uint(Id.Timestamp, ts), ...blocks]);
+  const seg = (...body: Uint8Array[]) => el(Id.Segment, body, { unknown: true });
+  const same = cat([
+    ebmlHeader(),
+    seg(
+      info,
+      el(Id.Tracks, [entry(1, 'A_OPUS'), entry(2, 'A_VORBIS')]),
+      clusterOf(0, block(1, 0), block(2, 1)),
+      el(Id.Tracks, [entry(1, 'A_OPUS'), entry(2, 'A_FLAC')]),
+      clusterOf(10, block(1, 0), block(2, 1)),
+    ),
+  ]);
+  const r = announced([same]);
+  t.same(r.headers, [[1, 2]]);
+  t.same(
+    r.frames.map((f) => f.track),
+    [1, 2, 1],
+    'track 1 (declared the same way) goes on; track 2 (now FLAC) is withdrawn',
+  );
+  t.equal(r.stats.undeclaredTrackBlocks, 1);
+  // Two files one after the other (cat a.webm b.webm): a new EBML header announces the new layout.
+  const second = cat([ebmlHeader(), seg(info, el(Id.Tracks, [entry(3, 'A_OPUS')]), clusterOf(0, block(3, 0)))]);
+  const both = announced([cat([same, second])]);
+  t.same(both.headers, [[1, 2], [3]], 'a second header after a new EBML header');
+  t.same(
+    both.frames.map((f) => f.track),
+    [1, 2, 1, 3],
+  );
+  t.equal(both.strays, 0);
 });
