@@ -3,13 +3,15 @@
 // item 19), frames of tracks no header announced (item 17), and a zlib decompression bomb (item 18).
 import t from 'tap';
 import type { Test as TapTest } from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
 import { crc32 } from '../src/crc32.js';
+import { DEFAULT_INFLATE_BUDGET } from '../src/matroska/content-encoding.js';
 import { EbmlReader } from '../src/reader.js';
 import type { EbmlReaderOptions } from '../src/reader.js';
 import { MatroskaDemuxer } from '../src/matroska/demuxer.js';
 import type { DemuxerOptions, DemuxStats } from '../src/matroska/demuxer.js';
 import { Id } from '../src/schema.generated.js';
-import { bytes, cat, ebmlHeader, el, loadView, mulberry32, uint } from '../testlib/build.js';
+import { bytes, cat, ebmlHeader, el, loadView, mulberry32, uint, zlibBomb } from '../testlib/build.js';
 
 const repro = (name: string): Uint8Array => loadView('repro/' + name);
 
@@ -283,4 +285,67 @@ t.test('late Tracks: identical entries keep flowing, a new EBML header still ann
     [1, 2, 1, 3],
   );
   t.equal(both.strays, 0);
+});
+
+// ---- item 18: decompression bomb ----------------------------------------------------------------------
+
+t.test('zlib bomb: total inflate work is bounded, past the budget a typed error (item 18)', async (t) => {
+  const inputs: [string, Uint8Array][] = [['generated 200 x 9 MB', zlibBomb()]];
+  if (existsSync('/work/shared/repro/zlib-200x9MB.mkv')) {
+    inputs.push([
+      '../shared/repro/zlib-200x9MB.mkv',
+      new Uint8Array(readFileSync('/work/shared/repro/zlib-200x9MB.mkv')),
+    ]);
+  }
+  const { ratio, burst } = DEFAULT_INFLATE_BUDGET;
+  for (const [name, buf] of inputs) {
+    const started = performance.now();
+    const whole = demuxLog([buf]);
+    const d = new MatroskaDemuxer({});
+    d.push(buf);
+    d.end();
+    const ms = performance.now() - started;
+    t.comment(`${name}: ${buf.length} bytes, two demux passes in ${ms.toFixed(0)} ms, ${JSON.stringify(d.stats)}`);
+    const stats = d.stats;
+    t.ok(
+      stats.inflatedBytes <= burst + ratio * buf.length,
+      `${name}: inflated ${stats.inflatedBytes} bytes <= ${burst} + ${ratio} x ${buf.length} input bytes`,
+    );
+    t.equal(stats.frames + stats.inflateBudgetDrops, 200, `${name}: every frame delivered or dropped and counted`);
+    t.ok(stats.inflateBudgetDrops >= 190, `${name}: ${stats.inflateBudgetDrops} frames dropped`);
+    const errors = whole.filter((l) => l.startsWith('error'));
+    t.equal(errors.length, 1, `${name}: one error`);
+    t.match(errors[0], /^error DECOMPRESSION@\d+ track 1: zlib inflate budget used up .* dropped/);
+    // The budget refills by input offsets, not by chunks: the same callbacks for any chunking.
+    const rand = mulberry32(18);
+    for (let k = 0; k < 3; k++) t.same(demuxLog(randomChunks(buf, rand, 70_000)), whole, `${name}: chunking ${k}`);
+  }
+});
+
+t.test('inflate budget: options, legit zlib tracks untouched', async (t) => {
+  const bomb = zlibBomb(20, 1_000_000);
+  const count = (opts: DemuxerOptions) => {
+    const d = new MatroskaDemuxer({}, opts);
+    d.push(bomb);
+    d.end();
+    return d.stats;
+  };
+  // Each frame inflates 1 MB from ~1 KB; one is inflated only when the budget covers 1040 x its size.
+  t.equal(count({ inflateBudget: { burst: 64 << 20 } }).frames, 20, 'a 64 MiB burst covers 20 MB');
+  const def = count({});
+  t.ok(def.frames >= 10 && def.frames < 20, `default 16 MiB burst: ${def.frames} frames`);
+  t.ok(def.inflatedBytes <= DEFAULT_INFLATE_BUDGET.burst + 8 * bomb.length);
+  t.equal(def.frames + def.inflateBudgetDrops, 20);
+  const small = count({ inflateBudget: { ratio: 0, burst: 0 }, maxDecompressedSize: 3_000_000 });
+  t.equal(small.frames, 2, 'the burst is never below maxDecompressedSize (3 MB: two frames)');
+  t.equal(small.inflatedBytes, 2_000_000);
+  t.throws(() => new MatroskaDemuxer({}, { inflateBudget: { ratio: -1 } }), RangeError);
+  t.throws(() => new MatroskaDemuxer({}, { inflateBudget: { burst: Infinity } }), RangeError);
+  // A real zlib file (mkvmerge --compression zlib): nothing dropped, everything inflated.
+  const d = new MatroskaDemuxer({});
+  d.push(loadView('mkvmerge-zlib.mkv'));
+  d.end();
+  t.equal(d.stats.inflateBudgetDrops, 0);
+  t.equal(d.stats.frames, 78);
+  t.ok(d.stats.inflatedBytes > 0);
 });

@@ -24,7 +24,13 @@ import { Id } from '../schema.generated.js';
 import { readSize, vintLength } from '../vint.js';
 import { codecFrameDuration } from './codec-duration.js';
 import type { CodecFrameDuration } from './codec-duration.js';
-import { DEFAULT_MAX_DECOMPRESSED_SIZE, decodeContent, planContentDecoding } from './content-encoding.js';
+import {
+  DEFAULT_INFLATE_BUDGET,
+  DEFAULT_MAX_DECOMPRESSED_SIZE,
+  decodeContent,
+  MAX_DEFLATE_RATIO,
+  planContentDecoding,
+} from './content-encoding.js';
 import type { ContentDecodingPlan } from './content-encoding.js';
 import { readLaceSizes } from './lacing.js';
 import { parseAttachments, parseChapters, parseCues, parseInfo, parseTags, parseTracks } from './metadata.js';
@@ -59,6 +65,12 @@ export interface DemuxHandler {
 export interface DemuxerOptions {
   /** Cap on the inflated size of one zlib-compressed frame (default 10,000,000 bytes). */
   maxDecompressedSize?: number;
+  /**
+   * Total zlib inflate work (a token bucket, see DEFAULT_INFLATE_BUDGET): `burst` bytes at once (default
+   * 16 MiB, never below maxDecompressedSize), refilled by `ratio` bytes per input byte (default 8). A frame
+   * that does not fit is dropped with one DECOMPRESSION error per track (then counted in stats).
+   */
+  inflateBudget?: { ratio?: number; burst?: number };
   /** Options passed to the EbmlReader (limits, ...). */
   reader?: EbmlReaderOptions;
   /** Bytes collected before deciding what non-EBML input looks like (default 4096). */
@@ -80,6 +92,8 @@ export interface DemuxStats {
   undeclaredTrackBlocks: number;
   /** Bytes produced by inflating zlib-compressed frames (bounded by the inflate budget). */
   inflatedBytes: number;
+  /** Compressed frames dropped because the inflate budget could not cover them. */
+  inflateBudgetDrops: number;
 }
 
 /** Whether a later TrackEntry describes the same track as the announced one (same decoder set-up). */
@@ -99,6 +113,8 @@ interface TrackState {
   readonly defaultDuration: number | undefined;
   /** Content encodings to undo on frames (undefined when none). */
   readonly steps: ContentDecodingPlan['steps'] | undefined;
+  /** A zlib step among them: inflating is charged to the inflate budget. */
+  readonly inflates: boolean;
   /** Frame durations from the codec when the track has no DefaultDuration (undefined: none known). */
   readonly codec: CodecFrameDuration | undefined;
 }
@@ -122,6 +138,13 @@ export class MatroskaDemuxer {
   private readonly h: DemuxHandler;
   private readonly reader: EbmlReader;
   private readonly maxDecompressed: number;
+  private readonly inflateRatio: number;
+  private readonly inflateBurst: number;
+  /** Inflate budget left (bytes), refilled up to the input offset `inflateRefilledTo`. */
+  private inflateTokens: number;
+  private inflateRefilledTo = 0;
+  /** Tracks whose first budget drop was reported. */
+  private budgetReported = new Set<number>();
   /** Largest streamed binary gathered whole (the reader's maxElementSize: it does not bound streamed ones). */
   private readonly maxPart: number;
   private readonly sniffBytes: number;
@@ -150,7 +173,12 @@ export class MatroskaDemuxer {
   private unknownReported = new Set<number>();
   /** Track numbers a later Tracks element redefined: their blocks are dropped (see lateTracks). */
   private withdrawn = new Set<number>();
-  private readonly counts: DemuxStats = { frames: 0, undeclaredTrackBlocks: 0, inflatedBytes: 0 };
+  private readonly counts: DemuxStats = {
+    frames: 0,
+    undeclaredTrackBlocks: 0,
+    inflatedBytes: 0,
+    inflateBudgetDrops: 0,
+  };
 
   // Cluster state.
   private inCluster = false;
@@ -179,6 +207,18 @@ export class MatroskaDemuxer {
   constructor(handler: DemuxHandler, options: DemuxerOptions = {}) {
     this.h = handler;
     this.maxDecompressed = options.maxDecompressedSize ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
+    const ratio = options.inflateBudget?.ratio ?? DEFAULT_INFLATE_BUDGET.ratio;
+    const burst = options.inflateBudget?.burst ?? DEFAULT_INFLATE_BUDGET.burst;
+    for (const [name, v] of [
+      ['maxDecompressedSize', this.maxDecompressed],
+      ['inflateBudget.ratio', ratio],
+      ['inflateBudget.burst', burst],
+    ] as const) {
+      if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number >= 0, got ${v}`);
+    }
+    this.inflateRatio = ratio;
+    this.inflateBurst = Math.max(burst, this.maxDecompressed);
+    this.inflateTokens = this.inflateBurst;
     this.maxPart = options.reader?.maxElementSize ?? DEFAULT_MAX_ELEMENT_SIZE;
     this.sniffBytes = options.sniffBytes ?? 4096;
     this.reader = new EbmlReader(
@@ -581,7 +621,9 @@ export class MatroskaDemuxer {
       if (plan.encrypted) t.encrypted = true;
       if (t.codecPrivate && plan.codecPrivateSteps.length) {
         try {
-          t.codecPrivate = decodeContent(t.codecPrivate, plan.codecPrivateSteps, this.maxDecompressed);
+          const cp = this.inflate(t.codecPrivate, plan.codecPrivateSteps, offset);
+          if (cp === undefined) throw new EbmlError({ code: 'DECOMPRESSION', message: this.budgetMessage(t.number) });
+          t.codecPrivate = cp;
         } catch (err) {
           const e = err as EbmlError;
           this.error('DECOMPRESSION', `track ${t.number} CodecPrivate: ${e.message}`, offset, [
@@ -596,6 +638,7 @@ export class MatroskaDemuxer {
         info: t,
         defaultDuration: t.defaultDuration,
         steps: plan.steps.length ? plan.steps : undefined,
+        inflates: plan.steps.some((x) => x.compAlgo !== 3),
         codec: t.defaultDuration === undefined ? codecFrameDuration(t) : undefined,
       };
       if (this.trackState(t.number) !== undefined) {
@@ -908,19 +951,60 @@ export class MatroskaDemuxer {
     return Math.floor((samples * 1e9) / (codec.rate * scale)) * scale;
   }
 
+  /** Undoes a frame's content encodings; a frame that cannot be decoded is dropped with an error. */
   private decode(data: Uint8Array, st: TrackState, offset: number, simple: boolean): Uint8Array | undefined {
+    const path = simple ? SIMPLEBLOCK_PATH : BLOCK_PATH;
     try {
-      return decodeContent(data, st.steps!, this.maxDecompressed);
+      if (!st.inflates) return decodeContent(data, st.steps!, this.maxDecompressed);
+      // The block's end (its offset + payload size) marks the input read so far: the same for any chunking.
+      const out = this.inflate(data, st.steps!, offset + data.length);
+      if (out !== undefined) return out;
+      this.counts.inflateBudgetDrops++;
+      if (this.budgetReported.has(st.info.number)) return undefined;
+      this.budgetReported.add(st.info.number);
+      this.error('DECOMPRESSION', this.budgetMessage(st.info.number), offset, path);
     } catch (err) {
       const e = err as EbmlError;
-      this.error(
-        'DECOMPRESSION',
-        `track ${st.info.number}: ${e.message}; frame dropped`,
-        offset,
-        simple ? SIMPLEBLOCK_PATH : BLOCK_PATH,
-      );
-      return undefined;
+      this.error('DECOMPRESSION', `track ${st.info.number}: ${e.message}; frame dropped`, offset, path);
     }
+    return undefined;
+  }
+
+  /**
+   * Runs `steps` (with a zlib step) under the inflate budget, refilled up to input offset `inputEnd`.
+   * A frame is inflated only when the budget covers the most it could inflate to (its size x the deflate
+   * ratio bound, capped at maxDecompressedSize), so no work is ever spent on a frame that is then dropped.
+   * Returns undefined when the budget cannot cover the frame; throws the DECOMPRESSION error of corrupt
+   * data or of a frame above maxDecompressedSize.
+   */
+  private inflate(data: Uint8Array, steps: ContentDecodingPlan['steps'], inputEnd: number): Uint8Array | undefined {
+    if (inputEnd > this.inflateRefilledTo) {
+      this.inflateTokens = Math.min(
+        this.inflateBurst,
+        this.inflateTokens + (inputEnd - this.inflateRefilledTo) * this.inflateRatio,
+      );
+      this.inflateRefilledTo = inputEnd;
+    }
+    const need = Math.min(this.maxDecompressed, data.length * MAX_DEFLATE_RATIO);
+    if (this.inflateTokens < need) return undefined;
+    let out: Uint8Array;
+    try {
+      out = decodeContent(data, steps, this.maxDecompressed);
+    } catch (err) {
+      this.inflateTokens -= need; // the work done, at most
+      throw err;
+    }
+    this.inflateTokens = Math.max(0, this.inflateTokens - out.length);
+    this.counts.inflatedBytes += out.length;
+    return out;
+  }
+
+  private budgetMessage(track: number): string {
+    return (
+      `track ${track}: zlib inflate budget used up (${this.counts.inflatedBytes} bytes inflated; the budget is ` +
+      `${this.inflateBurst} bytes at once, refilled by ${this.inflateRatio} per input byte): compressed frames ` +
+      'that do not fit are dropped (counted in stats.inflateBudgetDrops)'
+    );
   }
 }
 
