@@ -6,7 +6,7 @@
 
 import { crc32Update, CRC32_INIT, crc32Final } from './crc32.js';
 import { EbmlError, type EbmlErrorCode } from './errors.js';
-import { ELEMENT_BY_ID, type ElementInfo } from './schema.generated.js';
+import { ELEMENT_BY_ID, Id, type ElementInfo } from './schema.generated.js';
 import {
   decodeDate,
   decodeFloat,
@@ -124,9 +124,9 @@ interface Tables {
   candFirst: Uint8Array;
 }
 
-const SEGMENT = 0x18538067;
-const CRC32_ID = 0xbf;
-const CLUSTER = 0x1f43b675;
+const SEGMENT = Id.Segment;
+const CRC32_ID = Id.CRC32;
+const CLUSTER = Id.Cluster;
 
 function buildTables(infos: Iterable<ElementInfo>): Tables {
   const t1 = new Array<Rec | undefined>(256).fill(undefined);

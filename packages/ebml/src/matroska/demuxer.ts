@@ -77,7 +77,8 @@ export interface DemuxerOptions {
   sniffBytes?: number;
 }
 
-const EBML_MAGIC = [0x1a, 0x45, 0xdf, 0xa3];
+/** The EBML header's ID bytes: every EBML document starts with them. */
+const EBML_MAGIC = [Id.EBML >>> 24, (Id.EBML >> 16) & 0xff, (Id.EBML >> 8) & 0xff, Id.EBML & 0xff];
 const CLUSTER_PATH = ['Segment', 'Cluster'] as const;
 const SIMPLEBLOCK_PATH = ['Segment', 'Cluster', 'SimpleBlock'] as const;
 const BLOCK_PATH = ['Segment', 'Cluster', 'BlockGroup', 'Block'] as const;
