@@ -5,3 +5,4 @@ export * from '../index.js';
 export * from './demux.js';
 export * from './file-chunks.js';
 export * from './file-sink.js';
+export * from './remux.js';
