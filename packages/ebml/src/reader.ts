@@ -206,7 +206,7 @@ const C_MORE = 2;
 
 /** How far past a resync candidate the confirmation may look (bytes). */
 const LOOKAHEAD = 64 * 1024;
-const EMPTY = new Uint8Array(0);
+const EMPTY = /* @__PURE__ */ new Uint8Array(0);
 
 function hex(id: number): string {
   return '0x' + id.toString(16).toUpperCase();

@@ -10,7 +10,7 @@ import { idLength, sizeLength, writeId, writeSize, writeUnknownSize, UNKNOWN_SIZ
 /** A value the writer can encode (same shapes as the reader produces). */
 export type EncodableValue = number | bigint | string | Uint8Array;
 
-const textEncoder = new TextEncoder();
+const textEncoder = /* @__PURE__ */ new TextEncoder();
 
 function encodeError(message: string): EbmlError {
   return new EbmlError({ code: 'ENCODE', message });

@@ -14,7 +14,7 @@ const FLAG_INVISIBLE = 0x08;
 const FLAG_DISCARDABLE = 0x01;
 
 /** Reused scratch writer for BlockGroup trailers (the result is always copied out). */
-const scratch = new ByteWriter(256);
+const scratch = /* @__PURE__ */ new ByteWriter(256);
 
 function encodeFail(message: string): EbmlError {
   return new EbmlError({ code: 'ENCODE', message });

@@ -17,7 +17,7 @@ export const DEFAULT_MAX_DECOMPRESSED_SIZE = 10_000_000;
  */
 export const DEFAULT_INFLATE_BUDGET = { ratio: 8, burst: 16 * 1024 * 1024 } as const;
 
-/** Largest deflate expansion ratio (a deflate stream cannot expand more than ~1032:1). */
+/** @internal Largest deflate expansion ratio (a deflate stream cannot expand more than ~1032:1). */
 export const MAX_DEFLATE_RATIO = 1040;
 
 /** Scope bits of ContentEncodingScope. */

@@ -121,7 +121,15 @@ interface TrackState {
 }
 
 /** Level-1 masters whose subtree is collected and parsed as a whole. */
-const COLLECTED = new Set<number>([Id.EBML, Id.Info, Id.Tracks, Id.Cues, Id.Chapters, Id.Tags, Id.Attachments]);
+const COLLECTED = /* @__PURE__ */ new Set<number>([
+  Id.EBML,
+  Id.Info,
+  Id.Tracks,
+  Id.Cues,
+  Id.Chapters,
+  Id.Tags,
+  Id.Attachments,
+]);
 
 function emptyEbmlHeader(): EbmlHeaderInfo {
   return {

@@ -85,7 +85,7 @@ export function encodeDurationSlot(durationNs: number, timestampScale: number): 
   return w.finish();
 }
 
-const VIDEO_KNOWN = new Set([
+const VIDEO_KNOWN = /* @__PURE__ */ new Set([
   'PixelWidth',
   'PixelHeight',
   'DisplayWidth',

@@ -362,7 +362,7 @@ function webStreamSink(ws: WritableStream<Uint8Array>): Sink {
 
 // ---- the remux ----------------------------------------------------------------------------------------
 
-const ABORTED = Symbol('aborted');
+const ABORTED = /* @__PURE__ */ Symbol('aborted');
 
 /** Iterates `source`, stopping (and releasing it) when `stop` or `signal` fires, even while a read waits. */
 async function* interruptible(
@@ -371,10 +371,7 @@ async function* interruptible(
 ): AsyncGenerator<Uint8Array> {
   const live = signals.filter((s): s is AbortSignal => s !== undefined);
   if (live.some((s) => s.aborted)) return;
-  const it =
-    Symbol.asyncIterator in source
-      ? (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
-      : (source as Iterable<Uint8Array>)[Symbol.iterator]();
+  const it = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
   // One listener per read, removed when the read settles (racing every read against one long-lived
   // promise would keep each chunk reachable from that promise's reactions: unbounded memory).
   const nextOrAbort = (): Promise<IteratorResult<Uint8Array> | typeof ABORTED> =>
