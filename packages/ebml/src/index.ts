@@ -47,7 +47,7 @@ export type {
 // Matroska: demuxing (bytes -> header + frames), block payloads, sniffing other formats
 export { demuxSync, MatroskaDemuxer } from './matroska/demuxer.js';
 export type { DemuxerOptions, DemuxHandler, DemuxResult, DemuxStats } from './matroska/demuxer.js';
-export { DEFAULT_INFLATE_BUDGET, DEFAULT_MAX_DECOMPRESSED_SIZE } from './matroska/content-encoding.js';
+export { DEFAULT_DECODE_BUDGET, DEFAULT_MAX_DECOMPRESSED_SIZE } from './matroska/content-encoding.js';
 export { parseBlock, readBlockHeader } from './matroska/lacing.js';
 export type { BlockHeader, LacingMode, ParsedBlock } from './matroska/lacing.js';
 export { sniffContainer } from './matroska/sniff.js';

@@ -21,7 +21,7 @@ const MAIN = [
   'ContainerKind',
   'ContentEncoding',
   'CuePoint',
-  'DEFAULT_INFLATE_BUDGET',
+  'DEFAULT_DECODE_BUDGET',
   'DEFAULT_MAX_DECOMPRESSED_SIZE',
   'DEFAULT_MAX_ELEMENT_SIZE',
   'DemuxHandler',

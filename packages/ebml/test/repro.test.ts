@@ -5,7 +5,7 @@ import t from 'tap';
 import type { Test as TapTest } from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { crc32 } from '../src/crc32.js';
-import { DEFAULT_INFLATE_BUDGET } from '../src/matroska/content-encoding.js';
+import { DEFAULT_DECODE_BUDGET } from '../src/matroska/content-encoding.js';
 import { EbmlReader } from '../src/reader.js';
 import type { EbmlReaderOptions } from '../src/reader.js';
 import { MatroskaDemuxer } from '../src/matroska/demuxer.js';
@@ -297,7 +297,7 @@ t.test('zlib bomb: total inflate work is bounded, past the budget a typed error 
       new Uint8Array(readFileSync('/work/shared/repro/zlib-200x9MB.mkv')),
     ]);
   }
-  const { ratio, burst } = DEFAULT_INFLATE_BUDGET;
+  const { ratio, burst } = DEFAULT_DECODE_BUDGET;
   for (const [name, buf] of inputs) {
     const started = performance.now();
     const whole = demuxLog([buf]);
@@ -308,14 +308,14 @@ t.test('zlib bomb: total inflate work is bounded, past the budget a typed error 
     t.comment(`${name}: ${buf.length} bytes, two demux passes in ${ms.toFixed(0)} ms, ${JSON.stringify(d.stats)}`);
     const stats = d.stats;
     t.ok(
-      stats.inflatedBytes <= burst + ratio * buf.length,
-      `${name}: inflated ${stats.inflatedBytes} bytes <= ${burst} + ${ratio} x ${buf.length} input bytes`,
+      stats.decodedBytes <= burst + ratio * buf.length,
+      `${name}: inflated ${stats.decodedBytes} bytes <= ${burst} + ${ratio} x ${buf.length} input bytes`,
     );
-    t.equal(stats.frames + stats.inflateBudgetDrops, 200, `${name}: every frame delivered or dropped and counted`);
-    t.ok(stats.inflateBudgetDrops >= 190, `${name}: ${stats.inflateBudgetDrops} frames dropped`);
+    t.equal(stats.frames + stats.decodeBudgetDrops, 200, `${name}: every frame delivered or dropped and counted`);
+    t.ok(stats.decodeBudgetDrops >= 190, `${name}: ${stats.decodeBudgetDrops} frames dropped`);
     const errors = whole.filter((l) => l.startsWith('error'));
     t.equal(errors.length, 1, `${name}: one error`);
-    t.match(errors[0], /^error DECOMPRESSION@\d+ track 1: zlib inflate budget used up .* dropped/);
+    t.match(errors[0], /^error DECOMPRESSION@\d+ track 1: content decoding budget used up .* dropped/);
     // The budget refills by input offsets, not by chunks: the same callbacks for any chunking.
     const rand = mulberry32(18);
     for (let k = 0; k < 3; k++) t.same(demuxLog(randomChunks(buf, rand, 70_000)), whole, `${name}: chunking ${k}`);
@@ -331,21 +331,74 @@ t.test('inflate budget: options, legit zlib tracks untouched', async (t) => {
     return d.stats;
   };
   // Each frame inflates 1 MB from ~1 KB; one is inflated only when the budget covers 1040 x its size.
-  t.equal(count({ inflateBudget: { burst: 64 << 20 } }).frames, 20, 'a 64 MiB burst covers 20 MB');
+  t.equal(count({ decodeBudget: { burst: 64 << 20 } }).frames, 20, 'a 64 MiB burst covers 20 MB');
   const def = count({});
   t.ok(def.frames >= 10 && def.frames < 20, `default 16 MiB burst: ${def.frames} frames`);
-  t.ok(def.inflatedBytes <= DEFAULT_INFLATE_BUDGET.burst + 8 * bomb.length);
-  t.equal(def.frames + def.inflateBudgetDrops, 20);
-  const small = count({ inflateBudget: { ratio: 0, burst: 0 }, maxDecompressedSize: 3_000_000 });
+  t.ok(def.decodedBytes <= DEFAULT_DECODE_BUDGET.burst + 8 * bomb.length);
+  t.equal(def.frames + def.decodeBudgetDrops, 20);
+  const small = count({ decodeBudget: { ratio: 0, burst: 0 }, maxDecompressedSize: 3_000_000 });
   t.equal(small.frames, 2, 'the burst is never below maxDecompressedSize (3 MB: two frames)');
-  t.equal(small.inflatedBytes, 2_000_000);
-  t.throws(() => new MatroskaDemuxer({}, { inflateBudget: { ratio: -1 } }), RangeError);
-  t.throws(() => new MatroskaDemuxer({}, { inflateBudget: { burst: Infinity } }), RangeError);
+  t.equal(small.decodedBytes, 2_000_000);
+  t.throws(() => new MatroskaDemuxer({}, { decodeBudget: { ratio: -1 } }), RangeError);
+  t.throws(() => new MatroskaDemuxer({}, { decodeBudget: { burst: Infinity } }), RangeError);
   // A real zlib file (mkvmerge --compression zlib): nothing dropped, everything inflated.
   const d = new MatroskaDemuxer({});
   d.push(loadView('mkvmerge-zlib.mkv'));
   d.end();
-  t.equal(d.stats.inflateBudgetDrops, 0);
+  t.equal(d.stats.decodeBudgetDrops, 0);
   t.equal(d.stats.frames, 78);
-  t.ok(d.stats.inflatedBytes > 0);
+  t.ok(d.stats.decodedBytes > 0);
+});
+
+t.test('header-stripping amplification is bounded by the same budget', async (t) => {
+  // 64 KiB of ContentCompSettings restored in front of each of 3000 one-byte frames would be 196 MB.
+  const prefix = new Uint8Array(64 * 1024).fill(7);
+  const entry = el(Id.TrackEntry, [
+    uint(Id.TrackNumber, 1),
+    uint(Id.TrackUID, 1),
+    uint(Id.TrackType, 2),
+    el(Id.CodecID, new TextEncoder().encode('A_MPEG/L3')),
+    el(Id.ContentEncodings, [
+      el(Id.ContentEncoding, [
+        uint(Id.ContentEncodingScope, 1),
+        el(Id.ContentCompression, [uint(Id.ContentCompAlgo, 3), el(Id.ContentCompSettings, prefix)]),
+      ]),
+    ]),
+  ]);
+  const blocks = Array.from({ length: 3000 }, (_, i) => el(Id.SimpleBlock, bytes(0x81, 0, i & 0x7f, 0x80, 0xfb)));
+  const doc = cat([
+    ebmlHeader(),
+    el(
+      Id.Segment,
+      [
+        el(Id.Info, [uint(Id.TimestampScale, 1_000_000)]),
+        el(Id.Tracks, [entry]),
+        el(Id.Cluster, [uint(Id.Timestamp, 0), ...blocks]),
+      ],
+      { unknown: true },
+    ),
+  ]);
+  const d = new MatroskaDemuxer({});
+  let out = 0;
+  const errors: string[] = [];
+  const dd = new MatroskaDemuxer({
+    onFrame: (f) => void (out += f.data.length),
+    onError: (e) => errors.push(e.message),
+  });
+  dd.push(doc);
+  dd.end();
+  d.push(doc);
+  d.end();
+  const { ratio, burst } = DEFAULT_DECODE_BUDGET;
+  t.ok(out <= burst + ratio * doc.length + doc.length, `${out} bytes delivered from ${doc.length} bytes of input`);
+  t.equal(d.stats.frames + d.stats.decodeBudgetDrops, 3000, 'every frame delivered or dropped and counted');
+  t.ok(d.stats.decodeBudgetDrops > 2000, `${d.stats.decodeBudgetDrops} dropped`);
+  t.equal(errors.length, 1);
+  t.match(errors[0], /content decoding budget used up/);
+  // Real header stripping (2 bytes per MP3 frame) is far below the budget.
+  const real = new MatroskaDemuxer({});
+  real.push(loadView('header-removal.mkv'));
+  real.end();
+  t.equal(real.stats.decodeBudgetDrops, 0);
+  t.equal(real.stats.decodedBytes, 116 * 2, 'two bytes restored per MP3 frame');
 });

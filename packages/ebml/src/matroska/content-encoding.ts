@@ -10,12 +10,13 @@ import type { ContentEncoding } from './types.js';
 export const DEFAULT_MAX_DECOMPRESSED_SIZE = 10_000_000;
 
 /**
- * Default inflate budget of a demuxer (a token bucket): it starts full at `burst` bytes and refills by
- * `ratio` bytes per input byte read, up to `burst`. Real zlib tracks (subtitles, VobSub, header data)
- * inflate a few times their size and are a small part of a file; a decompression bomb (small blocks of
- * ~1000:1 deflate) runs it dry at once. The burst is never below the per-frame cap.
+ * Default content-decoding budget of a demuxer (a token bucket): it starts full at `burst` bytes and
+ * refills by `ratio` bytes per input byte read, up to `burst`; inflating and header stripping spend it.
+ * Real encoded tracks (zlib subtitles and VobSub, a few header bytes per MP3/AC-3 frame) decode to a few
+ * times their size and are a small part of a file; a decompression bomb (small blocks of ~1000:1 deflate)
+ * runs it dry at once. The burst is never below the per-frame cap.
  */
-export const DEFAULT_INFLATE_BUDGET = { ratio: 8, burst: 16 * 1024 * 1024 } as const;
+export const DEFAULT_DECODE_BUDGET = { ratio: 8, burst: 16 * 1024 * 1024 } as const;
 
 /** @internal Largest deflate expansion ratio (a deflate stream cannot expand more than ~1032:1). */
 export const MAX_DEFLATE_RATIO = 1040;

@@ -25,7 +25,7 @@ import { readSize, vintLength } from '../vint.js';
 import { codecFrameDuration } from './codec-duration.js';
 import type { CodecFrameDuration } from './codec-duration.js';
 import {
-  DEFAULT_INFLATE_BUDGET,
+  DEFAULT_DECODE_BUDGET,
   DEFAULT_MAX_DECOMPRESSED_SIZE,
   decodeContent,
   MAX_DEFLATE_RATIO,
@@ -66,11 +66,12 @@ export interface DemuxerOptions {
   /** Cap on the inflated size of one zlib-compressed frame (default 10,000,000 bytes). */
   maxDecompressedSize?: number;
   /**
-   * Total zlib inflate work (a token bucket, see DEFAULT_INFLATE_BUDGET): `burst` bytes at once (default
-   * 16 MiB, never below maxDecompressedSize), refilled by `ratio` bytes per input byte (default 8). A frame
-   * that does not fit is dropped with one DECOMPRESSION error per track (then counted in stats).
+   * Total content-decoding work (a token bucket, see DEFAULT_DECODE_BUDGET): bytes inflated (zlib) or
+   * restored (header stripping), `burst` at once (default 16 MiB, never below maxDecompressedSize), refilled
+   * by `ratio` bytes per input byte (default 8). A frame that does not fit is dropped with one DECOMPRESSION
+   * error per track (then counted in stats.decodeBudgetDrops).
    */
-  inflateBudget?: { ratio?: number; burst?: number };
+  decodeBudget?: { ratio?: number; burst?: number };
   /** Options passed to the EbmlReader (limits, ...). */
   reader?: EbmlReaderOptions;
   /** Bytes collected before deciding what non-EBML input looks like (default 4096). */
@@ -91,10 +92,10 @@ export interface DemuxStats {
   frames: number;
   /** Blocks dropped because the announced header does not declare their track number. */
   undeclaredTrackBlocks: number;
-  /** Bytes produced by inflating zlib-compressed frames (bounded by the inflate budget). */
-  inflatedBytes: number;
-  /** Compressed frames dropped because the inflate budget could not cover them. */
-  inflateBudgetDrops: number;
+  /** Bytes produced by undoing content encodings (inflated, or restored by header stripping): bounded by the decode budget. */
+  decodedBytes: number;
+  /** Encoded frames dropped because the decode budget could not cover them. */
+  decodeBudgetDrops: number;
 }
 
 /** Whether a later TrackEntry describes the same track as the announced one (same decoder set-up). */
@@ -114,8 +115,10 @@ interface TrackState {
   readonly defaultDuration: number | undefined;
   /** Content encodings to undo on frames (undefined when none). */
   readonly steps: ContentDecodingPlan['steps'] | undefined;
-  /** A zlib step among them: inflating is charged to the inflate budget. */
+  /** A zlib step among them (its worst case is charged to the decode budget before inflating). */
   readonly inflates: boolean;
+  /** Bytes header stripping restores in front of every frame (charged to the decode budget). */
+  readonly prefixBytes: number;
   /** Frame durations from the codec when the track has no DefaultDuration (undefined: none known). */
   readonly codec: CodecFrameDuration | undefined;
 }
@@ -147,11 +150,11 @@ export class MatroskaDemuxer {
   private readonly h: DemuxHandler;
   private readonly reader: EbmlReader;
   private readonly maxDecompressed: number;
-  private readonly inflateRatio: number;
-  private readonly inflateBurst: number;
-  /** Inflate budget left (bytes), refilled up to the input offset `inflateRefilledTo`. */
-  private inflateTokens: number;
-  private inflateRefilledTo = 0;
+  private readonly budgetRatio: number;
+  private readonly budgetBurst: number;
+  /** Inflate budget left (bytes), refilled up to the input offset `budgetRefilledTo`. */
+  private budgetTokens: number;
+  private budgetRefilledTo = 0;
   /** Tracks whose first budget drop was reported. */
   private budgetReported = new Set<number>();
   /** Largest streamed binary gathered whole (the reader's maxElementSize: it does not bound streamed ones). */
@@ -185,8 +188,8 @@ export class MatroskaDemuxer {
   private readonly counts: DemuxStats = {
     frames: 0,
     undeclaredTrackBlocks: 0,
-    inflatedBytes: 0,
-    inflateBudgetDrops: 0,
+    decodedBytes: 0,
+    decodeBudgetDrops: 0,
   };
 
   // Cluster state.
@@ -216,18 +219,18 @@ export class MatroskaDemuxer {
   constructor(handler: DemuxHandler, options: DemuxerOptions = {}) {
     this.h = handler;
     this.maxDecompressed = options.maxDecompressedSize ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
-    const ratio = options.inflateBudget?.ratio ?? DEFAULT_INFLATE_BUDGET.ratio;
-    const burst = options.inflateBudget?.burst ?? DEFAULT_INFLATE_BUDGET.burst;
+    const ratio = options.decodeBudget?.ratio ?? DEFAULT_DECODE_BUDGET.ratio;
+    const burst = options.decodeBudget?.burst ?? DEFAULT_DECODE_BUDGET.burst;
     for (const [name, v] of [
       ['maxDecompressedSize', this.maxDecompressed],
-      ['inflateBudget.ratio', ratio],
-      ['inflateBudget.burst', burst],
+      ['decodeBudget.ratio', ratio],
+      ['decodeBudget.burst', burst],
     ] as const) {
       if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number >= 0, got ${v}`);
     }
-    this.inflateRatio = ratio;
-    this.inflateBurst = Math.max(burst, this.maxDecompressed);
-    this.inflateTokens = this.inflateBurst;
+    this.budgetRatio = ratio;
+    this.budgetBurst = Math.max(burst, this.maxDecompressed);
+    this.budgetTokens = this.budgetBurst;
     this.maxPart = options.reader?.maxElementSize ?? DEFAULT_MAX_ELEMENT_SIZE;
     this.sniffBytes = options.sniffBytes ?? 4096;
     this.reader = new EbmlReader(
@@ -630,7 +633,15 @@ export class MatroskaDemuxer {
       if (plan.encrypted) t.encrypted = true;
       if (t.codecPrivate && plan.codecPrivateSteps.length) {
         try {
-          const cp = this.inflate(t.codecPrivate, plan.codecPrivateSteps, offset);
+          const cps = plan.codecPrivateSteps;
+          const cpPrefix = cps.reduce((n, x) => n + (x.compAlgo === 3 ? (x.compSettings?.length ?? 0) : 0), 0);
+          const cp = this.budgeted(
+            t.codecPrivate,
+            cps,
+            cps.some((x) => x.compAlgo !== 3),
+            cpPrefix,
+            offset,
+          );
           if (cp === undefined) throw new EbmlError({ code: 'DECOMPRESSION', message: this.budgetMessage(t.number) });
           t.codecPrivate = cp;
         } catch (err) {
@@ -648,6 +659,7 @@ export class MatroskaDemuxer {
         defaultDuration: t.defaultDuration,
         steps: plan.steps.length ? plan.steps : undefined,
         inflates: plan.steps.some((x) => x.compAlgo !== 3),
+        prefixBytes: plan.steps.reduce((n, x) => n + (x.compAlgo === 3 ? (x.compSettings?.length ?? 0) : 0), 0),
         codec: t.defaultDuration === undefined ? codecFrameDuration(t) : undefined,
       };
       if (this.trackState(t.number) !== undefined) {
@@ -964,11 +976,10 @@ export class MatroskaDemuxer {
   private decode(data: Uint8Array, st: TrackState, offset: number, simple: boolean): Uint8Array | undefined {
     const path = simple ? SIMPLEBLOCK_PATH : BLOCK_PATH;
     try {
-      if (!st.inflates) return decodeContent(data, st.steps!, this.maxDecompressed);
       // The block's end (its offset + payload size) marks the input read so far: the same for any chunking.
-      const out = this.inflate(data, st.steps!, offset + data.length);
+      const out = this.budgeted(data, st.steps!, st.inflates, st.prefixBytes, offset + data.length);
       if (out !== undefined) return out;
-      this.counts.inflateBudgetDrops++;
+      this.counts.decodeBudgetDrops++;
       if (this.budgetReported.has(st.info.number)) return undefined;
       this.budgetReported.add(st.info.number);
       this.error('DECOMPRESSION', this.budgetMessage(st.info.number), offset, path);
@@ -980,39 +991,49 @@ export class MatroskaDemuxer {
   }
 
   /**
-   * Runs `steps` (with a zlib step) under the inflate budget, refilled up to input offset `inputEnd`.
-   * A frame is inflated only when the budget covers the most it could inflate to (its size x the deflate
-   * ratio bound, capped at maxDecompressedSize), so no work is ever spent on a frame that is then dropped.
-   * Returns undefined when the budget cannot cover the frame; throws the DECOMPRESSION error of corrupt
-   * data or of a frame above maxDecompressedSize.
+   * Undoes content encodings under the decode budget (a token bucket refilled up to input offset
+   * `inputEnd`): everything decoding produces beyond the stored bytes is work bounded per input byte,
+   * inflated output as well as header-stripping prefixes (1 KiB restored in front of each of 100,000
+   * one-byte frames would be 100 MB out of a few hundred KB). A frame is decoded only when the budget
+   * covers the most it could produce (for zlib: its size x the deflate ratio bound, capped at
+   * maxDecompressedSize), so no work is spent on a frame that is then dropped. Returns undefined when
+   * the budget cannot cover the frame; throws the DECOMPRESSION error of corrupt data or of a frame above
+   * maxDecompressedSize.
    */
-  private inflate(data: Uint8Array, steps: ContentDecodingPlan['steps'], inputEnd: number): Uint8Array | undefined {
-    if (inputEnd > this.inflateRefilledTo) {
-      this.inflateTokens = Math.min(
-        this.inflateBurst,
-        this.inflateTokens + (inputEnd - this.inflateRefilledTo) * this.inflateRatio,
+  private budgeted(
+    data: Uint8Array,
+    steps: ContentDecodingPlan['steps'],
+    inflates: boolean,
+    prefixBytes: number,
+    inputEnd: number,
+  ): Uint8Array | undefined {
+    if (inputEnd > this.budgetRefilledTo) {
+      this.budgetTokens = Math.min(
+        this.budgetBurst,
+        this.budgetTokens + (inputEnd - this.budgetRefilledTo) * this.budgetRatio,
       );
-      this.inflateRefilledTo = inputEnd;
+      this.budgetRefilledTo = inputEnd;
     }
-    const need = Math.min(this.maxDecompressed, data.length * MAX_DEFLATE_RATIO);
-    if (this.inflateTokens < need) return undefined;
+    const need = (inflates ? Math.min(this.maxDecompressed, data.length * MAX_DEFLATE_RATIO) : 0) + prefixBytes;
+    if (this.budgetTokens < need) return undefined;
     let out: Uint8Array;
     try {
       out = decodeContent(data, steps, this.maxDecompressed);
     } catch (err) {
-      this.inflateTokens -= need; // the work done, at most
+      this.budgetTokens -= need; // the work done, at most
       throw err;
     }
-    this.inflateTokens = Math.max(0, this.inflateTokens - out.length);
-    this.counts.inflatedBytes += out.length;
+    const work = inflates ? out.length : prefixBytes;
+    this.budgetTokens = Math.max(0, this.budgetTokens - work);
+    this.counts.decodedBytes += work;
     return out;
   }
 
   private budgetMessage(track: number): string {
     return (
-      `track ${track}: zlib inflate budget used up (${this.counts.inflatedBytes} bytes inflated; the budget is ` +
-      `${this.inflateBurst} bytes at once, refilled by ${this.inflateRatio} per input byte): compressed frames ` +
-      'that do not fit are dropped (counted in stats.inflateBudgetDrops)'
+      `track ${track}: content decoding budget used up (${this.counts.decodedBytes} bytes inflated or restored; ` +
+      `the budget is ${this.budgetBurst} bytes at once, refilled by ${this.budgetRatio} per input byte): ` +
+      'encoded frames that do not fit are dropped (counted in stats.decodeBudgetDrops); a decompression bomb?'
     );
   }
 }
