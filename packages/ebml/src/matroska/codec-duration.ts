@@ -381,7 +381,8 @@ class FlacDuration implements CodecFrameDuration {
 class OpusDuration implements CodecFrameDuration {
   rate = 48000;
   samples(data: Uint8Array): number | undefined {
-    return opusPacketSamples(data);
+    // The common case inline (one frame per packet, TOC code 0); opusPacketSamples for the rest.
+    return data.length !== 0 && (data[0] & 3) === 0 ? OPUS_FRAME_SAMPLES[data[0] >> 3] : opusPacketSamples(data);
   }
 }
 

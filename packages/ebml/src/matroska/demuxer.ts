@@ -121,6 +121,8 @@ interface TrackState {
   readonly prefixBytes: number;
   /** Frame durations from the codec when the track has no DefaultDuration (undefined: none known). */
   readonly codec: CodecFrameDuration | undefined;
+  /** The last codec duration computed (frames of a track mostly have one size): skips the division. */
+  readonly memo: { samples: number; rate: number; scale: number; ns: number };
 }
 
 /** Level-1 masters whose subtree is collected and parsed as a whole. */
@@ -661,6 +663,7 @@ export class MatroskaDemuxer {
         inflates: plan.steps.some((x) => x.compAlgo !== 3),
         prefixBytes: plan.steps.reduce((n, x) => n + (x.compAlgo === 3 ? (x.compSettings?.length ?? 0) : 0), 0),
         codec: t.defaultDuration === undefined ? codecFrameDuration(t) : undefined,
+        memo: { samples: -1, rate: 0, scale: 0, ns: 0 },
       };
       if (this.trackState(t.number) !== undefined) {
         this.error('INVALID_VALUE', `duplicate TrackNumber ${t.number}: the first entry is used`, offset, [
@@ -831,7 +834,7 @@ export class MatroskaDemuxer {
           if (d === undefined) return;
           data = d;
         }
-        const duration = st.codec !== undefined ? this.codecDuration(st.codec, data) : st.defaultDuration;
+        const duration = st.codec !== undefined ? this.codecDuration(st, data) : st.defaultDuration;
         this.counts.frames++;
         if (onFrame !== undefined)
           onFrame({ track, timestamp: ts, duration, keyframe, data, discardable, invisible, offset });
@@ -853,7 +856,7 @@ export class MatroskaDemuxer {
         data = d;
       }
       // The codec reader runs even when BlockDuration wins: Vorbis durations depend on the previous packet.
-      const codecDur = st.codec !== undefined ? this.codecDuration(st.codec, data) : st.defaultDuration;
+      const codecDur = st.codec !== undefined ? this.codecDuration(st, data) : st.defaultDuration;
       const duration = blockDur !== undefined ? blockDur * scale : codecDur;
       this.counts.frames++;
       onFrame?.(this.groupFrame(track, ts, duration, keyframe, data, invisible, offset));
@@ -950,7 +953,7 @@ export class MatroskaDemuxer {
       }
       if (codec !== undefined) {
         // Run for every lace (Vorbis keeps state); used when the container gave no duration.
-        const c = this.codecDuration(codec, data);
+        const c = this.codecDuration(st, data);
         if (blockDurNs === undefined) {
           t = ts + acc;
           dur = c;
@@ -965,11 +968,18 @@ export class MatroskaDemuxer {
   }
 
   /** A codec frame duration in ns: whole TimestampScale ticks, rounded down (as ffprobe reports them). */
-  private codecDuration(codec: CodecFrameDuration, data: Uint8Array): number | undefined {
+  private codecDuration(st: TrackState, data: Uint8Array): number | undefined {
+    const codec = st.codec!;
     const samples = codec.samples(data);
-    if (samples === undefined || !(codec.rate > 0)) return undefined;
+    const rate = codec.rate;
+    if (samples === undefined || !(rate > 0)) return undefined;
     const scale = this.scale;
-    return Math.floor((samples * 1e9) / (codec.rate * scale)) * scale;
+    const m = st.memo;
+    if (samples === m.samples && rate === m.rate && scale === m.scale) return m.ns;
+    m.samples = samples;
+    m.rate = rate;
+    m.scale = scale;
+    return (m.ns = Math.floor((samples * 1e9) / (rate * scale)) * scale);
   }
 
   /** Undoes a frame's content encodings; a frame that cannot be decoded is dropped with an error. */
