@@ -1064,6 +1064,9 @@ export class EbmlReader {
   /**
    * Checks a resync candidate at w[p]: a level-1 or root master whose header is plausible and whose
    * following elements (its first children, then its siblings) are valid, up to 3 of them.
+   * At the end of input (`final`) a candidate that runs out of bytes before it is confirmed fails, as it
+   * would if more input had shown junk: a prefix of an input never resyncs where the whole input would
+   * not, so it never yields frames the whole input does not (found by the fuzzer).
    */
   private check(w: Uint8Array, p: number, n: number, final: boolean): number {
     const short = final ? C_FAIL : C_MORE;
@@ -1102,17 +1105,17 @@ export class EbmlReader {
         if (q === limit) return C_OK;
       }
       if (q - p > LOOKAHEAD) return conf > 0 ? C_OK : C_FAIL;
-      if (q >= n) return final ? (conf > 0 ? C_OK : C_FAIL) : C_MORE;
+      if (q >= n) return short;
       const cl = vlen(w[q]);
       if (cl === 0 || cl > 4) return C_FAIL;
-      if (q + cl >= n) return final ? (conf > 0 ? C_OK : C_FAIL) : C_MORE;
+      if (q + cl >= n) return short;
       const cid = readId(w, q, cl);
       const crec = cid < 256 ? this.t1[cid] : this.tmap.get(cid);
       if (crec === undefined) return C_FAIL;
       const c1 = w[q + cl];
       if (c1 === 0) return C_FAIL;
       const csl = vlen(c1);
-      if (q + cl + csl > n) return final ? (conf > 0 ? C_OK : C_FAIL) : C_MORE;
+      if (q + cl + csl > n) return short;
       const csize = readSize(w, q + cl, csl);
       const valid = crec.global || crec.parent === parentId || (crec.recursive && crec.id === parentId);
       if (!valid) {
