@@ -203,6 +203,28 @@ t.test('stop: a recording from an endless source is finished properly', async (t
   mkvinfoClean(t, out);
 });
 
+t.test('a source that fails midway: the output holds what was received', async (t) => {
+  const bytes = load('pipe-live.webm');
+  const failing = (async function* () {
+    yield bytes.subarray(0, 50_000);
+    throw new Error('connection reset');
+  })();
+  const out = join(tmp, 'reset.webm');
+  const r = await remux(failing, out);
+  t.match(r.inputError?.message, /connection reset/);
+  t.equal(r.errorCount, 0, 'not counted as damage: the input error is reported on its own');
+  const b = demuxSync(readFileSync(out));
+  t.same(b.errors, []);
+  t.ok(b.frames.length > 50 && b.frames.length < demuxSync(bytes).frames.length, `${b.frames.length} frames kept`);
+  // Before the header: nothing to keep, the error is the rejection.
+  const early = (async function* () {
+    yield bytes.subarray(0, 100);
+    throw new Error('connection refused');
+  })();
+  await t.rejects(remux(early, join(tmp, 'early.webm')), /connection refused/);
+  t.notOk(existsSync(join(tmp, 'early.webm')));
+});
+
 t.test('signal: cancelling rejects and removes the partial file', async (t) => {
   const dir = join(tmp, 'cancel');
   mkdirSync(dir);
