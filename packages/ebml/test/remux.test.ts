@@ -133,6 +133,7 @@ t.test('a destination that goes away stops the remux quietly', async (t) => {
   const r = await remux(fixture('demo.webm'), pass, { highWaterMark: 4096 });
   t.equal(r.outputClosed, true);
   t.ok(r.bytesIn < load('demo.webm').length, 'reading stopped early');
+  t.equal(r.errorCount, 0, 'the cut input is not reported as damage');
 });
 
 t.test('nothing to write: rejects with a typed error, leaves no file', async (t) => {

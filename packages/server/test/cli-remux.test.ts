@@ -295,6 +295,20 @@ t.test('from a pipe, Tags written after the Clusters (mkvmerge) are kept: append
   t.same(summary(l), summary(src), 'stdout output keeps them too');
 });
 
+t.test('remux to stdout: a reader that goes away (| head) ends it quietly, exit 0', async (t) => {
+  const p = spawn(process.execPath, [BIN, 'remux', join(FIX, 'demo.webm'), '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  let got = 0;
+  p.stdout.on('data', (d: Buffer) => {
+    got += d.length;
+    if (got >= 2000) p.stdout.destroy(); // like `head -c 2000`
+  });
+  const code = await new Promise<number | null>((resolve) => p.on('close', (c) => resolve(c)));
+  t.equal(code, 0);
+  t.equal(stderr, '', 'no damage reported for the input cut short by the closed pipe');
+});
+
 t.test('non-Matroska input: clear message, exit 1, no output file', async (t) => {
   const ts = join(tmp, 'in.ts');
   const ff = spawnSync('ffmpeg', [

@@ -528,8 +528,9 @@ export async function remux(
     }
     options.signal?.throwIfAborted();
     const stopped = options.stop?.aborted === true;
-    // After stop() the input was cut on purpose: a partial last block is not damage.
-    if (!notMatroska && !fatal && !stopped && !inputError) demuxer.end();
+    // After stop() the input was cut on purpose, and after the destination went away reading stopped:
+    // a partial last block is not damage then.
+    if (!notMatroska && !fatal && !stopped && !inputError && !sink.closed) demuxer.end();
     if (notMatroska) throw notMatroska;
     const m = ensureMuxer();
     if (!m) {
