@@ -250,8 +250,11 @@ export class Source {
         if (!this.header) continue; // frames before a header cannot be served
         if (first) {
           first = false;
-          // Continue the timeline: the first frame of a new pass lands where the previous one ended.
-          this.offset = pass === 0 ? 0 : this.absEnd - f.timestamp;
+          // Continue the timeline: the earliest frame of the new pass's first batch (not the first in file
+          // order: audio often starts before the first video frame) lands where the previous pass ended.
+          let start = f.timestamp;
+          for (const g of frames) if (g.timestamp < start) start = g.timestamp;
+          this.offset = pass === 0 ? 0 : this.absEnd - start;
           this.state = 'streaming';
         }
         const ts = f.timestamp + this.offset;
