@@ -3,7 +3,7 @@
 // hand-built headers pin each codec's rules; malformed input gives undefined, never an exception.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -262,6 +262,7 @@ const probePackets = (file: string): Pkt[] =>
 
 t.test('real encoders: durations and laced pts equal ffprobe for every packet', { skip: !HAVE_FFMPEG }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ebml-codec-dur-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const src = "aevalsrc='0.3*sin(2*PI*440*t)+if(lt(mod(t\\,0.25)\\,0.004)\\,0.9*sin(2*PI*3000*t)\\,0)':s=44100:d=1";
   const cases: [string, string[], boolean][] = [
     // name, encoder args, compare laced pts (AAC: ffprobe leaves the first packet without a duration, so
