@@ -322,7 +322,6 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
         bitrate: src.bitrate(),
         lastError: src.lastError === undefined ? null : src.lastError,
         positionNs: src.lastTimestamp,
-        source: src.remote ? { address: src.remote.address, port: src.remote.port } : null,
       },
       tracks: (h?.tracks ?? []).map((t) => {
         const o: MountSnapshot['tracks'][number] = { number: t.number, kind: t.kind, codecId: t.codecId };

@@ -57,8 +57,6 @@ export interface InputSnapshot {
   lastError: string | null;
   /** Newest media timestamp pushed, ns. */
   positionNs: number;
-  /** Who sends the stream (TCP listen, push ingest), when known. */
-  source: { address: string; port: number } | null;
 }
 
 export interface MountSnapshot {

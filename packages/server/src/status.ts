@@ -52,8 +52,6 @@ export interface MountStatus {
     lastError: string | null;
     /** Newest media timestamp pushed, seconds. */
     positionSec: number;
-    /** Who sends the stream (TCP listen, push ingest), when known. */
-    source: { address: string; port: number } | null;
   };
   tracks: TrackStatus[];
   clients: number;
@@ -113,7 +111,6 @@ export function mountStatus(m: MountSnapshot, listening: string): MountStatus {
       bitrate: i.bitrate,
       lastError: i.lastError,
       positionSec: round3(i.positionNs),
-      source: i.source,
     },
     tracks: m.tracks,
     clients: m.clients,

@@ -28,8 +28,6 @@ export interface Input {
   /** The bytes come from a regular file (a file path, or stdin redirected from a file): they arrive far
    *  faster than real time, so `auto` pacing treats the input as a file. */
   regularFile?: boolean;
-  /** Who sends the bytes (TCP listen, push ingest): shown as the mount's source address in the API. */
-  remote?: { address: string; port: number };
   /** The bytes, in order. Can be iterated once. Errors are InputError. */
   chunks: AsyncIterable<Uint8Array>;
   /** Stops reading and releases the file / socket. Safe to call more than once. */

@@ -71,8 +71,6 @@ export class Source {
   header: MatroskaHeader | undefined;
   /** Input kind of the current/last open. */
   kind: Input['kind'] | undefined;
-  /** Who sends the current (or last) pass, when the input kind knows (TCP listen, push ingest). */
-  remote: { address: string; port: number } | undefined;
   /** Pacing of the current pass. */
   pacing: PacingMode = 'off';
   bytesIn = 0;
@@ -181,7 +179,6 @@ export class Source {
         const input = await open(this.spec, this.abort.signal);
         this.input = input;
         this.kind = input.kind;
-        this.remote = input.remote;
         this.opens++;
         this.log.info('input_open', { input: this.name, kind: input.kind, size: input.size, pass });
         framesThisPass = await this.pump(input, pass);
