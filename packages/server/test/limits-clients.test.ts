@@ -135,6 +135,7 @@ t.test('viewers waiting for a header count toward the limits (total, mount, addr
   const sameIp = await viewer(s.port, '/wait', '127.0.0.2');
   t.teardown(() => sameIp.sock.destroy());
   t.equal(statusOf(sameIp.head), 429, 'the same address again: 429 (its first request is still waiting)');
+  t.match(sameIp.head, /^HTTP\/1\.1 429 Too Many Requests\r\n/, 'with its reason phrase');
   t.match(sameIp.head, /Retry-After: 5/);
   const b = await viewer(s.port, '/wait', '127.0.0.3', false);
   t.teardown(() => b.sock.destroy());

@@ -50,7 +50,7 @@ async function api(port: number, method: string, path: string, token?: string) {
   const auth = token ? `Authorization: Bearer ${token}\r\n` : '';
   const r = await rawRequest(port, `${method} ${path} HTTP/1.1\r\nHost: x\r\n${auth}\r\n`, 5000);
   const text = r.body.toString();
-  return { status: r.status, text, json: JSON.parse(text || '{}') as Record<string, unknown> };
+  return { status: r.status, head: r.head, text, json: JSON.parse(text || '{}') as Record<string, unknown> };
 }
 
 /** Log events (JSON lines) of a CLI run. */
@@ -192,6 +192,7 @@ t.test(
     );
     const bad = await api(port, 'POST', '/api/reload', 'ENV-ADMIN');
     t.equal(bad.status, 422);
+    t.match(bad.head, /^HTTP\/1\.1 422 Unprocessable Content/);
     t.equal(bad.json['error'], 'invalid_configuration');
     t.match(bad.json['message'], /running one stays.*reload again/);
     const issues = bad.json['issues'] as { path: string; message: string }[];
