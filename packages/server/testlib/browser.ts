@@ -109,3 +109,49 @@ export async function watchedPage(browser: Browser, options: BrowserContextOptio
   page.on('request', (r) => w.requests.push(r.url()));
   return w;
 }
+
+/**
+ * Run in a page (`page.evaluate(A11Y_CHECK)`): the structural accessibility rules the pages keep, and the
+ * WCAG contrast of every visible text against its nearest opaque background. Returns the problems found.
+ */
+export const A11Y_CHECK = `(() => {
+  const problems = [];
+  const count = (sel) => document.querySelectorAll(sel).length;
+  if (!document.documentElement.lang) problems.push('html has no lang');
+  if (!document.title) problems.push('no title');
+  if (count('main') !== 1) problems.push(count('main') + ' main landmarks');
+  if (count('header nav') < 1) problems.push('no navigation landmark in the header');
+  if (count('h1') !== 1) problems.push(count('h1') + ' h1 headings');
+  for (const el of document.querySelectorAll('input, select, textarea')) {
+    if (el.type === 'hidden') continue;
+    const label = el.labels && el.labels.length > 0 ? el.labels[0].textContent.trim() : el.getAttribute('aria-label');
+    if (!label) problems.push('input #' + el.id + ' has no label');
+  }
+  for (const tb of document.querySelectorAll('table')) {
+    if (!tb.querySelector('caption')) problems.push('table #' + tb.id + ' has no caption');
+    for (const th of tb.querySelectorAll('th')) if (!th.getAttribute('scope')) problems.push('th without scope: ' + th.textContent);
+  }
+  for (const v of document.querySelectorAll('video')) {
+    if (!v.getAttribute('aria-label') && !v.getAttribute('title')) problems.push('video without a name');
+  }
+  for (const a of document.querySelectorAll('a')) if (!a.textContent.trim()) problems.push('link without text: ' + a.href);
+  const rgb = (s) => { const m = s.match(/rgba?\\(([^)]+)\\)/); if (!m) return null; const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+  const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const background = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c && c.a >= 1) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+  let checked = 0;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || !el || !el.checkVisibility || !el.checkVisibility()) continue;
+    if (el.closest('video, script, style, noscript')) continue;
+    const fg = rgb(getComputedStyle(el).color);
+    const bg = background(el);
+    if (!fg) continue;
+    const l1 = lum(fg), l2 = lum(bg);
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    checked++;
+    if (ratio < 4.5) problems.push('contrast ' + ratio.toFixed(2) + ' for "' + n.textContent.trim().slice(0, 30) + '"');
+  }
+  if (checked === 0) problems.push('no visible text checked');
+  return problems;
+})()`;
