@@ -82,7 +82,7 @@ t.test('landmarks, labels and contrast on every page, light and dark', { skip: n
   // The check itself finds problems where there are some.
   const bad = await watchedPage(await getBrowser());
   await bad.page.setContent('<p style="color:#aaa">grey on white</p><input id="x">');
-  const found = (await bad.page.evaluate(A11Y_CHECK)) as string[];
+  const found = await bad.page.evaluate<string[]>(A11Y_CHECK);
   for (const p of ['html has no lang', '0 main landmarks', 'input #x has no label', 'contrast 2.32'])
     t.ok(
       found.some((f) => f.startsWith(p)),
@@ -107,7 +107,7 @@ t.test('landmarks, labels and contrast on every page, light and dark', { skip: n
             (globalThis as unknown as { document: { body: { dataset: { playable?: string } } } }).document.body.dataset
               .playable === 'yes',
         );
-      const problems = (await w.page.evaluate(A11Y_CHECK)) as string[];
+      const problems = await w.page.evaluate<string[]>(A11Y_CHECK);
       t.same(problems, [], `${path} (${colorScheme}): no accessibility problem found`);
       t.same(
         w.requests.filter((u) => !u.startsWith(base + '/')),
