@@ -90,7 +90,7 @@ const playerPage: Handler = (ctx, req) => {
   const snap = ctx.snapshot(false);
   const m = snap.mounts.find((x) => x.name === req.param);
   if (m === undefined) {
-    sendText(req.socket, 404, `no mount named "${req.param}": the mounts are listed at /\n`, req.isHead);
+    sendText(req.socket, 404, 'no such mount: the mounts are listed at /\n', req.isHead);
     return;
   }
   sendPage(ctx, req, renderPlayerPage(snap, m));

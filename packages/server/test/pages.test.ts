@@ -165,7 +165,10 @@ t.test('page routes on real sockets', async (t) => {
   t.equal((await get(port, '/cam/player/')).status, 200, 'a trailing slash is the same page');
   const none = await get(port, '/nope/player');
   t.equal(none.status, 404);
-  t.match(none.body.toString(), /no mount named "nope": the mounts are listed at \//);
+  t.equal(none.body.toString(), 'no such mount: the mounts are listed at /\n');
+  const reflected = await get(port, '/%3Cb%3Ex/player');
+  t.equal(reflected.status, 404);
+  t.notMatch(reflected.body.toString(), /<b>/, 'the requested name is not echoed');
   t.equal((await get(port, '/cam/other')).status, 404);
   t.equal((await get(port, '/cam/player/x')).status, 404);
   const head = await rawRequest(port, 'HEAD /status HTTP/1.1\r\nHost: x\r\n\r\n');
