@@ -66,14 +66,14 @@ function corsHeaders(origin: string | undefined): HeaderList {
   return origin !== undefined ? [['Access-Control-Allow-Origin', origin]] : [];
 }
 
-function sendPage(ctx: RouteContext, req: Request, page: Page): void {
-  sendResponse(req.socket, 200, [...page.headers, ...corsHeaders(ctx.cors)], page.html, req.isHead);
+function sendPage(req: Request, page: Page, extra: HeaderList = []): void {
+  sendResponse(req.socket, 200, [...page.headers, ...extra], page.html, req.isHead);
 }
 
 const listing: Handler = (ctx, req) => {
   const snap = ctx.snapshot(false);
   if ((req.head.headers.get('accept') ?? '').includes('text/html')) {
-    sendPage(ctx, req, renderListingPage(snap));
+    sendPage(req, renderListingPage(snap), corsHeaders(ctx.cors));
     return;
   }
   sendResponse(
@@ -93,14 +93,14 @@ const playerPage: Handler = (ctx, req) => {
     sendText(req.socket, 404, 'no such mount: the mounts are listed at /\n', req.isHead);
     return;
   }
-  sendPage(ctx, req, renderPlayerPage(snap, m));
+  sendPage(req, renderPlayerPage(snap, m));
 };
 
 /** GET /status: the status page; its figures are rendered in only where /api/status is open. */
 const statusPage: Handler = (ctx, req) => {
   const open = ctx.admin === 'open';
   const snap = ctx.snapshot(open);
-  sendPage(ctx, req, renderStatusPage(ctx.admin, snap.version, open ? buildStatus(snap) : undefined));
+  sendPage(req, renderStatusPage(ctx.admin, snap.version, open ? buildStatus(snap) : undefined));
 };
 
 const status: Handler = (ctx, req) => {

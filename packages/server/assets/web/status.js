@@ -143,6 +143,11 @@
             'Status needs an admin token when the server listens beyond loopback: start it with --admin-token-file FILE (or set MKVSERVE_ADMIN_TOKEN).';
           return null;
         }
+        if (res.status === 404) {
+          updated.textContent =
+            'This address does not serve the status API (is there a separate admin listener?): open /status there.';
+          return null;
+        }
         if (!res.ok) throw new Error('HTTP ' + res.status);
         return res.json();
       })
