@@ -93,9 +93,16 @@ t.test('a player page opened late on the demo mount plays', { skip: noChromium }
   sameOrigin(t, w, origin);
 });
 
+const encoders = hasFfmpeg ? spawnSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout : '';
+const missing = ['libx265', 'libvpx-vp9', 'libopus'].filter((e) => !encoders.includes(e));
+
 t.test(
   'H.264 in Matroska plays where the browser says so; HEVC gets the note and a working ffmpeg line',
-  { skip: noChromium || (hasFfmpeg ? false : 'ffmpeg is not installed') },
+  {
+    skip:
+      noChromium ||
+      (!hasFfmpeg ? 'ffmpeg is not installed' : missing.length > 0 ? `ffmpeg lacks ${missing.join(', ')}` : false),
+  },
   async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'mkvserve-player-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));

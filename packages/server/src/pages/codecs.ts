@@ -3,6 +3,8 @@
 // CodecIDs): Chromium plays H.264/AAC in Matroska, Firefox plays no Matroska at all, nobody plays HEVC
 // in it. When the answer is no, the page shows the ffmpeg line made here, which turns the mount into
 // WebM (copying what WebM can hold, re-encoding the rest to VP9 / Opus) and serves it with mkvserve.
+// canPlayType, not MediaSource.isTypeSupported: the page plays the stream as a plain <video src>, and MSE
+// answers no for every Matroska type even where Chromium plays it.
 
 import type { TrackSnapshot } from '../snapshot.js';
 
