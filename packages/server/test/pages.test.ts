@@ -95,7 +95,7 @@ function snapshot(loopback: boolean): ServerSnapshot {
     inputEnded: false,
     history: { bytes: 1, clusters: 1, joinPoints: 1, durationNs: 1e9, bitrate: 1 },
     clientList: [
-      { id: 7, address: EVIL, port: 1, mount: 'cam', since: 0, bytesSent: 5, lagMs: 0, skips: 0, state: 'live' },
+      { id: 7, address: EVIL, port: 1, mount: 'cam', since: 0, bytesSent: 5, lagMs: 0, skips: 0, state: 'active' },
     ],
   };
   return {
