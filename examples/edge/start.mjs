@@ -6,7 +6,9 @@
 //   haproxy: haproxy.cfg here, health-checking each edge's /api/status
 //
 // Viewers connect to HAProxy, HAProxy to the edges, the edges to the origin: the origin sends each
-// stream once per edge, whatever the number of viewers. Ctrl-C (or SIGTERM) stops everything.
+// stream once per edge, whatever the number of viewers. When the origin exits (kill it to see), it is
+// started again on its port: the edges reconnect and splice its new stream in, their viewers stay.
+// Ctrl-C (or SIGTERM) stops everything.
 //
 //   node examples/edge/start.mjs [INPUT] [--port N]
 //
@@ -31,7 +33,10 @@ const mkvserve = process.env.MKVSERVE
   ? [process.env.MKVSERVE]
   : [process.execPath, here('../../packages/server/bin/mkvserve.js')];
 const haproxy = process.env.HAPROXY || 'haproxy';
-const children = [];
+/** The running process of each role (a restarted origin replaces the old one). */
+const children = new Map();
+/** Stop order: no edge sees its origin go first, HAProxy goes before the edges. */
+const STOP_ORDER = ['haproxy', 'edge2', 'edge1', 'origin'];
 let stopping = false;
 
 function fail(msg) {
@@ -49,14 +54,13 @@ function prefix(name, stream) {
   });
 }
 
-/** Starts a process; its stderr lines are shown prefixed with its name. */
-function start(name, cmd, cmdArgs, env = {}) {
+/** Starts a process; its stderr lines are shown prefixed with its name; `onExit` runs if it exits on its own. */
+function start(name, cmd, cmdArgs, env = {}, onExit = () => {}) {
   const child = spawn(cmd[0], [...cmd.slice(1), ...cmdArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
-  child.name = name;
-  children.push(child);
+  children.set(name, child);
   prefix(name, child.stderr);
   child.on('error', (err) => {
     if (!stopping) fail(`cannot start ${name} (${cmd[0]}): ${err.message}`);
@@ -64,24 +68,59 @@ function start(name, cmd, cmdArgs, env = {}) {
   child.on('exit', (code, signal) => {
     if (stopping) return;
     process.stderr.write(`edge example: ${name} exited (${signal ?? `code ${code}`})\n`);
-    // Without HAProxy or the origin there is nothing left to show; an edge may go (HAProxy routes around it).
-    if (name === 'haproxy' || name === 'origin') stop(1);
+    onExit();
   });
   return child;
 }
 
 /** Starts mkvserve and resolves with the stream URL it prints ("mkvserve: serving X at URL"). */
-function startMkvserve(name, mkArgs) {
-  const child = start(name, mkvserve, [...mkArgs, '--port', '0', '--quiet']);
+function startMkvserve(name, mkArgs, port = 0, onExit = () => {}) {
+  let listened = false;
+  const child = start(name, mkvserve, [...mkArgs, '--port', String(port), '--quiet'], {}, () => {
+    if (listened) onExit();
+  });
   return new Promise((resolve, reject) => {
     let out = '';
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
     child.stdout.on('data', (d) => {
       out += d;
       const m = / at (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ child, url: m[1] });
+      if (m && !listened) {
+        listened = true;
+        resolve({ child, url: m[1] });
+      }
     });
-    child.on('exit', () => reject(new Error(`${name} exited before it listened`)));
+    child.on('exit', () => {
+      if (!listened) reject(Object.assign(new Error(`${name} exited before it listened`), { stderr: err }));
+    });
   });
+}
+
+const restarts = [];
+/** The origin exited: start it again on the same port (the edges know it by its URL). */
+async function restartOrigin(mkArgs, port) {
+  if (stopping) return;
+  const now = Date.now();
+  while (restarts.length > 0 && now - restarts[0] > 60_000) restarts.shift();
+  if (restarts.length >= 5) {
+    process.stderr.write('edge example: the origin exited 5 times within a minute; stopping\n');
+    return stop(1);
+  }
+  restarts.push(now);
+  for (let attempt = 0; attempt < 50 && !stopping; attempt++) {
+    try {
+      const o = await startMkvserve('origin', mkArgs, port, () => void restartOrigin(mkArgs, port));
+      console.log(`origin restarted pid ${o.child.pid} ${o.url}`);
+      return;
+    } catch (err) {
+      if (!/already in use/.test(err.stderr ?? '')) {
+        process.stderr.write(`edge example: cannot start the origin again: ${err.message}\n`);
+        return stop(1);
+      }
+      await new Promise((r) => setTimeout(r, 100)); // the port is still being released
+    }
+  }
 }
 
 /** A port that is free now (HAProxy cannot report the port it got for 0). */
@@ -115,8 +154,9 @@ async function waitForHttp(port, path, timeoutMs) {
 async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
-  for (const c of [...children].reverse()) {
-    if (c.exitCode !== null || c.signalCode !== null) continue;
+  for (const name of STOP_ORDER) {
+    const c = children.get(name);
+    if (!c || c.exitCode !== null || c.signalCode !== null) continue;
     const exited = new Promise((r) => c.once('exit', r));
     c.kill('SIGTERM');
     await exited;
@@ -127,7 +167,10 @@ process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
 try {
-  const origin = await startMkvserve('origin', input ? [input, '--loop'] : []);
+  const originArgs = input ? [input, '--loop'] : [];
+  let originPort = 0;
+  const origin = await startMkvserve('origin', originArgs, 0, () => void restartOrigin(originArgs, originPort));
+  originPort = Number(new URL(origin.url).port);
   console.log(`origin pid ${origin.child.pid} ${origin.url}`);
   const edges = [];
   for (const name of ['edge1', 'edge2']) {
@@ -141,7 +184,8 @@ try {
     EDGE1_PORT: new URL(edges[0].url).port,
     EDGE2_PORT: new URL(edges[1].url).port,
   };
-  const hp = start('haproxy', [haproxy], ['-db', '-f', here('haproxy.cfg')], env);
+  // Without HAProxy there is nothing left to show; an edge may go (HAProxy routes around it).
+  const hp = start('haproxy', [haproxy], ['-db', '-f', here('haproxy.cfg')], env, () => void stop(1));
   prefix('haproxy', hp.stdout);
   console.log(`haproxy pid ${hp.pid} stats http://127.0.0.1:${env.STATS_PORT}/stats`);
   await waitForHttp(Number(env.FRONT_PORT), '/', 15_000);

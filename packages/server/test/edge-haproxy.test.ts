@@ -1,8 +1,10 @@
 // examples/edge/ as a user runs it: `node examples/edge/start.mjs` starts an origin, two edges and
 // Debian's HAProxy on loopback (free ports). HAProxy's health checks (/api/status: the mount streams)
 // put both edges UP; viewers through HAProxy are spread over the edges, start on a keyframe and decode
-// cleanly; when an edge dies, new viewers all get the other one (also before the check marks it DOWN);
-// SIGTERM stops everything. Skips when haproxy is not installed (apt-get install haproxy; .ci/run does).
+// cleanly; when the origin crashes the script starts it again and a viewer stays connected across it
+// (spliced, decodes cleanly); when an edge dies, new viewers all get the other one (also before the
+// check marks it DOWN); SIGTERM stops everything. Skips when haproxy is not installed
+// (apt-get install haproxy; .ci/run does).
 import t from 'tap';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
@@ -112,6 +114,32 @@ t.test('two edges behind HAProxy (examples/edge)', { skip }, async (t) => {
     t.ok(video.length > 30 && video[0].keyframe, `viewer ${i + 1}: starts on a keyframe (${video.length} frames)`);
     t.equal(ffmpegErrors(v.body, 'webm'), '', `viewer ${i + 1}: ffmpeg decodes it without error`);
   }
+
+  // The origin crashes: the script starts it again; a viewer through HAProxy stays connected, and what
+  // it gets is spliced (one header, timestamps increasing) and decodes cleanly.
+  const across = view(front, 9000);
+  await sleep(2000);
+  process.kill(started.pids.get('origin')!, 'SIGKILL');
+  await waitFor(() => /^origin restarted pid \d+/m.test(out), 15_000, 'the script to restart the origin');
+  t.pass('the script started the origin again');
+  const a = await across;
+  t.equal(a.status, 200);
+  const am = parseMedia(a.body);
+  const av = am.frames.filter((f) => f.track === videoTrack(am));
+  t.equal(am.headers, 1, 'one header across the origin restart');
+  let back = 0;
+  for (let i = 1; i < av.length; i++) if (av[i].timestamp <= av[i - 1].timestamp) back++;
+  t.equal(back, 0, 'video timestamps keep increasing');
+  const span = (av[av.length - 1].timestamp - av[0].timestamp) / 1e9;
+  t.ok(span > 5, `${span.toFixed(1)} s of media in 9 s, across the restart`);
+  t.equal(ffmpegErrors(a.body, 'webm'), '', 'the viewer across the origin restart decodes cleanly');
+  const upAgain = performance.now() + 15_000;
+  while (performance.now() < upAgain) {
+    servers = await haproxyServers(started.stats);
+    if (servers.get('edge1') === 'UP' && servers.get('edge2') === 'UP') break;
+    await sleep(250);
+  }
+  t.same(Object.fromEntries(servers), { edge1: 'UP', edge2: 'UP' }, 'both edges are UP again');
 
   // edge1 dies: new viewers get edge2 at once (HAProxy retries and redispatches), and the check marks it DOWN.
   process.kill(started.pids.get('edge1')!, 'SIGKILL');
