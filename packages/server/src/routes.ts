@@ -1,10 +1,12 @@
 // The route table: every HTTP route of the server, as method(s) + path pattern -> handler, in one place.
 // Handlers get a RouteContext (implemented by MkvServer) and never import the server, so status,
 // metrics, pages and the API stay independent of it. Patterns are literal segments and `:name`
-// segments; literal paths are found in a Map, the others are matched segment by segment, in table
-// order. Admin routes are `read` (open on loopback, else the admin token) or `write` (always the admin
-// token); with a separate admin listener they are served there (and, unless it is shared, only there).
-// Errors of /api/* paths are JSON (api.ts), the others text.
+// segments; literal paths are found in a Map, the others (/<mount>, /<mount>/player, the API's) are
+// matched segment by segment, in table order. The HTML pages (pages/) are public like the streams; the
+// status page's figures come from /api/status under its access rules. Admin routes are `read` (open on
+// loopback, else the admin token) or `write` (always the admin token); with a separate admin listener
+// they are served there (and, unless it is shared, only there). Errors of /api/* paths are JSON
+// (api.ts), the others text.
 
 import type { Socket } from 'node:net';
 import type { RequestHead } from './http/parser.js';
@@ -15,7 +17,10 @@ import type { AdminAccess } from './http/auth.js';
 import type { Mount } from './mount.js';
 import type { ServerSnapshot } from './snapshot.js';
 import { buildStatus } from './status.js';
-import { renderListing } from './pages.js';
+import { renderListingPage, renderListingText } from './pages/listing.js';
+import { renderPlayerPage } from './pages/player.js';
+import { renderStatusPage } from './pages/status-page.js';
+import type { Page } from './pages/html.js';
 import { getMount, kickClient, listClients, listMounts, reload, restartMount, sendApiError } from './api.js';
 import type { ApiContext } from './api.js';
 
@@ -71,6 +76,9 @@ interface RouteDef {
   /** Admin route. `read` (or true): open on loopback without a token, else the admin token. `write`:
    *  always the admin token (401 otherwise, also on loopback). */
   admin?: true | 'read' | 'write';
+  /** A page about the API's data (the status page): served on the listener that serves the API, with no
+   *  access rule of its own (it shows figures only where the API's read rule lets it). */
+  adminPage?: true;
   handler: Handler;
 }
 
@@ -80,19 +88,42 @@ function corsHeaders(origin: string | undefined): HeaderList {
   return origin !== undefined ? [['Access-Control-Allow-Origin', origin]] : [];
 }
 
+function sendPage(req: Request, page: Page, extra: HeaderList = []): void {
+  sendResponse(req.socket, 200, [...page.headers, ...extra], page.html, req.isHead);
+}
+
 const listing: Handler = (ctx, req) => {
-  const text = !(req.head.headers.get('accept') ?? '').includes('text/html');
+  const snap = ctx.snapshot(false);
+  if ((req.head.headers.get('accept') ?? '').includes('text/html')) {
+    sendPage(req, renderListingPage(snap), corsHeaders(ctx.cors));
+    return;
+  }
   sendResponse(
     req.socket,
     200,
-    [
-      ['Content-Type', text ? 'text/plain; charset=utf-8' : 'text/html; charset=utf-8'],
-      ['Cache-Control', 'no-store'],
-      ...corsHeaders(ctx.cors),
-    ],
-    renderListing(ctx.snapshot(false), text),
+    [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store'], ...corsHeaders(ctx.cors)],
+    renderListingText(snap),
     req.isHead,
   );
+};
+
+/** GET /<mount>/player: the mount in a <video> (public like the stream itself). */
+const playerPage: Handler = (ctx, req) => {
+  const snap = ctx.snapshot(false);
+  const m = snap.mounts.find((x) => x.name === req.param);
+  if (m === undefined) {
+    sendText(req.socket, 404, 'no such mount: the mounts are listed at /\n', req.isHead);
+    return;
+  }
+  sendPage(req, renderPlayerPage(snap, m));
+};
+
+/** GET /status: the status page; its figures are rendered in only where /api/status is open. */
+const statusPage: Handler = (ctx, req) => {
+  const access = ctx.adminAccessOn(req.listener);
+  const open = access === 'open';
+  const snap = ctx.snapshot(open);
+  sendPage(req, renderStatusPage(access, snap.version, open ? buildStatus(snap) : undefined));
 };
 
 const status: Handler = (ctx, req) => {
@@ -152,6 +183,7 @@ const stream: Handler = (ctx, req) => {
 /** Every route of the server. */
 export const ROUTES: readonly RouteDef[] = [
   { pattern: '/', methods: GET_HEAD, handler: listing },
+  { pattern: '/status', methods: GET_HEAD, adminPage: true, handler: statusPage },
   { pattern: '/api/status', methods: GET_HEAD, admin: 'read', handler: status },
   { pattern: '/metrics', methods: GET_HEAD, admin: 'read', handler: metrics },
   { pattern: '/api/mounts', methods: GET_HEAD, admin: 'read', handler: listMounts },
@@ -161,6 +193,7 @@ export const ROUTES: readonly RouteDef[] = [
   { pattern: '/api/mounts/:name/restart', methods: ['POST'], admin: 'write', handler: restartMount },
   { pattern: '/api/reload', methods: ['POST'], admin: 'write', handler: reload },
   { pattern: '/:mount', methods: GET_HEAD, handler: stream },
+  { pattern: '/:mount/player', methods: GET_HEAD, handler: playerPage },
 ];
 
 interface CompiledRoute {
@@ -265,8 +298,9 @@ function authorized(ctx: RouteContext, req: Request, level: 'read' | 'write'): b
 
 /** Whether `route` is served on `listener` (admin routes move to the admin listener when there is one). */
 function servedOn(ctx: RouteContext, def: RouteDef, listener: Listener): boolean {
-  if (listener === 'admin') return def.admin !== undefined;
-  return def.admin === undefined || ctx.adminOnPublic;
+  const adminSide = def.admin !== undefined || def.adminPage === true;
+  if (listener === 'admin') return adminSide;
+  return !adminSide || ctx.adminOnPublic;
 }
 
 /** Routes one request (the socket belongs to the handler from here on). */

@@ -276,6 +276,10 @@ t.test('a separate admin listener: the API, status and metrics there, not on the
   }
   t.equal((await api(s.port, 'GET', '/api/mounts')).json['error'], 'not_found');
   t.equal((await api(ap, 'GET', '/a')).status, 404, 'no streams on the admin listener');
+  t.equal((await api(s.port, 'GET', '/status')).status, 404, 'the status page moves with the API');
+  const page = await api(ap, 'GET', '/status');
+  t.equal(page.status, 200, 'the status page on the admin listener');
+  t.match(page.text, /data-access="open"/, "with the admin listener's access rule");
   t.equal((await api(ap, 'POST', '/api/reload')).status, 401, 'actions still need the token there');
   const v = await view(s.port, '/a');
   t.teardown(() => v.sock.destroy());
