@@ -44,6 +44,8 @@ Security: listens on 127.0.0.1 unless --host says otherwise. Streams, / and the 
 are public; /api/* and /metrics are open on loopback and need the admin token beyond it.
 
 Secrets: --admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN keep the token out of "ps" (--admin-token does not).
+Reload: with --config, SIGHUP (or POST /api/reload with the admin token) reads the file again.
+Behind a proxy, a separate admin listener: the config file's trustedProxies and admin keys (mkvserve.example.yaml).
 Exit codes: 0 done; 1 usage, configuration or runtime error (one line on stderr); 2 damaged input (inspect, remux).`;
 
 /** Serve flags that are server settings: flag -> key of SERVER_DEFAULTS. */
@@ -164,7 +166,8 @@ function serveBuilder(y: Argv, cfg: typeof ConfigModule): Argv {
     })
     .option('admin-token-file', {
       type: 'string',
-      describe: 'File holding the bearer token of /api/status and /metrics (or set $MKVSERVE_ADMIN_TOKEN)',
+      describe:
+        'File holding the bearer token of the management API, /api/status and /metrics (or set $MKVSERVE_ADMIN_TOKEN)',
       group: 'Security:',
     })
     .option('admin-token', {
@@ -464,7 +467,9 @@ export async function main(argv: string[]): Promise<number> {
           return;
         }
         const { runServe } = await import('./serve.js');
-        code = await runServe(parts);
+        // With a config file, SIGHUP and POST /api/reload read it again (the flags still override it).
+        const reload = a['config'] !== undefined ? () => serveLayers(a) : undefined;
+        code = await runServe({ ...parts, ...(reload ? { reload } : {}) });
       },
     )
     .command(

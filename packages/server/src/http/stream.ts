@@ -7,6 +7,7 @@
 // closure is the onReadable hook.
 
 import type { Socket } from 'node:net';
+import { clientAddress, clientPort } from './client-address.js';
 
 /** The fanout Subscriber surface used here (@mkvserve/fanout Subscriber satisfies it). */
 export interface SubscriberLike {
@@ -21,7 +22,7 @@ export interface SubscriberLike {
 }
 
 export type EndReason =
-  'eof' | 'client_closed' | 'error' | 'dropped_lag' | 'dropped_idle' | 'dropped' | 'shutdown' | 'new_input';
+  'eof' | 'client_closed' | 'error' | 'dropped_lag' | 'dropped_idle' | 'dropped' | 'shutdown' | 'new_input' | 'kicked';
 
 export interface ClientEvents {
   /** The client is gone (socket closed); called exactly once. */
@@ -41,6 +42,8 @@ export class StreamClient {
   readonly address: string;
   readonly port: number;
   readonly since = Date.now();
+  /** The request's User-Agent (for the API; set by the mount). */
+  userAgent: string | undefined = undefined;
   /** Bytes handed to the socket (response head included). */
   bytesWritten = 0;
   /** Queued in the flusher's dirty list. */
@@ -61,8 +64,9 @@ export class StreamClient {
     this.socket = socket;
     this.sub = sub;
     this.mount = mount;
-    this.address = socket.remoteAddress ?? '';
-    this.port = socket.remotePort ?? 0;
+    // Behind a trusted proxy: the client's, not the proxy's (./client-address.ts).
+    this.address = clientAddress(socket);
+    this.port = clientPort(socket);
     this.events = events;
     (socket as ClientSocket)[kClient] = this;
     socket.on('close', onClientSocketClose);
