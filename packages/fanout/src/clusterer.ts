@@ -54,14 +54,21 @@ export class Clusterer {
     this.options = options;
   }
 
-  /** A cluster has been opened (by this clusterer) at some point. */
+  /** A cluster has been opened since the start (or the last restart()). */
   get started(): boolean {
     return this.everOpened;
   }
 
-  /** The next frame starts a new cluster whatever it is (after a source restart). */
+  /** The next frame starts a new cluster whatever it is. */
   breakCluster(): void {
     this.open = false;
+  }
+
+  /** A restarted source: as at the very start, no cluster until a join point (a keyframe of the
+   *  primary video track; any keyframe for audio-only input). */
+  restart(): void {
+    this.open = false;
+    this.everOpened = false;
   }
 
   /** Places and encodes one frame (arrival/decode order). `timestampNs` overrides frame.timestamp. */

@@ -3,14 +3,19 @@
 // just (seq, block index): eviction can never leave it dangling, only "before the first cluster".
 
 import { encodeClusterStart } from '@mkvserve/ebml';
-import type { MatroskaHeader } from '@mkvserve/ebml';
+import type { MatroskaHeader, TrackInfo } from '@mkvserve/ebml';
 
 /** One init part (EBML header + Segment + Info + Tracks); a new one starts when the tracks change. */
 export interface Epoch {
   readonly id: number;
+  /** The header as declared (duplicate and invalid TrackEntries left out). */
   readonly header: MatroskaHeader;
   readonly init: Uint8Array;
   readonly timestampScale: number;
+  /** The declared tracks by number: frames of any other track are not placed. */
+  readonly tracks: ReadonlyMap<number, TrackInfo>;
+  /** A new layout superseded this one: no cluster of it will be opened or appended to again. */
+  final: boolean;
   /** Rebase allowance in ticks (LiveStream `rebaseLeadNs`, default 0): a subscriber's origin is
    *  min(smallest frame of its first cluster so far, that cluster's timestamp - leadTicks). */
   readonly leadTicks: number;

@@ -15,6 +15,8 @@ export interface SubscriberLike {
   close(): void;
   readonly state: string;
   readonly dropReason?: string | undefined;
+  /** Why a finished subscriber finished: 'end' of input, or a new track 'layout'. */
+  readonly finishReason?: string | undefined;
   readonly lagNs: number;
   readonly bytesSent: number;
   readonly skips: number;
@@ -108,6 +110,12 @@ function onClientSocketClose(this: ClientSocket): void {
 function onClientSocketEnd(this: ClientSocket): void {
   const c = this[kClient];
   if (c && !c.ended) c.destroy('client_closed');
+}
+
+/** The EndReason of a finished response: end of input, or a new track layout (the player reconnects
+ *  and gets the new init part; a second EBML header mid-response would break it). */
+function finishedReason(sub: SubscriberLike): EndReason {
+  return sub.finishReason === 'layout' ? 'new_input' : 'eof';
 }
 
 /** The EndReason of a client whose subscriber was dropped. */
@@ -295,7 +303,7 @@ export class Flusher {
         c.destroy(droppedReason(sub));
         this.opts.onDropped?.(c);
       } else {
-        c.end(sub.state === 'finished' ? 'eof' : 'shutdown');
+        c.end(sub.state === 'finished' ? finishedReason(sub) : 'shutdown');
         this.opts.onFinished?.(c);
       }
       return 0;
@@ -315,7 +323,7 @@ export class Flusher {
     this.bytes += bytes;
     // A finished subscriber reports it on the next pull: ask right away.
     if (sub.state === 'finished') {
-      c.end('eof');
+      c.end(finishedReason(sub));
       this.opts.onFinished?.(c);
     }
     return bytes;
