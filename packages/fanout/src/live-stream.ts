@@ -3,11 +3,11 @@
 // cursors into it. The slow-client policy (soft limit: skip to the newest join point; hard limit or
 // idle timeout: drop) runs at every cluster start and on checkSubscribers(). No Node APIs.
 
-import { encodeBlock, encodeInitPart } from '@mkvserve/ebml';
+import { encodeBlockParts, encodeInitPart } from '@mkvserve/ebml';
 import type { Frame, MatroskaHeader, TrackInfo } from '@mkvserve/ebml';
 import { Clusterer, primaryVideoTrack } from './clusterer.js';
-import { History } from './history.js';
-import type { Epoch } from './history.js';
+import { History, defaultAllocate } from './history.js';
+import type { Allocate, Epoch } from './history.js';
 import { declaredHeader, declaredScale, sameStreamLayout } from './layout.js';
 import type { DeclaredHeader } from './layout.js';
 import { Subscriber } from './subscriber.js';
@@ -49,6 +49,10 @@ export interface LiveStreamOptions {
   docType?: string;
   /** Clock in ms (default Date.now). */
   clock?: () => number;
+  /** Allocates the memory handed out by pull() (shared runs of blocks, init parts, cluster starts);
+   *  default `new Uint8Array`. On Node, `Buffer.allocUnsafeSlow` lets sockets write the parts as they
+   *  are. */
+  allocate?: (size: number) => Uint8Array;
   /** Called when the policy moves a subscriber forward. */
   onSkip?: (sub: Subscriber) => void;
   /** Called when the policy drops a subscriber (its onReadable fires too; pull() then returns null). */
@@ -126,7 +130,7 @@ const MAX_TRUSTED_DURATION_NS = 60e9;
 
 export class LiveStream {
   readonly options: Readonly<
-    Required<Omit<LiveStreamOptions, 'onSkip' | 'onDrop' | 'docType' | 'clock' | 'maxClusterBytes'>>
+    Required<Omit<LiveStreamOptions, 'onSkip' | 'onDrop' | 'docType' | 'clock' | 'maxClusterBytes' | 'allocate'>>
   > & {
     maxClusterBytes: number;
     docType: string | undefined;
@@ -141,6 +145,7 @@ export class LiveStream {
   onDrop: ((sub: Subscriber, reason: DropReason) => void) | undefined;
 
   private readonly clockFn: () => number;
+  private readonly allocate: Allocate;
   private clusterer: Clusterer | undefined = undefined;
   private readonly subs = new Set<Subscriber>();
   private parked = new Set<Subscriber>();
@@ -188,7 +193,11 @@ export class LiveStream {
     this.clockFn = options.clock ?? Date.now;
     this.onSkip = options.onSkip;
     this.onDrop = options.onDrop;
-    this.history = new History({ maxBytes: historyMaxBytes, maxClusters: this.options.historyMaxClusters });
+    this.allocate = options.allocate ?? defaultAllocate;
+    this.history = new History(
+      { maxBytes: historyMaxBytes, maxClusters: this.options.historyMaxClusters },
+      this.allocate,
+    );
   }
 
   /** @internal */
@@ -230,7 +239,9 @@ export class LiveStream {
       this.clusterer!.restart();
       return;
     }
-    const { header: h, init, ignored } = this.encodeDeclared(declared);
+    const { header: h, init: encoded, ignored } = this.encodeDeclared(declared);
+    const init = this.allocate(encoded.length);
+    init.set(encoded);
     this.ignoredEntries += ignored;
     if (prev !== undefined) {
       this.restartPending = true;
@@ -328,7 +339,7 @@ export class LiveStream {
       // the first frame kept).
       if (!primary && this.holdable(frame, track)) {
         try {
-          encodeBlock(frame, 0);
+          encodeBlockParts(frame, 0);
         } catch {
           this.invalid++;
           return;
@@ -350,7 +361,7 @@ export class LiveStream {
     this.commitTime(frame, ts, offset);
     const h = this.history;
     if (placed.newCluster) h.openCluster(epoch, placed.clusterTicks, placed.join);
-    h.append(placed.bytes, placed.ticks);
+    h.append(placed.parts, placed.ticks);
     this.frames++;
     if (this.held.length > 0) this.flushHeldInto(ts);
     if (placed.newCluster) {
@@ -422,7 +433,7 @@ export class LiveStream {
         this.dropped++; // too old, or outside the int16 range of the first cluster
         continue;
       }
-      h.append(placed.bytes, placed.ticks);
+      h.append(placed.parts, placed.ticks);
       this.frames++;
     }
   }
@@ -447,7 +458,7 @@ export class LiveStream {
         h.openCluster(epoch, placed.clusterTicks, placed.join || first);
         first = false;
       }
-      h.append(placed.bytes, placed.ticks);
+      h.append(placed.parts, placed.ticks);
       this.frames++;
     }
     clusterer.breakCluster();

@@ -208,36 +208,48 @@ export class Subscriber {
    * [] = nothing new (onReadable fires when there is); null = finished (input ended, or the track
    * layout changed, and everything of its layout was handed out), dropped or closed. A pull that
    * hands out the last bytes may already leave the state 'finished'.
+   * Consecutive blocks come as one view of the shared run they were appended to: a caught-up
+   * subscriber gets one array per call (plus a Cluster start when a Cluster began).
    * The arrays are shared with other subscribers: never modify them.
    * Call it only when the socket can take more: every call counts as progress for the idle timeout.
    */
   pull(maxBytes?: number): Uint8Array[] | null {
-    if (this.st !== 'waiting' && this.st !== 'active') return null;
+    const out: Uint8Array[] = [];
+    return this.pullInto(out, maxBytes) < 0 ? null : out;
+  }
+
+  /**
+   * pull() into a caller's array (appended to it; no array allocated per call): returns the bytes
+   * appended, or -1 where pull() returns null (what was appended before finishing is still the last of
+   * the stream).
+   */
+  pullInto(out: Uint8Array[], maxBytes?: number): number {
+    if (this.st !== 'waiting' && this.st !== 'active') return -1;
     const host = this.host;
     const now = host.clock();
     this.lastPullMs = now;
     const limit = maxBytes !== undefined && maxBytes > 0 ? maxBytes : Infinity;
-    const out: Uint8Array[] = [];
+    const out0 = out.length;
     let bytes = 0;
     const h = host.history;
 
     if (this.seq >= 0 && this.seq < h.firstSeq) {
       host.recover(this, now); // evicted under us: skip forward (or wait)
-      if (this.st !== 'waiting' && this.st !== 'active') return null;
+      if (this.st !== 'waiting' && this.st !== 'active') return -1;
     }
     if (this.seq < 0 && !this.tryAttach()) {
       const ep = host.currentEpoch;
       if (ep !== undefined && this.epochId !== ep.id) {
-        if (this.epochId >= 0) return this.finish('layout', out);
+        if (this.epochId >= 0) return this.finish('layout', out, out0, 0);
         out.push(ep.init);
         bytes += ep.init.length;
         this.epochId = ep.id;
         this.base = NO_BASE;
       }
       this.sent += bytes;
-      if (host.ended) return this.finish('end', out);
+      if (host.ended) return this.finish('end', out, out0, bytes);
       host.park(this, true);
-      return out;
+      return bytes;
     }
 
     let c: Cluster | undefined;
@@ -249,7 +261,7 @@ export class Subscriber {
           // mid-response breaks players); it finishes here, after everything of its layout.
           if (this.epochId >= 0) {
             this.sent += bytes;
-            return this.finish('layout', out);
+            return this.finish('layout', out, out0, bytes);
           }
           out.push(c.epoch.init);
           bytes += c.epoch.init.length;
@@ -279,22 +291,36 @@ export class Subscriber {
         this.started = true;
       }
       const blocks = c.blocks;
+      const runs = c.blockRun;
+      const frameTicks = c.frameTicks;
       const n = blocks.length;
       const base = this.base;
       const mute = this.mute;
       let i = this.idx;
       let skipped = 0;
+      let offset = this.cursorOffset;
+      // Blocks sent go out as views over runs of consecutive blocks [from, i) in one shared run.
+      let from = -1;
       while (i < n && bytes < limit) {
-        const b = blocks[i];
-        this.cursorOffset += b.length;
-        if (!mute && c.frameTicks[i] >= base) {
-          out.push(b);
-          bytes += b.length;
+        const len = blocks[i].length;
+        offset += len;
+        if (!mute && frameTicks[i] >= base) {
+          if (from >= 0 && runs[i] !== runs[from]) {
+            out.push(c.view(from, i));
+            from = i;
+          } else if (from < 0) from = i;
+          bytes += len;
         } else {
+          if (from >= 0) {
+            out.push(c.view(from, i));
+            from = -1;
+          }
           skipped++;
         }
         i++;
       }
+      if (from >= 0) out.push(c.view(from, i));
+      this.cursorOffset = offset;
       this.idx = i;
       if (skipped > 0) {
         this.nWithheld += skipped;
@@ -313,20 +339,20 @@ export class Subscriber {
     this.cursorNs = caughtUp ? host.newestNs : this.posNs(this.seq, this.idx, this.cursorNs);
     this.markDelivered();
     if (caughtUp) {
-      if (host.ended) return this.finish('end', out);
+      if (host.ended) return this.finish('end', out, out0, bytes);
       // Everything of a superseded layout was handed out (its clusters are all closed).
-      if (cur.epoch.final && this.started) return this.finish('layout', out);
+      if (cur.epoch.final && this.started) return this.finish('layout', out, out0, bytes);
       host.park(this, false);
     }
-    return out;
+    return bytes;
   }
 
-  /** Finished: what `out` holds is the last of it (null when nothing). */
-  private finish(reason: FinishReason, out: Uint8Array[]): Uint8Array[] | null {
+  /** Finished: what was appended to `out` from `out0` on is the last of it (-1 when nothing). */
+  private finish(reason: FinishReason, out: Uint8Array[], out0: number, bytes: number): number {
     this.st = 'finished';
     this.fin = reason;
     this.host.detach(this);
-    return out.length > 0 ? out : null;
+    return out.length > out0 ? bytes : -1;
   }
 
   /** Smallest frame timestamp (ticks) from cluster `c` to the end of its epoch in the history. */

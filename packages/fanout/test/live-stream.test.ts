@@ -495,7 +495,9 @@ t.test('next-keyframe join waits (init part at once) and onReadable fires at the
   s.pushFrame(feed[i++]);
   s.pushFrame(feed[i]);
   t.equal(woke, 1);
-  t.equal(sub.pull()!.length, 2);
+  const two = sub.pull()!;
+  t.equal(two.length, 1, 'two new blocks come as one view of the shared run');
+  t.equal(walk(concat([...p0, ...p1, ...two]))[0].clusters[0].blocks.length, seg.clusters[0].blocks.length + 2);
   s.end();
   t.equal(woke, 2, 'end wakes parked subscribers');
   t.equal(sub.pull(), null);
@@ -1009,3 +1011,119 @@ t.test(
     t.equal(a.skips + b.skips, 0);
   },
 );
+
+// ---- Shared runs: the invariants the serving path relies on ----
+
+t.test('shared runs: a caught-up subscriber gets one view per pull; bytes handed out never change', async (t) => {
+  class Tagged extends Uint8Array {}
+  let allocations = 0;
+  const s = new LiveStream({
+    clock: () => 0,
+    historyMaxClusters: 3, // eviction while views are held
+    allocate: (n) => {
+      allocations++;
+      return new Tagged(n);
+    },
+  });
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 30_000, gop: 25, videoBytes: 3000 });
+  const subs: { sub: Subscriber; parts: Uint8Array[]; copies: Uint8Array[] }[] = [];
+  const take = (x: (typeof subs)[number]) => {
+    const parts = x.sub.pull() ?? [];
+    for (const p of parts) {
+      x.parts.push(p);
+      x.copies.push(p.slice());
+    }
+    return parts;
+  };
+  let caughtUpPulls = 0;
+  let singleViewPulls = 0;
+  let notShared = 0;
+  feed.forEach((f, i) => {
+    s.pushFrame(f);
+    if (i % 97 === 0) subs.push({ sub: s.subscribe(), parts: [], copies: [] });
+    // Every 4th frame the subscribers pull, as a flusher turn would; all caught up at the same place.
+    if (i % 4 === 3) {
+      const first = subs.length > 1 ? take(subs[0]) : [];
+      for (const x of subs.slice(1)) {
+        const parts = take(x);
+        if (
+          parts.length > 0 &&
+          first.length > 0 &&
+          x.parts.length > parts.length &&
+          subs[0].parts.length > first.length
+        ) {
+          caughtUpPulls++;
+          // One view; or a Cluster start and one view; at most 3 parts (the end of a Cluster, the next
+          // Cluster's start, its blocks; or two views when the run filled up and a new one began).
+          if (parts.length === 1 || (parts.length === 2 && parts[0][0] === 0x1f)) singleViewPulls++;
+          if (parts.length > 3) t.fail(`${parts.length} parts in one caught-up pull`);
+          if (parts[parts.length - 1] !== first[first.length - 1]) notShared++;
+        }
+      }
+    }
+  });
+  s.end();
+  for (const x of subs) {
+    for (;;) {
+      const p = take(x);
+      if (p.length === 0) break;
+    }
+  }
+  t.ok(caughtUpPulls > 100, `${caughtUpPulls} caught-up pulls checked`);
+  t.equal(notShared, 0, 'same turn, same position: the very same view object for everyone');
+  t.ok(
+    singleViewPulls >= caughtUpPulls * 0.9,
+    `${singleViewPulls} of them are one view of the run (plus the Cluster start when a Cluster began)`,
+  );
+  let changed = 0;
+  let parts = 0;
+  for (const x of subs) {
+    x.parts.forEach((p, k) => {
+      parts++;
+      if (!(p instanceof Tagged)) changed++;
+      if (p.length !== x.copies[k].length || p.some((b, j) => b !== x.copies[k][j])) changed++;
+    });
+  }
+  t.equal(changed, 0, `none of the ${parts} parts handed out changed, after eviction and thousands of appends`);
+  t.ok(allocations > 3, 'runs, init part and cluster starts come from the allocator');
+  for (const x of subs) {
+    const seg = walk(concat(x.parts))[0];
+    t.ok(
+      seg.clusters[0].blocks[0].keyframe && seg.clusters[0].blocks[0].track === 1,
+      'every joiner starts on a keyframe',
+    );
+  }
+});
+
+t.test('per-subscriber Cluster starts, shared blocks: different origins, the same block views', async (t) => {
+  const s = new LiveStream({ clock: () => 0 });
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 4_000, gop: 25 });
+  const a = s.subscribe({ join: 'next-keyframe' });
+  const aParts: Uint8Array[] = [];
+  const bParts: Uint8Array[] = [];
+  let b: Subscriber | undefined;
+  let bFirst = -1;
+  feed.forEach((f, i) => {
+    s.pushFrame(f);
+    if (i === 100) b = s.subscribe(); // joins at the second keyframe (1 s): another origin
+    aParts.push(...(a.pull() ?? []));
+    if (b) bParts.push(...(b.pull() ?? []));
+    if (b && bFirst < 0) bFirst = bParts.length;
+  });
+  const segA = walk(concat(aParts))[0];
+  const segB = walk(concat(bParts))[0];
+  const last = (seg: typeof segA) => seg.clusters[seg.clusters.length - 1];
+  t.not(last(segA).timestamp, last(segB).timestamp, 'the same Cluster, each with its own rebased timestamp');
+  const startsA = aParts.filter((p) => p[0] === 0x1f);
+  const startsB = bParts.filter((p) => p[0] === 0x1f);
+  t.ok(
+    startsB.every((x) => !startsA.includes(x)),
+    'Cluster starts are per origin',
+  );
+  // After b's first pull (its burst, one view of many blocks), both pull one new block at a time.
+  const blocksB = bParts.slice(bFirst).filter((p) => p[0] === 0xa3 || p[0] === 0xa0);
+  const setA = new Set(aParts);
+  t.ok(blocksB.length > 20 && blocksB.every((x) => setA.has(x)), 'block views are the same objects');
+});
