@@ -128,7 +128,8 @@ export class Mount implements FrameSink {
     this.server = server;
     this.name = config.name;
     this.config = config;
-    this.live = new LiveStream({ ...config.live });
+    // Buffers, so that sockets write the fanout's shared views as they are.
+    this.live = new LiveStream({ allocate: (n) => Buffer.allocUnsafeSlow(n), ...config.live });
     this.source = new Source(this, {
       spec: config.input,
       name: config.inputName ?? config.input,
