@@ -1,13 +1,19 @@
-// Load benchmark: `mkvserve --loop` serving a ~2 Mbit/s WebM (VP8 720p30 + Opus, 2 s GOP) on loopback,
-// the server pinned to core 0 and the C epoll client (bench/loadclient.c) pinned to core 1.
-// For each client count N: clients keeping up with the stream, server CPU (% of its core, and per
-// Gbit/s sent), server RSS (and growth per client), time to first byte. Then a connect/close cycles check
-// (RSS and open fds of the server before/after). Every step is bounded in time; servers are killed at the end.
-// Usage: node bench/load.mjs [--quick] [--clients 100,1000,2000,5000] [--window 30] [--warmup 10]
-//                            [--cycles 10000] [--self-test] [--path /stream] [--mount /stream]
+// Load benchmark: mkvserve serving a ~2 Mbit/s WebM (VP8 720p30 + Opus, 2 s GOP) on loopback, measured
+// in the same run as its baselines: the bare Node write loop (bench/bare-server.mjs: one shared Buffer
+// per client per 100 ms, no Matroska) and Cubemap (C++, sendfile; when installed), fed by a second
+// mkvserve. Each server is pinned to core 0, the C epoll client (bench/loadclient.c) to core 1.
+// For each client count N, all N clients join at N/10 per second (a mass join), then warm-up and a
+// measurement window: clients keeping up, server CPU (% of its core, and per Gbit/s sent), RSS (and its
+// growth per client), time to first byte. Also: connect/close cycles (RSS and fds before/after), the
+// kernel send queue of one slow client (--slow), and a CPU profile split of mkvserve (--cpu-prof).
+// Every step is bounded in time; every server is killed at the end.
+// Usage: node bench/load.mjs [--quick] [--clients 1000,5000,7500,10000] [--servers mkvserve,bare,cubemap]
+//                            [--rounds 1] [--window 30] [--warmup 10] [--cycles 10000] [--slow 60]
+//                            [--cpu-prof DIR] [--mkvserve-cli PATH] [--mkvserve-args "..."]
 import { spawn, spawnSync } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -24,16 +30,20 @@ import {
   log,
   machineNote,
   mdTable,
+  median,
   parseArgs,
   procCpuSeconds,
   procFdCount,
   procMem,
   which,
 } from './lib/common.mjs';
+import { summarizeProfile } from './lib/cpuprofile.mjs';
 import { inputLoad, probe } from './lib/inputs.mjs';
 
 export const LOAD_DEFAULTS = {
-  clients: '100,1000,2000,5000',
+  clients: '1000,5000,7500,10000',
+  servers: 'mkvserve,bare,cubemap',
+  rounds: 1,
   window: 30,
   warmup: 10,
   cycles: 10000,
@@ -41,15 +51,36 @@ export const LOAD_DEFAULTS = {
   loadSeconds: 90,
   path: '/stream',
   mount: '',
-  connectRate: 2000,
+  connectRate: 0,
   connectTimeout: 60,
   keep: 0.9,
-  tick: 40,
+  tick: 100,
   nofile: 65536,
   serverCore: 0,
   clientCore: 1,
+  cpuProf: '',
+  slow: 0,
+  slowRate: 10000,
+  slowRcvbuf: 16384,
+  mkvserveCli: '',
+  mkvserveArgs: '',
 };
-export const LOAD_QUICK = { clients: '100,500', window: 5, warmup: 3, cycles: 1000, loadSeconds: 20 };
+export const LOAD_QUICK = {
+  clients: '100,500',
+  window: 5,
+  warmup: 3,
+  cycles: 1000,
+  loadSeconds: 20,
+  slow: 0,
+};
+
+/** What each server kind is, for the report. */
+const KINDS = {
+  mkvserve: 'mkvserve --loop (this build)',
+  bare: 'bare Node write loop (bench/bare-server.mjs: raw net, one shared Buffer per client per 100 ms)',
+  cubemap: 'Cubemap (C++, sendfile), fed by a second mkvserve (src_encoding=raw)',
+  selftest: 'node:http byte pump (bench/selftest-server.mjs, 40 ms, chunked encoding)',
+};
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -81,36 +112,11 @@ function pinned(core, argv, pin) {
   return pin ? ['taskset', ['-c', String(core), ...argv]] : [argv[0], argv.slice(1)];
 }
 
-/** Starts the server under test; resolves {child, pid, port, stderrTail()}. */
-async function startServer(o, file, bitrate, pin) {
-  const port = await freePort();
-  const server = o.selfTest
-    ? [
-        process.execPath,
-        join(BENCH_DIR, 'selftest-server.mjs'),
-        '--port',
-        String(port),
-        '--bitrate',
-        String(Math.round(bitrate)),
-        '--tick',
-        String(o.tick),
-        file,
-      ]
-    : [
-        process.execPath,
-        CLI,
-        '--loop',
-        '--port',
-        String(port),
-        '--host',
-        '127.0.0.1',
-        '--quiet',
-        ...(o.mount ? ['--mount', o.mount] : []),
-        file,
-      ];
+/** Spawns `argv` (pinned, with a raised open-files limit); returns a handle with the PID and output tail. */
+function spawnServer(o, argv, core, pin, cwd) {
   const script = `ulimit -n ${o.nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`;
-  const [cmd, args] = pinned(o.serverCore, ['bash', '-c', script, 'bash', ...server], pin);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, args] = pinned(core, ['bash', '-c', script, 'bash', ...argv], pin);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   let tail = '';
   const keep = (d) => {
     tail = (tail + d).slice(-4000);
@@ -121,20 +127,106 @@ async function startServer(o, file, bitrate, pin) {
   child.on('exit', (code, sig) => {
     exited = { code, sig };
   });
-  return { child, pid: child.pid, port, tail: () => tail, exited: () => exited };
+  return { child, pid: child.pid, tail: () => tail, exited: () => exited };
 }
 
-async function stopServer(s) {
+function mkvserveArgv(o, port, file, extraNode = []) {
+  return [
+    process.execPath,
+    ...extraNode,
+    o.mkvserveCli || CLI,
+    '--loop',
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--quiet',
+    ...(o.mount ? ['--mount', o.mount] : []),
+    ...(o.mkvserveArgs ? o.mkvserveArgs.split(/\s+/).filter(Boolean) : []),
+    file,
+  ];
+}
+
+/** Starts one server under test; resolves {pid, port, tail(), exited(), stop()}. */
+async function startServer(kind, o, file, bitrate, pin) {
+  const port = await freePort();
+  const parts = [];
+  const stopAll = async (graceMs) => {
+    for (const p of parts.reverse()) await stopProcess(p, graceMs);
+  };
+  if (kind === 'mkvserve') {
+    const prof = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfRunDir] : [];
+    const s = spawnServer(o, mkvserveArgv(o, port, file, prof), o.serverCore, pin);
+    parts.push(s);
+    return { ...s, port, stop: () => stopAll(o.cpuProf ? 15_000 : 3000) };
+  }
+  if (kind === 'bare' || kind === 'selftest') {
+    const script = kind === 'bare' ? 'bare-server.mjs' : 'selftest-server.mjs';
+    const tick = kind === 'bare' ? o.tick : 40;
+    const prof = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfRunDir] : [];
+    const argv = [
+      process.execPath,
+      ...prof,
+      join(BENCH_DIR, script),
+      '--port',
+      String(port),
+      '--bitrate',
+      String(Math.round(bitrate)),
+      '--tick',
+      String(tick),
+      file,
+    ];
+    const s = spawnServer(o, argv, o.serverCore, pin);
+    parts.push(s);
+    return { ...s, port, stop: () => stopAll(3000) };
+  }
+  if (kind === 'cubemap') {
+    // The feeder is a second mkvserve on the client's core (one client: negligible CPU).
+    const feedPort = await freePort();
+    const feeder = spawnServer(o, mkvserveArgv({ ...o, mkvserveArgs: '' }, feedPort, file), o.clientCore, pin);
+    parts.push(feeder);
+    const ready = await waitReady({ ...feeder, port: feedPort }, o.path);
+    if (!ready.ok) {
+      await stopAll(3000);
+      return { error: `Cubemap's feeder: ${ready.why}` };
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'mkvserve-cubemap-'));
+    // Loopback only; no stats/access files; raw (not Metacube) input: Cubemap relays bytes as they come.
+    writeFileSync(
+      join(dir, 'cubemap.config'),
+      [
+        'num_servers 1',
+        `listen 127.0.0.1:${port}`,
+        'error_log type=console',
+        `stream ${o.path} src=http://127.0.0.1:${feedPort}${o.path} src_encoding=raw`,
+        '',
+      ].join('\n'),
+    );
+    const s = spawnServer(o, [which('cubemap'), join(dir, 'cubemap.config')], o.serverCore, pin, dir);
+    parts.push(s);
+    return {
+      ...s,
+      port,
+      stop: async () => {
+        await stopAll(3000);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  throw new Error(`unknown server kind ${kind}`);
+}
+
+async function stopProcess(s, graceMs = 3000) {
   if (!s || s.exited()) return;
   s.child.kill('SIGTERM');
-  for (let i = 0; i < 30 && !s.exited(); i++) await sleep(100);
+  for (let i = 0; i < graceMs / 100 && !s.exited(); i++) await sleep(100);
   if (!s.exited()) {
     s.child.kill('SIGKILL');
     for (let i = 0; i < 20 && !s.exited(); i++) await sleep(100);
   }
 }
 
-/** One GET: resolves {status, bytes, ms} after `minBytes` bytes (or an error), within timeoutMs. */
+/** One GET: resolves {status, bytes, firstMs, ms} or {error}; reads until minBytes or timeoutMs. */
 function probeGet(port, path, { minBytes = 2048, timeoutMs = 5000 } = {}) {
   return new Promise((res) => {
     const t0 = performance.now();
@@ -182,7 +274,7 @@ async function waitReady(s, path, timeoutMs = 20000) {
   return { ok: false, why: `not serving within ${timeoutMs / 1000} s (last: ${last?.error ?? JSON.stringify(last)})` };
 }
 
-/** Runs the C client; calls hooks on its WINDOW_START/WINDOW_END lines; resolves its JSON. */
+/** Runs the C client; calls hooks on its WINDOW_START/WINDOW_END/CONNECTED/SLOW lines; resolves its JSON. */
 function runClient(bin, args, pin, core, hooks, hardMs) {
   return new Promise((res) => {
     const [cmd, a] = pinned(core, [bin, ...args], pin);
@@ -196,6 +288,7 @@ function runClient(bin, args, pin, core, hooks, hardMs) {
       if (line.startsWith('WINDOW_START')) hooks.start?.();
       else if (line.startsWith('WINDOW_END')) hooks.end?.();
       else if (line.startsWith('CONNECTED')) hooks.connected?.(line);
+      else if (line.startsWith('SLOW')) hooks.slow?.(line);
       else if (line.startsWith('{')) {
         try {
           result = JSON.parse(line);
@@ -214,11 +307,16 @@ function runClient(bin, args, pin, core, hooks, hardMs) {
   });
 }
 
-async function measureN(o, bin, file, bitrate, n, pin) {
-  const s = await startServer(o, file, bitrate, pin);
+function connectRate(o, n) {
+  return o.connectRate > 0 ? o.connectRate : Math.max(10, Math.round(n / 10));
+}
+
+async function measureN(kind, o, bin, file, bitrate, n, pin) {
+  const s = await startServer(kind, o, file, bitrate, pin);
+  if (s.error) return { kind, n, error: s.error };
   try {
     const ready = await waitReady(s, o.path);
-    if (!ready.ok) return { n, error: ready.why };
+    if (!ready.ok) return { kind, n, error: ready.why };
     await sleep(1000);
     const idle = procMem(s.pid);
     // Time to first byte of a lone client on the idle server (the table's ttfb is under a mass join).
@@ -227,8 +325,7 @@ async function measureN(o, bin, file, bitrate, n, pin) {
       const p = await probeGet(s.port, o.path, { minBytes: 1, timeoutMs: 3000 });
       if (p.firstMs !== undefined) lone.push(p.firstMs);
     }
-    lone.sort((a, b) => a - b);
-    const loneTtfbMs = lone.length ? lone[lone.length >> 1] : NaN;
+    const loneTtfbMs = median(lone);
     let cpu0 = 0;
     let tw0 = 0;
     let cpu1 = 0;
@@ -245,6 +342,7 @@ async function measureN(o, bin, file, bitrate, n, pin) {
       const m = procMem(s.pid);
       if (m?.rssKiB > peakRss) peakRss = m.rssKiB;
     };
+    const rate = connectRate(o, n);
     const args = [
       '-p',
       String(s.port),
@@ -261,12 +359,12 @@ async function measureN(o, bin, file, bitrate, n, pin) {
       '-k',
       String(o.keep),
       '-r',
-      String(o.connectRate),
+      String(rate),
       '-T',
       String(o.connectTimeout),
     ];
     const hardMs = (o.connectTimeout + o.warmup + o.window + 60) * 1000;
-    log(`load N=${n}: connecting (window ${o.window} s after ${o.warmup} s warm-up)`);
+    log(`${kind} N=${n}: connecting at ${rate}/s (window ${o.window} s after ${o.warmup} s warm-up)`);
     const r = await runClient(
       bin,
       args,
@@ -276,7 +374,7 @@ async function measureN(o, bin, file, bitrate, n, pin) {
         connected: (line) => {
           connectCpuPct = ((procCpuSeconds(s.pid) - cc0) / ((performance.now() - ct0) / 1000)) * 100;
           log(
-            `load N=${n}: ${line.replace(/^CONNECTED (\d+) ([\d.]+)/, '$1 connected in $2 s')}, server CPU ${fmt(connectCpuPct)} % meanwhile`,
+            `${kind} N=${n}: ${line.replace(/^CONNECTED (\d+) ([\d.]+)/, '$1 connected in $2 s')}, server CPU ${fmt(connectCpuPct)} % meanwhile`,
           );
         },
         start: () => {
@@ -298,7 +396,7 @@ async function measureN(o, bin, file, bitrate, n, pin) {
       hardMs,
     );
     clearInterval(sampler);
-    if (r.error) return { n, error: r.error };
+    if (r.error) return { kind, n, error: r.error };
     const cpuPct = tw1 > tw0 && cpu0 !== null && cpu1 !== null ? ((cpu1 - cpu0) / ((tw1 - tw0) / 1000)) * 100 : NaN;
     const serverDied = s.exited()
       ? `server exited during the run: ${s.tail().trim().split('\n').slice(-2).join(' | ')}`
@@ -306,17 +404,15 @@ async function measureN(o, bin, file, bitrate, n, pin) {
     // Load on the two cores that was NOT ours: on a busy machine this says how far to trust the row.
     const serverCoreBusy = core0 && core1 ? coreBusyPct(core0, core1, o.serverCore) : NaN;
     const clientCoreBusy = core0 && core1 ? coreBusyPct(core0, core1, o.clientCore) : NaN;
-    const othersOnServerCore = Math.max(0, serverCoreBusy - cpuPct);
-    const othersOnClientCore = Math.max(0, clientCoreBusy - r.clientCpuPct);
     return {
+      kind,
       n,
+      rate,
       client: r,
       cpuPct,
       connectCpuPct,
-      serverCoreBusy,
-      clientCoreBusy,
-      othersOnServerCore,
-      othersOnClientCore,
+      othersOnServerCore: Math.max(0, serverCoreBusy - cpuPct),
+      othersOnClientCore: Math.max(0, clientCoreBusy - r.clientCpuPct),
       gbps: r.windowGbps,
       cpuPerGbps: r.windowGbps > 0 ? cpuPct / r.windowGbps : NaN,
       rssKiB: memEnd?.rssKiB ?? NaN,
@@ -326,12 +422,12 @@ async function measureN(o, bin, file, bitrate, n, pin) {
       error: serverDied,
     };
   } finally {
-    await stopServer(s);
+    await s.stop();
   }
 }
 
 async function cyclesCheck(o, bin, file, bitrate, pin) {
-  const s = await startServer(o, file, bitrate, pin);
+  const s = await startServer('mkvserve', { ...o, cpuProf: '' }, file, bitrate, pin);
   try {
     const ready = await waitReady(s, o.path);
     if (!ready.ok) return { error: ready.why };
@@ -347,22 +443,92 @@ async function cyclesCheck(o, bin, file, bitrate, pin) {
     await sleep(3000);
     const settled = { ...procMem(s.pid), fds: procFdCount(s.pid) };
     const still = await probeGet(s.port, o.path, { timeoutMs: 5000 });
-    return {
-      client: r,
-      before,
-      after,
-      settled,
-      stillServing: still.status === 200,
-      stillServingDetail: still,
-      error: r.error,
-    };
+    return { client: r, before, after, settled, stillServing: still.status === 200, stillServingDetail: still };
   } finally {
-    await stopServer(s);
+    await s.stop();
   }
+}
+
+/** `ss` memory of the established TCP sockets on one local port (server side) or peer port (client side). */
+function socketMem(port, side) {
+  const filter = side === 'server' ? `( sport = :${port} )` : `( dport = :${port} )`;
+  const r = spawnSync('ss', ['-tmnH', 'state', 'established', filter], { encoding: 'utf8' });
+  const out = [];
+  const lines = (r.stdout ?? '').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = lines[i].match(/^\s*(\d+)\s+(\d+)\s/);
+    if (!m) continue;
+    const sk = (lines[i] + (lines[i + 1] ?? '')).match(/skmem:\(([^)]*)\)/);
+    const f = {};
+    for (const kv of (sk?.[1] ?? '').split(',')) {
+      const mm = kv.match(/^([a-z_]+)(\d+)$/);
+      if (mm) f[mm[1]] = Number(mm[2]);
+    }
+    out.push({
+      recvQ: Number(m[1]),
+      sendQ: Number(m[2]),
+      wmemQueued: f.w ?? NaN,
+      sndbuf: f.tb ?? NaN,
+      rcvbuf: f.rb ?? NaN,
+    });
+  }
+  return out;
+}
+
+/** One slow client (reading --slow-rate bytes/s with a small receive buffer) on a fresh mkvserve:
+ *  how much the kernel queues for it on the server's side, and when the server drops it. */
+async function slowClientCheck(o, bin, file, bitrate, pin) {
+  const s = await startServer('mkvserve', { ...o, cpuProf: '' }, file, bitrate, pin);
+  try {
+    const ready = await waitReady(s, o.path);
+    if (!ready.ok) return { error: ready.why };
+    const series = [];
+    let maxSend = 0;
+    let maxQueued = 0;
+    let maxSndbuf = 0;
+    const t0 = performance.now();
+    const timer = setInterval(() => {
+      const srv = socketMem(s.port, 'server');
+      const cli = socketMem(s.port, 'client');
+      const sq = srv.reduce((a, x) => Math.max(a, x.sendQ), 0);
+      const wq = srv.reduce((a, x) => Math.max(a, x.wmemQueued), 0);
+      const tb = srv.reduce((a, x) => Math.max(a, x.sndbuf), 0);
+      maxSend = Math.max(maxSend, sq);
+      maxQueued = Math.max(maxQueued, wq);
+      maxSndbuf = Math.max(maxSndbuf, tb);
+      series.push({
+        t: (performance.now() - t0) / 1000,
+        sendQ: sq,
+        wmemQueued: wq,
+        sndbuf: tb,
+        clientRecvQ: cli[0]?.recvQ ?? 0,
+      });
+    }, 500);
+    log(`slow client: reading ${o.slowRate} B/s (rcvbuf ${o.slowRcvbuf}) for up to ${o.slow} s`);
+    const r = await runClient(
+      bin,
+      ['-p', String(s.port), '-u', o.path, '-S', String(o.slowRate), '-R', String(o.slowRcvbuf), '-D', String(o.slow)],
+      pin,
+      o.clientCore,
+      {},
+      (o.slow + 30) * 1000,
+    );
+    clearInterval(timer);
+    return { client: r, maxSendQ: maxSend, maxWmemQueued: maxQueued, maxSndbuf, series, bitrate };
+  } finally {
+    await s.stop();
+  }
+}
+
+function profileRunDir(o, kind, n) {
+  const dir = join(o.cpuProf, `${kind}-N${n}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 export async function runLoadBench(o) {
   ensureWork();
+  if (o.selfTest) o.servers = 'selftest';
   const haveTaskset = !!which('taskset');
   const cores = Number(spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()) || 1;
   const pin = haveTaskset && cores >= 2;
@@ -375,47 +541,106 @@ export async function runLoadBench(o) {
     .map(Number)
     .filter((x) => x > 0)
     .sort((a, b) => a - b);
-  const what = o.selfTest
-    ? 'SELF-TEST server (bench/selftest-server.mjs: bare Node byte pump, no Matroska work; NOT mkvserve)'
-    : 'mkvserve --loop';
+  const notes = [];
+  const kinds = String(o.servers)
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  for (const k of kinds)
+    if (!KINDS[k]) throw new Error(`--servers: unknown server ${k} (${Object.keys(KINDS).join(', ')})`);
+  const servers = kinds.filter((k) => {
+    if (k === 'cubemap' && !which('cubemap')) {
+      notes.push('Cubemap is not installed (Debian: `apt-get install cubemap`): its rows are missing.');
+      return false;
+    }
+    return true;
+  });
   log(
-    `load: ${what}, file ${file.split('/').pop()} at ${fmt(bitrate / 1e6, 2)} Mbit/s, N = ${ns.join(', ')}${pin ? '' : ' (NOT pinned: taskset or a 2nd core missing)'}`,
+    `load: ${servers.join(', ')}; file ${file.split('/').pop()} at ${fmt(bitrate / 1e6, 2)} Mbit/s, N = ${ns.join(', ')}, ${o.rounds} round(s)${pin ? '' : ' (NOT pinned: taskset or a 2nd core missing)'}`,
   );
   const results = [];
-  for (const n of ns) {
-    const r = await measureN(o, bin, file, bitrate, n, pin);
-    if (r.error && !r.client) log(`load N=${n}: ${r.error}`);
-    else
-      log(
-        `load N=${n}: ${r.client.keepingUp}/${n} keeping up, server CPU ${fmt(r.cpuPct)} %, ${fmt(r.gbps, 3)} Gbit/s, RSS ${fmt(r.rssKiB / 1024)} MiB, ttfb p50 ${fmt(r.client.ttfbMs.p50)} ms, client CPU ${fmt(r.client.clientCpuPct)} %`,
-      );
-    results.push(r);
-    if (r.error && !r.client && /not serving|exited|answered/.test(r.error)) break; // the server does not work: stop here
+  const profiles = [];
+  let stop = false;
+  for (let round = 0; round < o.rounds && !stop; round++) {
+    for (const n of ns) {
+      // Rotate the order per round, so that drift in the machine's load does not favour one server.
+      const order = servers.map((_, i) => servers[(i + round + ns.indexOf(n)) % servers.length]);
+      for (const kind of order) {
+        const runDir = kind !== 'cubemap' && o.cpuProf ? profileRunDir(o, kind, n) : '';
+        const r = await measureN(kind, { ...o, cpuProfRunDir: runDir }, bin, file, bitrate, n, pin);
+        r.round = round;
+        if (r.error && !r.client) log(`${kind} N=${n}: ${r.error}`);
+        else
+          log(
+            `${kind} N=${n}: ${r.client.keepingUp}/${n} keeping up, server CPU ${fmt(r.cpuPct)} %, ${fmt(r.cpuPerGbps, 2)} %/Gbit/s, RSS ${fmt(r.rssKiB / 1024)} MiB, ttfb p50/p99 ${fmt(r.client.ttfbMs.p50)}/${fmt(r.client.ttfbMs.p99)} ms, others on server core ${fmt(r.othersOnServerCore, 0)} %`,
+          );
+        if (runDir) {
+          const f = readdirSync(runDir).find((x) => x.endsWith('.cpuprofile'));
+          if (f) {
+            const p = summarizeProfile(join(runDir, f));
+            profiles.push({ kind, n, round, file: join(runDir, f), ...p });
+            log(`profile ${kind} N=${n}: ${p.line}`);
+          } else log(`profile ${kind} N=${n}: no .cpuprofile written in ${runDir}`);
+        }
+        results.push(r);
+        if (kind === 'mkvserve' && r.error && !r.client && /not serving|exited|answered/.test(r.error)) stop = true;
+      }
+    }
   }
   let cycles = null;
-  if (o.cycles > 0 && results.some((r) => r.client)) cycles = await cyclesCheck(o, bin, file, bitrate, pin);
-  else if (o.cycles > 0) cycles = { error: 'skipped: the server did not serve' };
+  if (o.cycles > 0 && servers.includes('mkvserve')) cycles = await cyclesCheck(o, bin, file, bitrate, pin);
+  let slow = null;
+  if (o.slow > 0 && servers.includes('mkvserve')) slow = await slowClientCheck(o, bin, file, bitrate, pin);
+  const md = report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slow, profiles, notes });
+  writeFileSync(join(WORK, 'load-results.md'), md);
+  writeFileSync(
+    join(WORK, 'load-results.json'),
+    JSON.stringify(
+      {
+        when: new Date().toISOString(),
+        machine: machineNote(),
+        options: o,
+        bitrate,
+        results,
+        cycles,
+        slow,
+        profiles: profiles.map(({ top: _t, ...p }) => p),
+      },
+      null,
+      2,
+    ),
+  );
+  return md;
+}
 
-  // Report
-  const ok = results.filter((r) => r.client);
-  let perClient = NaN;
-  if (ok.length >= 2) {
-    const a = ok[0];
-    const b = ok[ok.length - 1];
-    perClient = (b.rssKiB - a.rssKiB) / (b.n - a.n);
-  }
+function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slow, profiles, notes }) {
+  const out = [];
+  out.push(
+    '# mkvserve load benchmark',
+    '',
+    `Run ${new Date().toISOString()} (${machineNote()}).`,
+    `${pin ? `Each server pinned to core ${o.serverCore}, the client (bench/loadclient.c) to core ${o.clientCore}` : 'NOT pinned'}; loopback.`,
+    `Stream: ${file.split('/').pop()} (${fmt(bitrate / 1e6, 3)} Mbit/s average, ${fmt(info.duration, 0)} s, looped). All N clients join at N/10 per second${o.connectRate > 0 ? ` (here: ${o.connectRate}/s)` : ''}; then warm-up ${o.warmup} s, window ${o.window} s. "Keeping up" = open at the end of the window and >= ${o.keep * 100} % of ${fmt(bitrate / 1e6, 3)} Mbit/s received during it.`,
+    `Servers: ${servers.map((k) => `**${k}**: ${KINDS[k]}`).join('; ')}.`,
+    ...(o.mkvserveCli ? [`mkvserve CLI: ${o.mkvserveCli}`] : []),
+    ...(o.mkvserveArgs ? [`mkvserve extra arguments: ${o.mkvserveArgs}`] : []),
+    ...notes,
+    '**Figures from a busy machine are indicative only: the ratios between servers in the same run are what counts.**',
+    '',
+  );
   const rows = results.map((r) =>
     r.client
       ? [
+          r.kind,
           r.n.toLocaleString('en-US'),
+          o.rounds > 1 ? String(r.round + 1) : '',
           `${r.client.connected.toLocaleString('en-US')} (${r.client.status200} x 200)`,
-          `${r.client.keepingUp.toLocaleString('en-US')} (${fmt((r.client.keepingUp / r.n) * 100, 0)} %)`,
+          `${r.client.keepingUp.toLocaleString('en-US')} (${fmt((r.client.keepingUp / r.n) * 100, 1)} %)`,
           `${fmt(r.client.rateKbps.p1, 0)} / ${fmt(r.client.rateKbps.p50, 0)}`,
           fmt(r.gbps, 3),
           fmt(r.cpuPct, 1),
-          fmt(r.cpuPerGbps, 1),
-          fmt(r.rssKiB / 1024, 1),
-          fmt(r.idleRssKiB / 1024, 1),
+          fmt(r.cpuPerGbps, 2),
+          `${fmt(r.rssKiB / 1024, 1)} (${fmt(r.idleRssKiB / 1024, 1)})`,
           `${fmt(r.client.ttfbMs.p50, 1)} / ${fmt(r.client.ttfbMs.p99, 1)}`,
           fmt(r.loneTtfbMs, 1),
           fmt(r.client.clientCpuPct, 0),
@@ -431,28 +656,37 @@ export async function runLoadBench(o) {
             .filter(Boolean)
             .join('; '),
         ]
-      : [r.n.toLocaleString('en-US'), 'n/a', 'n/a', '', '', '', '', '', '', '', '', '', '', `not measured: ${r.error}`],
+      : [
+          r.kind,
+          r.n.toLocaleString('en-US'),
+          o.rounds > 1 ? String(r.round + 1) : '',
+          'n/a',
+          'n/a',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          `not measured: ${r.error}`,
+        ],
   );
-  const out = [];
   out.push(
-    '# mkvserve load benchmark',
-    '',
-    `Run ${new Date().toISOString()} (${machineNote()}).`,
-    `Server: ${what}; ${pin ? `server pinned to core ${o.serverCore}, client (bench/loadclient.c) to core ${o.clientCore}` : 'NOT pinned'}; loopback.`,
-    `Stream: ${file.split('/').pop()} (${fmt(bitrate / 1e6, 3)} Mbit/s average, ${fmt(info.duration, 0)} s, looped). Warm-up ${o.warmup} s, window ${o.window} s; "keeping up" = open at the end of the window and >= ${o.keep * 100} % of ${fmt(bitrate / 1e6, 3)} Mbit/s received during it.`,
-    '**Figures from a busy machine are indicative only: take final figures on a quiet machine.**',
-    '',
     mdTable(
       [
+        'server',
         'clients N',
+        'round',
         'connected',
         'keeping up',
         'client kbit/s p1 / p50',
         'Gbit/s sent',
         'server CPU % of core',
         'CPU % per Gbit/s',
-        'server RSS MiB',
-        'idle RSS MiB',
+        'RSS MiB (idle)',
         'ttfb ms p50 / p99 (mass join)',
         'lone-client ttfb ms',
         'client CPU %',
@@ -462,20 +696,99 @@ export async function runLoadBench(o) {
       rows,
     ),
     '',
-    ...(ok.some((r) => r.othersOnServerCore > 10 || r.othersOnClientCore > 10)
-      ? [
-          '**Other processes used more than 10 % of a pinned core during a window: those rows measure the machine, not the server.**',
-          '',
-        ]
-      : []),
-    `RSS growth per client (${ok.length >= 2 ? `${ok[0].n} -> ${ok[ok.length - 1].n} clients` : 'needs 2 client counts'}): ${Number.isNaN(perClient) ? 'n/a' : `${fmt(perClient, 1)} KiB`}.`,
-    '',
   );
+  const ok = results.filter((r) => r.client);
+  if (ok.some((r) => r.othersOnServerCore > 10 || r.othersOnClientCore > 10))
+    out.push('**Other processes used more than 10 % of a pinned core during some windows: see the last columns.**', '');
+
+  // Ratios: mkvserve's CPU per Gbit/s against each baseline in the same round.
+  const baselines = servers.filter((k) => k !== 'mkvserve');
+  if (servers.includes('mkvserve') && baselines.length > 0) {
+    const rrows = [];
+    for (const n of ns) {
+      const cells = [n.toLocaleString('en-US')];
+      for (const b of baselines) {
+        const ratios = [];
+        for (let round = 0; round < o.rounds; round++) {
+          const m = ok.find((r) => r.kind === 'mkvserve' && r.n === n && r.round === round);
+          const x = ok.find((r) => r.kind === b && r.n === n && r.round === round);
+          if (m && x && x.cpuPerGbps > 0) ratios.push(m.cpuPerGbps / x.cpuPerGbps);
+        }
+        cells.push(
+          ratios.length
+            ? `${fmt(median(ratios), 2)}x${ratios.length > 1 ? ` (${ratios.map((v) => fmt(v, 2)).join(', ')})` : ''}`
+            : 'n/a',
+        );
+      }
+      rrows.push(cells);
+    }
+    out.push(
+      '## mkvserve CPU per Gbit/s relative to the baselines (same run)',
+      '',
+      mdTable(['clients N', ...baselines.map((b) => `mkvserve / ${b}`)], rrows),
+      '',
+    );
+  }
+  // RSS growth per client between the smallest and largest N (per server, round 0).
+  const growth = [];
+  for (const k of servers) {
+    const rs = ok.filter((r) => r.kind === k && r.round === 0).sort((a, b) => a.n - b.n);
+    if (rs.length >= 2) {
+      const a = rs[0];
+      const b = rs[rs.length - 1];
+      growth.push(`${k}: ${fmt((b.rssKiB - a.rssKiB) / (b.n - a.n), 2)} KiB per client (${a.n} -> ${b.n})`);
+    }
+  }
+  if (growth.length) out.push(`RSS growth per client: ${growth.join('; ')}.`, '');
+
+  if (profiles.length) {
+    out.push('## Where the time goes (node --cpu-prof, whole run: ramp, warm-up, window)', '');
+    out.push(
+      mdTable(
+        [
+          'server',
+          'N',
+          'round',
+          'samples',
+          'idle %',
+          'GC %',
+          'socket writes (native) %',
+          'other native/VM %',
+          'Node JS (streams/net) %',
+          'mkvserve JS %',
+          'other JS %',
+        ],
+        profiles.map((p) => [
+          p.kind,
+          p.n,
+          p.round + 1,
+          p.samples,
+          fmt(p.pct.idle, 1),
+          fmt(p.pct.gc, 1),
+          fmt(p.pct.writes, 1),
+          fmt(p.pct.native, 1),
+          fmt(p.pct.nodeJs, 1),
+          fmt(p.pct.ours, 1),
+          fmt(p.pct.otherJs, 1),
+        ]),
+      ),
+      '',
+      ...profiles.flatMap((p) => [
+        `Top self time, ${p.kind} N=${p.n} round ${p.round + 1}:`,
+        '',
+        mdTable(
+          ['function', 'where', 'self %'],
+          p.top.map((x) => [x.name, x.where, fmt(x.pct, 2)]),
+        ),
+        '',
+      ]),
+    );
+  }
   if (cycles) {
     if (cycles.client && !cycles.client.error) {
       const c = cycles.client;
       out.push(
-        '## Connect/close cycles',
+        '## Connect/close cycles (mkvserve)',
         '',
         mdTable(
           [
@@ -505,18 +818,20 @@ export async function runLoadBench(o) {
       );
     } else out.push('## Connect/close cycles', '', `Not measured: ${cycles.error ?? cycles.client?.error}`, '');
   }
-  const md = out.join('\n');
-  const name = o.selfTest ? 'load-selftest-results' : 'load-results';
-  writeFileSync(join(WORK, `${name}.md`), md);
-  writeFileSync(
-    join(WORK, `${name}.json`),
-    JSON.stringify(
-      { when: new Date().toISOString(), machine: machineNote(), options: o, bitrate, results, cycles },
-      null,
-      2,
-    ),
-  );
-  return md;
+  if (slow) {
+    if (slow.client && !slow.client.error) {
+      const c = slow.client;
+      out.push(
+        '## One slow client (mkvserve)',
+        '',
+        `A client reading ${o.slowRate} B/s with a ${o.slowRcvbuf}-byte receive buffer, while the stream runs at ${fmt(slow.bitrate / 8000, 0)} kB/s.`,
+        `Largest kernel send queue of its socket on the server: Send-Q ${fmt(slow.maxSendQ / 1024, 0)} KiB, wmem_queued ${fmt(slow.maxWmemQueued / 1024, 0)} KiB, sndbuf ${fmt(slow.maxSndbuf / 1024, 0)} KiB (ss -tm).`,
+        `The client read ${fmt(c.bytes / 1024, 0)} KiB in ${fmt(c.seconds, 1)} s; the connection ${c.closed === 'open' ? 'was still open at the end' : `was closed by the server (${c.closed}) after ${fmt(c.closedAtS, 1)} s`}.`,
+        '',
+      );
+    } else out.push('## One slow client', '', `Not measured: ${slow.error ?? slow.client?.error}`, '');
+  }
+  return out.join('\n');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
