@@ -93,7 +93,14 @@ export class StreamClient {
     this.reason ??= reason;
     this.ended = true;
     this.sub.close();
-    this.socket.destroy();
+    // A dropped viewer (too slow, or gone quiet) or one still there after the shutdown grace: reset
+    // the connection. A plain close would leave the kernel sending what it queued for this socket (up
+    // to net.ipv4.tcp_wmem's max, 4 MiB by default) to a peer that reads at its own pace, for minutes
+    // after we let go of it.
+    const s = this.socket;
+    if ((reason === 'shutdown' || reason.startsWith('dropped')) && typeof s.resetAndDestroy === 'function') {
+      s.resetAndDestroy();
+    } else s.destroy();
   }
 
   /** @internal */
