@@ -10,22 +10,18 @@
 // Usage: node bench/load.mjs [--quick] [--clients 1000,5000,7500,10000] [--servers mkvserve,bare,cubemap]
 //                            [--rounds 1] [--window 30] [--warmup 10] [--cycles 10000] [--slow 60]
 //                            [--cpu-prof DIR] [--mkvserve-cli PATH] [--mkvserve-args "..."]
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
   BENCH_DIR,
-  CLI,
   WORK,
   applyDefaults,
   coreBusyPct,
   coreTimes,
   ensureWork,
-  exists,
   fmt,
   log,
   machineNote,
@@ -38,7 +34,19 @@ import {
   which,
 } from './lib/common.mjs';
 import { summarizeProfile } from './lib/cpuprofile.mjs';
+import { measureSlowClient } from './slow-client.mjs';
 import { inputLoad, probe } from './lib/inputs.mjs';
+import {
+  compileClient,
+  freePort,
+  mkvserveArgv,
+  runClient,
+  sleep,
+  spawnServer,
+  stopProcess,
+  waitReady,
+  probeGet,
+} from './lib/servers.mjs';
 
 export const LOAD_DEFAULTS = {
   clients: '1000,5000,7500,10000',
@@ -64,6 +72,7 @@ export const LOAD_DEFAULTS = {
   slowRcvbuf: 16384,
   mkvserveCli: '',
   mkvserveArgs: '',
+  refCli: '',
 };
 export const LOAD_QUICK = {
   clients: '100,500',
@@ -80,72 +89,8 @@ const KINDS = {
   bare: 'bare Node write loop (bench/bare-server.mjs: raw net, one shared Buffer per client per 100 ms)',
   cubemap: 'Cubemap (C++, sendfile), fed by a second mkvserve (src_encoding=raw)',
   selftest: 'node:http byte pump (bench/selftest-server.mjs, 40 ms, chunked encoding)',
+  ref: 'another mkvserve build (--ref-cli, e.g. a checkout of the previous version)',
 };
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-function compileClient() {
-  const src = join(BENCH_DIR, 'loadclient.c');
-  const bin = join(WORK, 'loadclient');
-  if (exists(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
-  const cc = which('cc') ?? which('gcc');
-  if (!cc) throw new Error('a C compiler (cc) is needed for the load client');
-  const r = spawnSync(cc, ['-O2', '-Wall', '-o', bin, src], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`compiling loadclient.c failed:\n${r.stderr}`);
-  return bin;
-}
-
-function pinned(core, argv, pin) {
-  // taskset + exec keep the PID: the returned child's pid is the server/client process itself.
-  return pin ? ['taskset', ['-c', String(core), ...argv]] : [argv[0], argv.slice(1)];
-}
-
-/** Spawns `argv` (pinned, with a raised open-files limit); returns a handle with the PID and output tail. */
-function spawnServer(o, argv, core, pin, cwd) {
-  const script = `ulimit -n ${o.nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`;
-  const [cmd, args] = pinned(core, ['bash', '-c', script, 'bash', ...argv], pin);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
-  let tail = '';
-  const keep = (d) => {
-    tail = (tail + d).slice(-4000);
-  };
-  child.stdout.setEncoding('utf8').on('data', keep);
-  child.stderr.setEncoding('utf8').on('data', keep);
-  let exited = null;
-  child.on('exit', (code, sig) => {
-    exited = { code, sig };
-  });
-  return { child, pid: child.pid, tail: () => tail, exited: () => exited };
-}
-
-function mkvserveArgv(o, port, file, extraNode = []) {
-  return [
-    process.execPath,
-    ...extraNode,
-    o.mkvserveCli || CLI,
-    '--loop',
-    '--port',
-    String(port),
-    '--host',
-    '127.0.0.1',
-    '--quiet',
-    ...(o.mount ? ['--mount', o.mount] : []),
-    ...(o.mkvserveArgs ? o.mkvserveArgs.split(/\s+/).filter(Boolean) : []),
-    file,
-  ];
-}
 
 /** Starts one server under test; resolves {pid, port, tail(), exited(), stop()}. */
 async function startServer(kind, o, file, bitrate, pin) {
@@ -154,9 +99,10 @@ async function startServer(kind, o, file, bitrate, pin) {
   const stopAll = async (graceMs) => {
     for (const p of parts.reverse()) await stopProcess(p, graceMs);
   };
-  if (kind === 'mkvserve') {
+  if (kind === 'mkvserve' || kind === 'ref') {
     const prof = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfRunDir] : [];
-    const s = spawnServer(o, mkvserveArgv(o, port, file, prof), o.serverCore, pin);
+    const oo = kind === 'ref' ? { ...o, mkvserveCli: o.refCli } : o;
+    const s = spawnServer(o, mkvserveArgv(oo, port, file, prof), o.serverCore, pin);
     parts.push(s);
     return { ...s, port, stop: () => stopAll(o.cpuProf ? 15_000 : 3000) };
   }
@@ -214,97 +160,6 @@ async function startServer(kind, o, file, bitrate, pin) {
     };
   }
   throw new Error(`unknown server kind ${kind}`);
-}
-
-async function stopProcess(s, graceMs = 3000) {
-  if (!s || s.exited()) return;
-  s.child.kill('SIGTERM');
-  for (let i = 0; i < graceMs / 100 && !s.exited(); i++) await sleep(100);
-  if (!s.exited()) {
-    s.child.kill('SIGKILL');
-    for (let i = 0; i < 20 && !s.exited(); i++) await sleep(100);
-  }
-}
-
-/** One GET: resolves {status, bytes, firstMs, ms} or {error}; reads until minBytes or timeoutMs. */
-function probeGet(port, path, { minBytes = 2048, timeoutMs = 5000 } = {}) {
-  return new Promise((res) => {
-    const t0 = performance.now();
-    let buf = Buffer.alloc(0);
-    let done = false;
-    let firstMs;
-    const sock = connect({ host: '127.0.0.1', port });
-    const finish = (r) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.destroy();
-      res({ ...r, ms: performance.now() - t0, firstMs });
-    };
-    const timer = setTimeout(() => finish({ error: `timeout after ${buf.length} bytes` }), timeoutMs);
-    sock.on('connect', () => sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
-    sock.on('data', (d) => {
-      firstMs ??= performance.now() - t0;
-      buf = Buffer.concat([buf, d]);
-      const m = buf.toString('latin1', 0, Math.min(buf.length, 64)).match(/^HTTP\/1\.[01] (\d{3})/);
-      if (m && m[1] !== '200')
-        finish({ status: Number(m[1]), bytes: buf.length, head: buf.toString('latin1', 0, 200) });
-      else if (buf.length >= minBytes) finish({ status: m ? 200 : 0, bytes: buf.length });
-    });
-    sock.on('error', (e) => finish({ error: e.code ?? String(e) }));
-    sock.on('close', () => finish({ error: `closed after ${buf.length} bytes`, status: 0 }));
-  });
-}
-
-async function waitReady(s, path, timeoutMs = 20000) {
-  const t0 = Date.now();
-  let last;
-  while (Date.now() - t0 < timeoutMs) {
-    if (s.exited())
-      return {
-        ok: false,
-        why: `server exited (${JSON.stringify(s.exited())}): ${s.tail().trim().split('\n').slice(-3).join(' | ')}`,
-      };
-    last = await probeGet(s.port, path, { timeoutMs: 3000 });
-    if (last.status === 200) return { ok: true };
-    if (last.status && last.status !== 200)
-      return { ok: false, why: `GET ${path} answered ${last.status}: ${JSON.stringify(last.head?.split('\r\n')[0])}` };
-    await sleep(300);
-  }
-  return { ok: false, why: `not serving within ${timeoutMs / 1000} s (last: ${last?.error ?? JSON.stringify(last)})` };
-}
-
-/** Runs the C client; calls hooks on its WINDOW_START/WINDOW_END/CONNECTED/SLOW lines; resolves its JSON. */
-function runClient(bin, args, pin, core, hooks, hardMs) {
-  return new Promise((res) => {
-    const [cmd, a] = pinned(core, [bin, ...args], pin);
-    const child = spawn(cmd, a, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let result = null;
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-    }, hardMs);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.startsWith('WINDOW_START')) hooks.start?.();
-      else if (line.startsWith('WINDOW_END')) hooks.end?.();
-      else if (line.startsWith('CONNECTED')) hooks.connected?.(line);
-      else if (line.startsWith('SLOW')) hooks.slow?.(line);
-      else if (line.startsWith('{')) {
-        try {
-          result = JSON.parse(line);
-        } catch {
-          err += line;
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      err = (err + d).slice(-2000);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      res(result ?? { error: `client exit ${code}: ${err.trim()}` });
-    });
-  });
 }
 
 function connectRate(o, n) {
@@ -449,77 +304,6 @@ async function cyclesCheck(o, bin, file, bitrate, pin) {
   }
 }
 
-/** `ss` memory of the established TCP sockets on one local port (server side) or peer port (client side). */
-function socketMem(port, side) {
-  const filter = side === 'server' ? `( sport = :${port} )` : `( dport = :${port} )`;
-  const r = spawnSync('ss', ['-tmnH', 'state', 'established', filter], { encoding: 'utf8' });
-  const out = [];
-  const lines = (r.stdout ?? '').split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const m = lines[i].match(/^\s*(\d+)\s+(\d+)\s/);
-    if (!m) continue;
-    const sk = (lines[i] + (lines[i + 1] ?? '')).match(/skmem:\(([^)]*)\)/);
-    const f = {};
-    for (const kv of (sk?.[1] ?? '').split(',')) {
-      const mm = kv.match(/^([a-z_]+)(\d+)$/);
-      if (mm) f[mm[1]] = Number(mm[2]);
-    }
-    out.push({
-      recvQ: Number(m[1]),
-      sendQ: Number(m[2]),
-      wmemQueued: f.w ?? NaN,
-      sndbuf: f.tb ?? NaN,
-      rcvbuf: f.rb ?? NaN,
-    });
-  }
-  return out;
-}
-
-/** One slow client (reading --slow-rate bytes/s with a small receive buffer) on a fresh mkvserve:
- *  how much the kernel queues for it on the server's side, and when the server drops it. */
-async function slowClientCheck(o, bin, file, bitrate, pin) {
-  const s = await startServer('mkvserve', { ...o, cpuProf: '' }, file, bitrate, pin);
-  try {
-    const ready = await waitReady(s, o.path);
-    if (!ready.ok) return { error: ready.why };
-    const series = [];
-    let maxSend = 0;
-    let maxQueued = 0;
-    let maxSndbuf = 0;
-    const t0 = performance.now();
-    const timer = setInterval(() => {
-      const srv = socketMem(s.port, 'server');
-      const cli = socketMem(s.port, 'client');
-      const sq = srv.reduce((a, x) => Math.max(a, x.sendQ), 0);
-      const wq = srv.reduce((a, x) => Math.max(a, x.wmemQueued), 0);
-      const tb = srv.reduce((a, x) => Math.max(a, x.sndbuf), 0);
-      maxSend = Math.max(maxSend, sq);
-      maxQueued = Math.max(maxQueued, wq);
-      maxSndbuf = Math.max(maxSndbuf, tb);
-      series.push({
-        t: (performance.now() - t0) / 1000,
-        sendQ: sq,
-        wmemQueued: wq,
-        sndbuf: tb,
-        clientRecvQ: cli[0]?.recvQ ?? 0,
-      });
-    }, 500);
-    log(`slow client: reading ${o.slowRate} B/s (rcvbuf ${o.slowRcvbuf}) for up to ${o.slow} s`);
-    const r = await runClient(
-      bin,
-      ['-p', String(s.port), '-u', o.path, '-S', String(o.slowRate), '-R', String(o.slowRcvbuf), '-D', String(o.slow)],
-      pin,
-      o.clientCore,
-      {},
-      (o.slow + 30) * 1000,
-    );
-    clearInterval(timer);
-    return { client: r, maxSendQ: maxSend, maxWmemQueued: maxQueued, maxSndbuf, series, bitrate };
-  } finally {
-    await s.stop();
-  }
-}
-
 function profileRunDir(o, kind, n) {
   const dir = join(o.cpuProf, `${kind}-N${n}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
@@ -548,7 +332,12 @@ export async function runLoadBench(o) {
     .filter(Boolean);
   for (const k of kinds)
     if (!KINDS[k]) throw new Error(`--servers: unknown server ${k} (${Object.keys(KINDS).join(', ')})`);
+  if (o.refCli && !kinds.includes('ref')) kinds.push('ref');
   const servers = kinds.filter((k) => {
+    if (k === 'ref' && !o.refCli) {
+      notes.push('ref: no --ref-cli given, left out.');
+      return false;
+    }
     if (k === 'cubemap' && !which('cubemap')) {
       notes.push('Cubemap is not installed (Debian: `apt-get install cubemap`): its rows are missing.');
       return false;
@@ -590,7 +379,12 @@ export async function runLoadBench(o) {
   let cycles = null;
   if (o.cycles > 0 && servers.includes('mkvserve')) cycles = await cyclesCheck(o, bin, file, bitrate, pin);
   let slow = null;
-  if (o.slow > 0 && servers.includes('mkvserve')) slow = await slowClientCheck(o, bin, file, bitrate, pin);
+  if (o.slow > 0 && servers.includes('mkvserve')) {
+    slow = await measureSlowClient(
+      { ...o, seconds: o.slow, rate: o.slowRate, rcvbuf: o.slowRcvbuf },
+      { bin, file, pin },
+    );
+  }
   const md = report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slow, profiles, notes });
   writeFileSync(join(WORK, 'load-results.md'), md);
   writeFileSync(
@@ -623,6 +417,7 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
     `Stream: ${file.split('/').pop()} (${fmt(bitrate / 1e6, 3)} Mbit/s average, ${fmt(info.duration, 0)} s, looped). All N clients join at N/10 per second${o.connectRate > 0 ? ` (here: ${o.connectRate}/s)` : ''}; then warm-up ${o.warmup} s, window ${o.window} s. "Keeping up" = open at the end of the window and >= ${o.keep * 100} % of ${fmt(bitrate / 1e6, 3)} Mbit/s received during it.`,
     `Servers: ${servers.map((k) => `**${k}**: ${KINDS[k]}`).join('; ')}.`,
     ...(o.mkvserveCli ? [`mkvserve CLI: ${o.mkvserveCli}`] : []),
+    ...(o.refCli ? [`ref CLI: ${o.refCli}`] : []),
     ...(o.mkvserveArgs ? [`mkvserve extra arguments: ${o.mkvserveArgs}`] : []),
     ...notes,
     '**Figures from a busy machine are indicative only: the ratios between servers in the same run are what counts.**',
@@ -825,8 +620,8 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
         '## One slow client (mkvserve)',
         '',
         `A client reading ${o.slowRate} B/s with a ${o.slowRcvbuf}-byte receive buffer, while the stream runs at ${fmt(slow.bitrate / 8000, 0)} kB/s.`,
-        `Largest kernel send queue of its socket on the server: Send-Q ${fmt(slow.maxSendQ / 1024, 0)} KiB, wmem_queued ${fmt(slow.maxWmemQueued / 1024, 0)} KiB, sndbuf ${fmt(slow.maxSndbuf / 1024, 0)} KiB (ss -tm).`,
-        `The client read ${fmt(c.bytes / 1024, 0)} KiB in ${fmt(c.seconds, 1)} s; the connection ${c.closed === 'open' ? 'was still open at the end' : `was closed by the server (${c.closed}) after ${fmt(c.closedAtS, 1)} s`}.`,
+        `Largest kernel send queue of its socket on the server: Send-Q ${fmt(slow.max.sendQ / 1024, 0)} KiB, wmem_queued ${fmt(slow.max.wmemQueued / 1024, 0)} KiB, sndbuf ${fmt(slow.max.sndbuf / 1024, 0)} KiB (ss -tm); the server let go of it ${Number.isNaN(slow.goneAtS) ? 'never during the run' : `after ${fmt(slow.goneAtS, 1)} s`}.`,
+        `The client read ${fmt(c.bytes / 1024, 0)} KiB in ${fmt(c.seconds, 1)} s; it saw ${c.closed === 'open' ? 'an open connection at the end' : `${c.closed} after ${fmt(c.closedAtS, 1)} s`}. More kernel settings: bench/slow-client.mjs.`,
         '',
       );
     } else out.push('## One slow client', '', `Not measured: ${slow.error ?? slow.client?.error}`, '');
