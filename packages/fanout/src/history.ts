@@ -27,8 +27,11 @@ export type Allocate = (size: number) => Uint8Array;
 
 export const defaultAllocate: Allocate = (size) => new Uint8Array(size);
 
-/** Default capacity of a run (a larger block gets a run of its own size). */
-export const RUN_BYTES = 256 * 1024;
+/** Default capacity of a run (a larger block gets a run of its own size). LiveStream uses
+ *  historyMaxBytes / 16 within 64 KiB..1 MiB: a run boundary splits a caught-up subscriber's write in
+ *  two views, so runs hold seconds of media, and the unused end of the newest run stays small next to
+ *  the history bound. */
+export const RUN_BYTES = 1024 * 1024;
 
 /**
  * A contiguous byte run: encoded blocks are appended one after another, so a subscriber that is caught

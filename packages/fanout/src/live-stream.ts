@@ -6,7 +6,7 @@
 import { encodeBlockParts, encodeInitPart } from '@mkvserve/ebml';
 import type { Frame, MatroskaHeader, TrackInfo } from '@mkvserve/ebml';
 import { Clusterer, primaryVideoTrack } from './clusterer.js';
-import { History, defaultAllocate } from './history.js';
+import { History, RUN_BYTES, defaultAllocate } from './history.js';
 import type { Allocate, Epoch } from './history.js';
 import { declaredHeader, declaredScale, sameStreamLayout } from './layout.js';
 import type { DeclaredHeader } from './layout.js';
@@ -197,6 +197,7 @@ export class LiveStream {
     this.history = new History(
       { maxBytes: historyMaxBytes, maxClusters: this.options.historyMaxClusters },
       this.allocate,
+      Math.min(RUN_BYTES, Math.max(64 * 1024, Math.floor(historyMaxBytes / 16))),
     );
   }
 
