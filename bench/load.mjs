@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   BENCH_DIR,
+  DIST,
   WORK,
   applyDefaults,
   coreBusyPct,
@@ -162,6 +163,33 @@ async function startServer(kind, o, file, bitrate, pin) {
   throw new Error(`unknown server kind ${kind}`);
 }
 
+/**
+ * A joiner's first bytes, demuxed: does its stream start with a header and, on the video track, a
+ * keyframe? Reads up to 256 KiB or 3 s (the cut at the end is not an error).
+ */
+async function keyframeProbe(port, path) {
+  const { MatroskaDemuxer } = await import(DIST.ebml);
+  const r = await probeGet(port, path, { minBytes: 256 * 1024, timeoutMs: 3000, keep: true });
+  if (!r.body) return { ok: false, why: r.error ?? `status ${r.status}` };
+  const sep = r.body.indexOf('\r\n\r\n');
+  let header;
+  let first;
+  const errors = [];
+  const d = new MatroskaDemuxer({
+    onHeader: (h) => (header ??= h),
+    onFrame: (f) => {
+      const v = header?.tracks.find((t) => t.kind === 'video')?.number;
+      if (first === undefined && f.track === v) first = f;
+    },
+    onError: (e) => errors.push(e.code),
+  });
+  d.push(r.body.subarray(sep + 4));
+  if (!header) return { ok: false, why: 'no header' };
+  if (errors.length) return { ok: false, why: errors.join(',') };
+  if (!first) return { ok: false, why: 'no video frame in the first bytes' };
+  return first.keyframe ? { ok: true } : { ok: false, why: 'first video frame is not a keyframe' };
+}
+
 function connectRate(o, n) {
   return o.connectRate > 0 ? o.connectRate : Math.max(10, Math.round(n / 10));
 }
@@ -198,6 +226,15 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
       if (m?.rssKiB > peakRss) peakRss = m.rssKiB;
     };
     const rate = connectRate(o, n);
+    // mkvserve: a few joiners during the mass join are demuxed: each must start on a keyframe.
+    const probes = [];
+    let probeTimer;
+    if (kind === 'mkvserve' || kind === 'ref') {
+      const every = Math.max(200, (n / rate) * 50); // about 20 over the ramp
+      probeTimer = setInterval(() => {
+        if (probes.length < 20) probes.push(keyframeProbe(s.port, o.path));
+      }, every);
+    }
     const args = [
       '-p',
       String(s.port),
@@ -251,6 +288,15 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
       hardMs,
     );
     clearInterval(sampler);
+    clearInterval(probeTimer);
+    const probed = await Promise.all(probes);
+    const keyframeJoins = probes.length
+      ? {
+          ok: probed.filter((p) => p.ok).length,
+          of: probed.length,
+          why: [...new Set(probed.filter((p) => !p.ok).map((p) => p.why))],
+        }
+      : undefined;
     if (r.error) return { kind, n, error: r.error };
     const cpuPct = tw1 > tw0 && cpu0 !== null && cpu1 !== null ? ((cpu1 - cpu0) / ((tw1 - tw0) / 1000)) * 100 : NaN;
     const serverDied = s.exited()
@@ -263,6 +309,7 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
       kind,
       n,
       rate,
+      keyframeJoins,
       client: r,
       cpuPct,
       connectCpuPct,
@@ -441,6 +488,9 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
           fmt(r.client.clientCpuPct, 0),
           `${fmt(r.othersOnServerCore, 0)} / ${fmt(r.othersOnClientCore, 0)}`,
           [
+            r.keyframeJoins
+              ? `joiners probed during the ramp starting on a keyframe: ${r.keyframeJoins.ok}/${r.keyframeJoins.of}${r.keyframeJoins.why.length ? ` (${r.keyframeJoins.why.join('; ')})` : ''}`
+              : '',
             r.error,
             r.client.closedBeforeWindowEnd ? `${r.client.closedBeforeWindowEnd} closed early` : '',
             r.client.failedConnect

@@ -84,7 +84,7 @@ export async function stopProcess(s, graceMs = 3000) {
 }
 
 /** One GET: resolves {status, bytes, firstMs, ms} or {error}; reads until minBytes or timeoutMs. */
-export function probeGet(port, path, { minBytes = 2048, timeoutMs = 5000 } = {}) {
+export function probeGet(port, path, { minBytes = 2048, timeoutMs = 5000, keep = false } = {}) {
   return new Promise((res) => {
     const t0 = performance.now();
     let buf = Buffer.alloc(0);
@@ -96,7 +96,7 @@ export function probeGet(port, path, { minBytes = 2048, timeoutMs = 5000 } = {})
       done = true;
       clearTimeout(timer);
       sock.destroy();
-      res({ ...r, ms: performance.now() - t0, firstMs });
+      res({ ...r, ms: performance.now() - t0, firstMs, ...(keep ? { body: buf } : {}) });
     };
     const timer = setTimeout(() => finish({ error: `timeout after ${buf.length} bytes` }), timeoutMs);
     sock.on('connect', () => sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
