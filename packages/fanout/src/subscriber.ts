@@ -248,7 +248,7 @@ export class Subscriber {
       }
       this.sent += bytes;
       if (host.ended) return this.finish('end', out, out0, bytes);
-      host.park(this, true);
+      if (this.onReadable !== undefined) host.park(this, true);
       return bytes;
     }
 
@@ -342,7 +342,7 @@ export class Subscriber {
       if (host.ended) return this.finish('end', out, out0, bytes);
       // Everything of a superseded layout was handed out (its clusters are all closed).
       if (cur.epoch.final && this.started) return this.finish('layout', out, out0, bytes);
-      host.park(this, false);
+      if (this.onReadable !== undefined) host.park(this, false); // polling servers set none
     }
     return bytes;
   }

@@ -349,7 +349,7 @@ export class Flusher {
       s.uncork();
       this.writes++;
     }
-    parts.length = 0;
+    while (parts.length > 0) parts.pop(); // (cheaper than setting length)
     const bytes = n > 0 ? n : 0;
     c.bytesWritten += bytes;
     this.bytes += bytes;
