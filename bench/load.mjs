@@ -184,7 +184,7 @@ async function keyframeProbe(port, path) {
     onError: (e) => errors.push(e.code),
   });
   d.push(r.body.subarray(sep + 4));
-  if (!header) return { ok: false, why: 'no header' };
+  if (!header) return { ok: false, noData: true, why: `no header within 3 s (${r.body.length} bytes)` };
   if (errors.length) return { ok: false, why: errors.join(',') };
   if (!first) return { ok: false, why: 'no video frame in the first bytes' };
   return first.keyframe ? { ok: true } : { ok: false, why: 'first video frame is not a keyframe' };
@@ -401,7 +401,7 @@ export async function runLoadBench(o) {
     for (const n of ns) {
       // Rotate the order per round, so that drift in the machine's load does not favour one server.
       const order = servers.map((_, i) => servers[(i + round + ns.indexOf(n)) % servers.length]);
-      for (const kind of order) {
+      const runOne = async (kind) => {
         const runDir = kind !== 'cubemap' && o.cpuProf ? profileRunDir(o, kind, n) : '';
         const r = await measureN(kind, { ...o, cpuProfRunDir: runDir }, bin, file, bitrate, n, pin);
         r.round = round;
@@ -420,7 +420,11 @@ export async function runLoadBench(o) {
         }
         results.push(r);
         if (kind === 'mkvserve' && r.error && !r.client && /not serving|exited|answered/.test(r.error)) stop = true;
-      }
+      };
+      // --concurrent: every server at once (same core, same moment: the same load from others), for
+      // ratios on a shared machine; otherwise one after the other (capacity figures).
+      if (o.concurrent) await Promise.all(order.map(runOne));
+      else for (const kind of order) await runOne(kind);
     }
   }
   let cycles = null;
@@ -467,6 +471,11 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
     ...(o.refCli ? [`ref CLI: ${o.refCli}`] : []),
     ...(o.mkvserveArgs ? [`mkvserve extra arguments: ${o.mkvserveArgs}`] : []),
     ...notes,
+    ...(o.concurrent
+      ? [
+          '**Concurrent mode**: all servers ran at the same time on the same core, each with its own N clients, so they met the same load from other processes; figures are for ratios (a server\'s "other load" includes the other servers under test), not capacity.',
+        ]
+      : []),
     '**Figures from a busy machine are indicative only: the ratios between servers in the same run are what counts.**',
     '',
   );
@@ -489,7 +498,7 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
           `${fmt(r.othersOnServerCore, 0)} / ${fmt(r.othersOnClientCore, 0)}`,
           [
             r.keyframeJoins
-              ? `joiners probed during the ramp starting on a keyframe: ${r.keyframeJoins.ok}/${r.keyframeJoins.of}${r.keyframeJoins.why.length ? ` (${r.keyframeJoins.why.join('; ')})` : ''}`
+              ? `joiners probed during the ramp starting on a keyframe: ${r.keyframeJoins.ok}/${r.keyframeJoins.of}${r.keyframeJoins.why.length ? ` (${r.keyframeJoins.why.join('; ')})` : ''}${r.keyframeJoins.noData ? `, ${r.keyframeJoins.noData} more got no data within 3 s` : ''}`
               : '',
             r.error,
             r.client.closedBeforeWindowEnd ? `${r.client.closedBeforeWindowEnd} closed early` : '',
@@ -574,14 +583,20 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
       '',
     );
   }
-  // RSS growth per client between the smallest and largest N (per server, round 0).
+  // RSS growth per client from the smallest N to 5,000 (the issue's measure) or the largest N, per server
+  // and round, from rows where every client connected (a starved run says nothing about memory).
   const growth = [];
   for (const k of servers) {
-    const rs = ok.filter((r) => r.kind === k && r.round === 0).sort((a, b) => a.n - b.n);
-    if (rs.length >= 2) {
+    for (let round = 0; round < o.rounds; round++) {
+      const rs = ok
+        .filter((r) => r.kind === k && r.round === round && r.client.connected === r.n)
+        .sort((a, b) => a.n - b.n);
+      if (rs.length < 2) continue;
       const a = rs[0];
-      const b = rs[rs.length - 1];
-      growth.push(`${k}: ${fmt((b.rssKiB - a.rssKiB) / (b.n - a.n), 2)} KiB per client (${a.n} -> ${b.n})`);
+      const b = rs.find((r) => r.n === 5000 && r !== a) ?? rs[rs.length - 1];
+      growth.push(
+        `${k}${o.rounds > 1 ? ` (round ${round + 1})` : ''}: ${fmt((b.rssKiB - a.rssKiB) / (b.n - a.n), 2)} KiB per client (${a.n} -> ${b.n})`,
+      );
     }
   }
   if (growth.length) out.push(`RSS growth per client: ${growth.join('; ')}.`, '');
@@ -680,7 +695,10 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const o = parseArgs(process.argv.slice(2), { defaults: { ...LOAD_DEFAULTS }, flags: ['quick', 'selfTest'] });
+  const o = parseArgs(process.argv.slice(2), {
+    defaults: { ...LOAD_DEFAULTS },
+    flags: ['quick', 'selfTest', 'concurrent'],
+  });
   if (o.quick) applyDefaults(o, LOAD_QUICK);
   runLoadBench(o).then(
     (md) => process.stdout.write(`${md}\n`),

@@ -23,6 +23,7 @@ const HELP = `usage: node bench/run.mjs [options]
   --clients LIST       load: client counts (default 1000,5000,7500,10000)
   --servers LIST       load: mkvserve,bare,cubemap (default; cubemap skipped when not installed), selftest
   --rounds R           load: repeat the whole matrix R times, server order rotated (default 1)
+  --concurrent         load: run the servers at the same time (same core, same moment): ratios on a busy machine
   --window S           load: measurement window per N (default 30)
   --warmup S           load: warm-up after the clients connected (default 10)
   --connect-rate N     load: new connections per second (default 0 = N/10, a mass join)
@@ -40,7 +41,7 @@ const HELP = `usage: node bench/run.mjs [options]
 
 const spec = {
   defaults: { only: 'parse,remux,load', ...PARSE_DEFAULTS, ...LOAD_DEFAULTS },
-  flags: ['quick', 'big', 'selfTest', 'skipBuild', 'help'],
+  flags: ['quick', 'big', 'selfTest', 'skipBuild', 'help', 'concurrent'],
 };
 spec.defaults.only = 'parse,remux,load';
 
