@@ -50,7 +50,6 @@ export class StreamClient {
   readonly since = Date.now();
   /** Bytes handed to the socket (response head included). */
   bytesWritten = 0;
-
   /** Why the response ended (set when we end or destroy it). */
   reason: EndReason | undefined;
   ended = false;
