@@ -4,8 +4,9 @@
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as main from '../src/index.js';
 import * as advanced from '../src/advanced.js';
@@ -47,8 +48,12 @@ t.test('internals are not in the published declarations', async (t) => {
 t.test('a strict consumer type-checks against the built declarations', async (t) => {
   const require = createRequire(import.meta.url);
   const tsc = require.resolve('typescript/bin/tsc');
-  const dir = mkdtempSync(join(PKG, '.api-check-'));
+  // A scratch project outside the repository that depends on the package (a symlink, as a package
+  // manager would link it): it sees only what the published declarations say.
+  const dir = mkdtempSync(join(tmpdir(), 'fanout-api-'));
   try {
+    mkdirSync(join(dir, 'node_modules/@mkvserve'), { recursive: true });
+    symlinkSync(PKG, join(dir, 'node_modules/@mkvserve/fanout'), 'dir');
     writeFileSync(
       join(dir, 'consumer.ts'),
       [
