@@ -102,6 +102,8 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
     this.log = deps.log.child({ mount: config.name });
     const sc = config.slowClients;
     this.live = new LiveStream({
+      // Buffers, so that sockets write the fanout's shared views as they are.
+      allocate: (n) => Buffer.allocUnsafeSlow(n),
       join: config.join,
       softLimitNs: sc.softLimitMs * 1e6,
       hardLimitNs: sc.hardLimitMs * 1e6,
