@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { RequestHead } from './http/parser.js';
 import { sendResponse, sendText } from './http/response.js';
+import { refuseRequest } from './http/body.js';
 import type { HeaderList } from './http/response.js';
 import { bearerMatches } from './http/auth.js';
 import type { AdminAccess } from './http/auth.js';
@@ -131,19 +132,44 @@ const stream: Handler = (ctx, req) => {
   mount.accept(req.socket, req.head);
 };
 
-/** Every route of the server. */
+/** Push ingest: a source sends its stream as the request body (ingest/point.ts decides before reading it).
+ *  A mount that does not take pushed streams answers 405 (its input is a file, URL or TCP listen). */
+const push: Handler = (ctx, req) => {
+  const mount = ctx.findMount(req.param);
+  if (!mount) {
+    refuseRequest(req.socket, req.head, 404, `no mount /${req.param}: a push mount is configured with input: push`);
+    return;
+  }
+  if (mount.ingest?.protocol !== 'http') {
+    refuseRequest(
+      req.socket,
+      req.head,
+      405,
+      `/${mount.name} does not take pushed streams (its input is not push): only GET and HEAD`,
+      [['Allow', GET_HEAD.join(', ')]],
+    );
+    return;
+  }
+  mount.ingest.acceptPush(req.socket, req.head);
+};
+
+/** Every route of the server. Several routes may share a pattern (one per method set). */
 export const ROUTES: readonly RouteDef[] = [
   { pattern: '/', methods: GET_HEAD, handler: listing },
   { pattern: '/api/status', methods: GET_HEAD, admin: true, handler: status },
   { pattern: '/metrics', methods: GET_HEAD, admin: true, handler: metrics },
   { pattern: '/:mount', methods: GET_HEAD, handler: stream },
+  { pattern: '/:mount', methods: ['PUT', 'POST', 'SOURCE'], handler: push },
 ];
 
 const STATIC = new Map(ROUTES.filter((r) => !r.pattern.includes(':')).map((r) => [r.pattern, r]));
-const PARAM = ROUTES.find((r) => r.pattern.includes(':'));
+const PARAMS = ROUTES.filter((r) => r.pattern.includes(':'));
+const PARAM = PARAMS[0];
+/** The `/:mount` route for each method. */
+const PARAM_BY_METHOD = new Map(PARAMS.flatMap((r) => r.methods.map((m) => [m, r] as const)));
 
 function allowed(route: RouteDef): string {
-  return route.methods.join(', ');
+  return (PARAMS.includes(route) ? PARAMS.flatMap((r) => r.methods) : route.methods).join(', ');
 }
 
 /** Sends 401/403 and returns false when an admin route is not allowed. */
@@ -172,7 +198,7 @@ export function dispatch(ctx: RouteContext, socket: Socket, head: RequestHead): 
   let route = STATIC.get(path);
   let param = '';
   if (route === undefined && PARAM !== undefined && path.lastIndexOf('/') === 0 && path.length > 1) {
-    route = PARAM;
+    route = PARAM_BY_METHOD.get(head.method) ?? PARAM;
     param = path.slice(1);
   }
   const method = head.method;
@@ -182,7 +208,7 @@ export function dispatch(ctx: RouteContext, socket: Socket, head: RequestHead): 
     return;
   }
   if (!route.methods.includes(method)) {
-    const cors = route === PARAM ? (ctx.findMount(param)?.cors ?? ctx.cors) : ctx.cors;
+    const cors = PARAMS.includes(route) ? (ctx.findMount(param)?.cors ?? ctx.cors) : ctx.cors;
     if (method === 'OPTIONS' && cors !== undefined) {
       sendResponse(socket, 204, [
         ...corsHeaders(cors),

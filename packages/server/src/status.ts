@@ -3,7 +3,7 @@
 
 import type { SubscriberState } from '@mkvserve/fanout';
 import type { PacingMode, SourceState } from './inputs/source.js';
-import type { ServerSnapshot, TrackSnapshot } from './snapshot.js';
+import type { IngestSnapshot, ServerSnapshot, SourceSnapshot, TrackSnapshot } from './snapshot.js';
 
 export type TrackStatus = TrackSnapshot;
 
@@ -19,6 +19,18 @@ export interface ClientStatus {
   skips: number;
   state: SubscriberState;
 }
+
+/** A source of a push or TCP listen mount, with readable times. */
+export type SourceStatus = Omit<SourceSnapshot, 'since' | 'endedAt'> & {
+  connectedSince: string;
+  endedAt: string | null;
+  durationSec: number;
+};
+
+export type IngestStatus = Omit<IngestSnapshot, 'source' | 'lastSource'> & {
+  source: SourceStatus | null;
+  lastSource: SourceStatus | null;
+};
 
 export interface MountStatus {
   name: string;
@@ -56,6 +68,8 @@ export interface MountStatus {
   skips: number;
   drops: number;
   refused: number;
+  /** Push and TCP listen mounts: how sources connect, the source now (with its address), counters. */
+  ingest: IngestStatus | null;
   history: { bytes: number; clusters: number; joinPoints: number; durationSec: number; bitrate: number };
 }
 
@@ -74,6 +88,22 @@ export interface ServerStatus {
 }
 
 const round3 = (ns: number): number => Math.round(ns / 1e6) / 1000;
+
+function sourceStatus(s: SourceSnapshot | null, now: number): SourceStatus | null {
+  if (s === null) return null;
+  const { since, endedAt, ...rest } = s;
+  return {
+    ...rest,
+    connectedSince: new Date(since).toISOString(),
+    endedAt: endedAt === null ? null : new Date(endedAt).toISOString(),
+    durationSec: Math.round(((endedAt ?? now) - since) / 100) / 10,
+  };
+}
+
+function ingestStatus(i: IngestSnapshot | null, now: number): IngestStatus | null {
+  if (i === null) return null;
+  return { ...i, source: sourceStatus(i.source, now), lastSource: sourceStatus(i.lastSource, now) };
+}
 
 export function buildStatus(snap: ServerSnapshot): ServerStatus {
   const now = snap.now;
@@ -116,6 +146,7 @@ export function buildStatus(snap: ServerSnapshot): ServerStatus {
       skips: m.skips,
       drops: m.drops,
       refused: m.refused,
+      ingest: ingestStatus(m.ingest, now),
       history: {
         bytes: m.history.bytes,
         clusters: m.history.clusters,
