@@ -41,6 +41,10 @@ const SNIFF_BYTES = 1024;
 
 export type SniffOutcome = { ok: true; docType?: string } | { ok: false; end: ReadEnd | 'format'; message: string };
 
+/** What to do instead, in a 415 answer or a refusal log line. */
+const PUSH_HINT =
+  'Push Matroska or WebM, e.g. ffmpeg -re -i IN -c copy -f matroska -method PUT http://source:TOKEN@HOST:PORT/MOUNT (or -f matroska tcp://HOST:PORT for a TCP mount)';
+
 let nextId = 1;
 
 export class SourceSession {
@@ -117,7 +121,10 @@ export class SourceSession {
     const first = this.prefix.length === 1 ? this.prefix[0] : Buffer.concat(this.prefix);
     if (first.length < 4 && !final) return undefined; // the EBML magic is 4 bytes
     const r = sniffContainer(first.subarray(0, SNIFF_BYTES));
-    if (!r.matroska) return { ok: false, end: 'format', message: r.message ?? `not Matroska/WebM (${r.name})` };
+    if (!r.matroska) {
+      const what = (r.message ?? `not Matroska/WebM (${r.name})`).replace(/^input /, 'the stream ');
+      return { ok: false, end: 'format', message: `${what}. ${PUSH_HINT}` };
+    }
     if (r.docType !== undefined) return { ok: true, docType: r.docType };
     // The DocType sits in the first 64 bytes of an EBML header: past them, it is not coming.
     return final || first.length >= 64 ? { ok: true } : undefined;
