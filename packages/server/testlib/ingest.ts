@@ -68,7 +68,8 @@ export function proc(cmd: string, args: string[], timeoutMs = 60_000): Proc {
   return { child, stdout: () => out, stderr: () => err, exit };
 }
 
-/** ffmpeg copying a fixture to `out` (a URL), looped forever when `loop`, in real time when `re`. */
+/** ffmpeg copying a fixture (or an absolute path) to `out` (a URL), looped forever when `loop`, in real
+ *  time when `re`. */
 export function ffmpegPush(
   out: string,
   o: {
@@ -83,7 +84,16 @@ export function ffmpegPush(
   const args = ['-nostdin', '-v', 'error'];
   if (o.re ?? true) args.push('-re');
   if (o.loop) args.push('-stream_loop', '-1');
-  args.push('-i', FIX(o.file ?? 'vp9-opus.webm'), '-c', 'copy', ...(o.extra ?? []), '-f', o.format ?? 'matroska');
+  const file = o.file ?? 'vp9-opus.webm';
+  args.push(
+    '-i',
+    file.startsWith('/') ? file : FIX(file),
+    '-c',
+    'copy',
+    ...(o.extra ?? []),
+    '-f',
+    o.format ?? 'matroska',
+  );
   args.push(out);
   return proc('ffmpeg', args, o.timeoutMs);
 }
@@ -110,4 +120,45 @@ export async function waitEvent(
     `log event ${name}`,
   );
   return found!;
+}
+
+/**
+ * A Matroska file at a high bitrate (MPEG-4 part 2 with noise, ~18 Mbit/s, and Opus; 25 fps, a keyframe
+ * a second) made with ffmpeg: a source that runs ahead of real time is held back by the server's pacing,
+ * and what the kernel buffers meanwhile drains in about a second (at a low bitrate it would take minutes).
+ */
+export async function makeHighBitrate(path: string, seconds = 6): Promise<void> {
+  const p = proc('ffmpeg', [
+    '-nostdin',
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=640x360:rate=25',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000',
+    '-t',
+    String(seconds),
+    '-vf',
+    'noise=alls=20:allf=t',
+    '-c:v',
+    'mpeg4',
+    '-q:v',
+    '5',
+    '-g',
+    '25',
+    '-c:a',
+    'libopus',
+    '-b:a',
+    '64k',
+    '-f',
+    'matroska',
+    path,
+  ]);
+  const r = await p.exit;
+  if (r.code !== 0) throw new Error(`ffmpeg could not make ${path}: ${p.stderr()}`);
 }

@@ -401,10 +401,14 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
     this.state = 'failed';
     this.error = new BodyError(code, this.wireBytes, message);
     this.socket.removeListener('data', this.onDataFn);
-    // Queued data is dropped: the body is unusable past this point.
-    this.queue.length = 0;
-    this.queueHead = 0;
-    this.queuedBytes = 0;
+    // Queued data is dropped (the body is unusable past this point), except when the client went away:
+    // what arrived before is intact and is still delivered, then the error (a live source that was
+    // killed keeps its last bytes: push ingest).
+    if (code !== 'ABORTED') {
+      this.queue.length = 0;
+      this.queueHead = 0;
+      this.queuedBytes = 0;
+    }
     const w = this.waiter;
     this.waiter = undefined;
     if (status !== undefined && !this.responded) this.respond(status, message);

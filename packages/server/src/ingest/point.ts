@@ -282,7 +282,7 @@ export class IngestPoint implements IngestOpener {
         resumable: body.framing.kind === 'length',
       },
       new BodyReader(body),
-      { idleTimeoutMs: this.idleTimeoutMs, onEnd: (s) => this.onEnd(s) },
+      { idleTimeoutMs: this.idleTimeoutMs, onRelease: (s) => this.onRelease(s), onEnd: (s) => this.onEnd(s) },
     );
     void this.admit(session);
   }
@@ -345,7 +345,7 @@ export class IngestPoint implements IngestOpener {
     const session = new SourceSession(
       { protocol: 'tcp', address, port: socket.remotePort ?? 0, resumable: false },
       new SocketReader(socket, this.idleTimeoutMs),
-      { idleTimeoutMs: this.idleTimeoutMs, onEnd: (s) => this.onEnd(s) },
+      { idleTimeoutMs: this.idleTimeoutMs, onRelease: (s) => this.onRelease(s), onEnd: (s) => this.onEnd(s) },
     );
     void this.admit(session);
   }
@@ -404,9 +404,12 @@ export class IngestPoint implements IngestOpener {
     }
   }
 
-  private onEnd(s: SourceSession): void {
+  private onRelease(s: SourceSession): void {
     if (this.current === s) this.current = undefined;
     if (this.ready === s) this.ready = undefined;
+  }
+
+  private onEnd(s: SourceSession): void {
     this.bytesEnded += s.bytes;
     const end = s.end as SourceEnd;
     const clean = end === 'ended' || end === 'stopped';

@@ -9,6 +9,9 @@ import { sniffContainer } from '@mkvserve/ebml';
 import type { Input } from '../inputs/open.js';
 import type { ChunkReader, ReadEnd } from './readers.js';
 
+/** What the Source pump reads (see IngestInput in ../inputs/source.ts). */
+export type IngestInputLike = Input & { fail(reason: string): void; cut(reason: string): void };
+
 /** Why a source ended (counted per mount; all but `ended` and `stopped` are drops). */
 export type SourceEnd =
   /** It ended its stream cleanly. */
@@ -59,26 +62,38 @@ export class SourceSession {
   end: SourceEnd | undefined;
   endMessage: string | undefined;
   endedAt: number | undefined;
+  private overAt: number | undefined;
   private reader: ChunkReader;
   private resumable: boolean;
   private readonly idleTimeoutMs: number;
   private prefix: Uint8Array[] = [];
   private continuation: ((next: { reader: ChunkReader; resumable: boolean } | undefined) => void) | undefined;
   private continuationTimer: NodeJS.Timeout | undefined;
+  /** How the source's bytes ended, until the pump has read its last frames (close()). */
+  private pending: { end: SourceEnd; message: string } | undefined;
+  private readonly onRelease: (s: SourceSession) => void;
   private readonly onEnd: (s: SourceSession) => void;
 
   constructor(
     info: SessionInfo,
     reader: ChunkReader,
-    opts: { idleTimeoutMs: number; onEnd: (s: SourceSession) => void },
+    opts: {
+      idleTimeoutMs: number;
+      /** The source is over (its bytes ended or it was stopped): the mount may take another. Once. */
+      onRelease: (s: SourceSession) => void;
+      /** The session is finished and its end known (counted, logged). Once, after onRelease. */
+      onEnd: (s: SourceSession) => void;
+    },
   ) {
     this.info = info;
     this.reader = reader;
     this.resumable = info.resumable;
     this.idleTimeoutMs = opts.idleTimeoutMs;
+    this.onRelease = opts.onRelease;
     this.onEnd = opts.onEnd;
   }
 
+  /** The source is over: its bytes ended, or it was stopped (the pump may still be reading its last frames). */
   get ended(): boolean {
     return this.state === 'ended';
   }
@@ -138,14 +153,21 @@ export class SourceSession {
     this.reader.finish(status, text);
   }
 
-  /** The session as the mount's input (the sniffed bytes first, then the rest as it arrives). */
-  input(): Input & { fail(reason: string): void } {
+  /**
+   * The session as the mount's input: the sniffed bytes first, then the rest as it arrives. The pump
+   * closes it after its last frames (that is when the end is counted and logged); `fail` says the stream
+   * was unusable, `cut` that it stopped inside an element (a source that ended mid-Cluster was lost).
+   */
+  input(): IngestInputLike {
     return {
       kind: this.info.protocol === 'tcp' ? 'tcp' : 'push',
       name: `${this.info.protocol === 'tcp' ? 'tcp' : 'push'} source ${this.info.address}`,
       chunks: this.chunks(),
-      close: () => this.stop('stopped', 'the input was closed'),
+      close: () => this.stop(this.pending?.end ?? 'stopped', this.pending?.message ?? 'the input was closed'),
       fail: (reason: string) => this.stop('error', reason),
+      cut: (reason: string) => {
+        if (this.pending?.end === 'ended') this.pending = { end: 'lost', message: reason };
+      },
     };
   }
 
@@ -182,17 +204,39 @@ export class SourceSession {
           continue;
         }
         next?.reader.finish(409, 'the source ended before this request could continue it');
-        this.stop('ended', 'no request continued the stream');
+        this.over('ended', 'no request continued the stream');
         return;
       }
       if (r.end === 'end') {
         this.reader.finish(200, `${this.bytes} bytes received`);
-        this.stop('ended', r.message);
+        this.over('ended', r.message);
         return;
       }
-      this.stop(r.end === 'timeout' ? 'timeout' : r.end === 'invalid' ? 'error' : 'lost', r.message);
+      this.over(r.end === 'timeout' ? 'timeout' : r.end === 'invalid' ? 'error' : 'lost', r.message);
       return;
     }
+  }
+
+  /** The source's bytes ended: free the mount for another source now; the end is final at close(). */
+  private over(end: SourceEnd, message: string): void {
+    if (this.state === 'ended') return;
+    this.pending = { end, message };
+    if (end !== 'ended') this.reader.close();
+    this.release();
+  }
+
+  private release(): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.overAt = Date.now();
+    this.prefix = [];
+    if (this.continuation) {
+      const c = this.continuation;
+      this.continuation = undefined;
+      clearTimeout(this.continuationTimer);
+      c(undefined);
+    }
+    this.onRelease(this);
   }
 
   /** The byte a continuing PUT must start at (Content-Range), while waiting for one; else undefined. */
@@ -211,37 +255,30 @@ export class SourceSession {
   }
 
   /**
-   * Ends the session (once): answers the source where HTTP allows it (409 taken over, 503 stopped,
-   * 400 error; nothing for a connection already gone), closes the connection, and reports the end.
+   * Ends the session (once): a source still connected is answered where HTTP allows it (409 taken over,
+   * 503 stopped, 400 error) and its connection closed; then the end is counted and logged.
    */
   stop(end: SourceEnd, message: string): void {
-    if (this.ended) return;
-    this.state = 'ended';
+    if (this.end !== undefined) return;
+    if (this.state !== 'ended') {
+      switch (end) {
+        case 'taken_over':
+          this.reader.finish(409, 'another source took over this mount');
+          break;
+        case 'stopped':
+          this.reader.finish(503, 'the mount stopped (server shutting down or mount restarted); try again later');
+          break;
+        case 'error':
+          this.reader.finish(400, `the stream could not be used: ${message}`);
+          break;
+        default:
+          this.reader.close();
+      }
+      this.release();
+    }
     this.end = end;
     this.endMessage = message;
-    this.endedAt = Date.now();
-    this.prefix = [];
-    if (this.continuation) {
-      const c = this.continuation;
-      this.continuation = undefined;
-      clearTimeout(this.continuationTimer);
-      c(undefined);
-    }
-    switch (end) {
-      case 'taken_over':
-        this.reader.finish(409, 'another source took over this mount');
-        break;
-      case 'stopped':
-        this.reader.finish(503, 'the mount stopped (server shutting down or mount restarted); try again later');
-        break;
-      case 'error':
-        this.reader.finish(400, `the stream could not be used: ${message}`);
-        break;
-      case 'ended':
-        break; // answered already (200), or a TCP connection that ended
-      default:
-        this.reader.close();
-    }
+    this.endedAt = this.overAt ?? Date.now();
     this.onEnd(this);
   }
 }

@@ -27,8 +27,9 @@ export type DemuxerFactory = (cb: DemuxCallbacks) => DemuxerLike;
 /** `waiting`: for a reconnect (after a backoff), or for a source to connect (push and TCP listen inputs). */
 export type SourceState = 'idle' | 'opening' | 'streaming' | 'waiting' | 'ended' | 'failed' | 'stopped';
 
-/** One connected source's bytes (push, TCP listen); `fail` tells the source why it is dropped. */
-export type IngestInput = Input & { fail?(reason: string): void };
+/** One connected source's bytes (push, TCP listen): `fail` tells the source why it is dropped, `cut`
+ *  that its stream stopped inside an element (a source that left mid-Cluster was lost, not ended). */
+export type IngestInput = Input & { fail?(reason: string): void; cut?(reason: string): void };
 
 /** Where sources connect to us (push and TCP listen inputs: ../ingest/point.ts). */
 export interface IngestOpener {
@@ -295,7 +296,10 @@ export class Source {
       },
       onError: (e) => {
         if (e.fatal) fatal ??= e;
-        else this.log.warn('input_demux_warning', { input: this.name, error: e.message, code: e.code });
+        else {
+          this.log.warn('input_demux_warning', { input: this.name, error: e.message, code: e.code });
+          if (e.code === 'TRUNCATED') (input as IngestInput).cut?.(e.message);
+        }
       },
     });
     // A closure, so that the compiler does not narrow `fatal` (set by the demuxer's callbacks) to undefined.
