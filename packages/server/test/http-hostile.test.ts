@@ -26,7 +26,7 @@ interface ChildServer {
 async function childServer(headTimeoutMs: number): Promise<ChildServer> {
   const code = `
     const { MkvServer } = await import(process.argv[1]);
-    const s = new MkvServer({ port: 0, headTimeoutMs: Number(process.argv[3]),
+    const s = new MkvServer({ port: 0, headTimeoutMs: Number(process.argv[3]), idleTimeoutMs: Number(process.argv[3]),
       mounts: [{ name: 'stream', input: process.argv[2], loop: true, speed: 4 }] });
     await s.start();
     process.stdout.write(JSON.stringify({ port: s.port }) + '\\n');

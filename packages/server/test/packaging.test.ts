@@ -120,14 +120,13 @@ t.test('packed with pnpm, installed offline with npm, loaded with import and req
   }
 
   // 2. The third-party dependencies, packed from the workspace's install (no registry needed).
+  //    Made with tar, as npm would (a `package/` prefix): `npm pack` of an installed zod 4 dies with
+  //    "Exit handler never called" (npm 11), and these directories are already what npm installed.
   const third = thirdPartyDeps();
-  sh('npm', ['pack', '--ignore-scripts', '--pack-destination', deps, ...third.map((d) => d.dir)], tmp, {
-    npm_config_cache: join(tmp, 'npm-cache'),
-  });
-  const tgzOf = (d: Dep): string => {
-    const base = d.name.replace(/^@/, '').replace('/', '-');
-    return `file:${join(deps, `${base}-${d.version}.tgz`)}`;
-  };
+  const tgzPath = (d: Dep): string => join(deps, `${d.name.replace(/^@/, '').replace('/', '-')}-${d.version}.tgz`);
+  for (const d of third)
+    sh('tar', ['--hard-dereference', '-czf', tgzPath(d), '--transform', 's,^\\.,package,', '-C', d.dir, '.'], tmp);
+  const tgzOf = (d: Dep): string => `file:${tgzPath(d)}`;
 
   // 3. A scratch project that depends on the tarballs. One copy of each name at the top; another version
   //    that a package needs goes under it through an npm override.

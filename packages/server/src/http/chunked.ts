@@ -4,6 +4,10 @@
 // chunk-size line (with its extensions) and the trailer section have byte limits, a chunk size has at
 // most 13 hex digits (below 2^53). Pure: no Node APIs, no I/O.
 
+/** Protocol bounds of the chunked decoder (not operator settings): a chunk-size line, and all trailers. */
+const MAX_CHUNK_LINE_BYTES = 4096;
+const MAX_TRAILER_BYTES = 16 * 1024;
+
 export interface ChunkedLimits {
   /** Longest chunk-size line, extensions included, CRLF excluded (default 4096). */
   maxLineBytes?: number;
@@ -64,8 +68,8 @@ export class ChunkedDecoder {
   private readonly maxTrailerBytes: number;
 
   constructor(limits: ChunkedLimits = {}) {
-    this.maxLineBytes = limits.maxLineBytes ?? 4096;
-    this.maxTrailerBytes = limits.maxTrailerBytes ?? 16 * 1024;
+    this.maxLineBytes = limits.maxLineBytes ?? MAX_CHUNK_LINE_BYTES;
+    this.maxTrailerBytes = limits.maxTrailerBytes ?? MAX_TRAILER_BYTES;
   }
 
   /** True once the last chunk and the trailer section were read. */
