@@ -89,12 +89,18 @@ t.test('a bad config file: every problem on its own line, exit 1, nothing bound'
   t.equal(run.stdout(), '');
 });
 
-t.test('a push mount without a token is refused at start, saying what to do (ingest tests: ingest-*.test.ts)', async (t) => {
-  const run = runCli(['--mount', 'live=push', '--port', '0'], { stdin: 'ignore', env: { MKVSERVE_SOURCE_TOKEN: '' } });
-  const exit = await run.exit;
-  t.equal(exit.code, 1);
-  t.match(run.stderr(), /mounts\.live\.token: a push mount needs a source token .*allowSources/);
-});
+t.test(
+  'a push mount without a token is refused at start, saying what to do (ingest tests: ingest-*.test.ts)',
+  async (t) => {
+    const run = runCli(['--mount', 'live=push', '--port', '0'], {
+      stdin: 'ignore',
+      env: { MKVSERVE_SOURCE_TOKEN: '' },
+    });
+    const exit = await run.exit;
+    t.equal(exit.code, 1);
+    t.match(run.stderr(), /mounts\.live\.token: a push mount needs a source token .*allowSources/);
+  },
+);
 
 t.test('a second SIGTERM ends the grace period at once', async (t) => {
   const run = runCli([FIX('demo.webm'), '--loop', '--port', '0', '--speed', '20', '--shutdown-grace-ms', '5000'], {
