@@ -339,3 +339,75 @@ t.test('a raw client pushing byte by byte with Bearer and POST', async (t) => {
   const cap = await viewer;
   t.equal(parseMedia(cap.body).frames.length, parseMedia(data).frames.length);
 });
+
+/** A raw PUT from `localAddress`; resolves with the whole answer once the server closes. */
+function rawPut(port: number, head: string, body: Buffer, localAddress = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host: '127.0.0.1', localAddress });
+    let answer = '';
+    sock.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    sock.on('error', () => {});
+    sock.on('close', () => resolve(answer));
+    sock.on('connect', () => {
+      sock.write(head);
+      sock.write(body);
+    });
+  });
+}
+
+t.test('Content-Range continuation: the same address, at exactly the next byte', async (t) => {
+  const s = await pushServer({ sourceIdleTimeoutMs: 2000 });
+  t.teardown(() => s.close());
+  const data = readFileSync(FIX('vp8-vorbis.webm'));
+  const cut = 30_000;
+  const head = (from: number, to: number, range: boolean): string =>
+    `PUT /live HTTP/1.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: ${to - from}\r\n` +
+    (range ? `Content-Range: bytes ${from}-${to - 1}/*\r\n` : '') +
+    '\r\n';
+  const first = await rawPut(s.port, head(0, cut, false), data.subarray(0, cut));
+  t.match(first, new RegExp(`^HTTP/1\\.1 200 OK[\\s\\S]*${cut} bytes received`));
+  t.equal(s.status('live').ingest!.source?.state, 'between', 'waiting for the next PUT');
+  const wrongOffset = await rawPut(s.port, head(cut + 1, data.length, true), data.subarray(cut + 1));
+  t.match(wrongOffset, /^HTTP\/1\.1 409 [\s\S]*continues at byte 30000/);
+  const otherAddress = await rawPut(s.port, head(cut, data.length, true), data.subarray(cut), '127.0.0.2');
+  t.match(otherAddress, /^HTTP\/1\.1 409 [\s\S]*no stream from your address/);
+  const badLength = await rawPut(
+    s.port,
+    `PUT /live HTTP/1.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 5\r\nContent-Range: bytes ${cut}-${cut + 9}/*\r\n\r\n`,
+    data.subarray(cut, cut + 5),
+  );
+  t.match(badLength, /^HTTP\/1\.1 400 [\s\S]*does not match the Content-Range/);
+  const rest = await rawPut(s.port, head(cut, data.length, true), data.subarray(cut));
+  t.match(rest, new RegExp(`^HTTP/1\\.1 200 OK[\\s\\S]*${data.length} bytes received`));
+  await waitEvent(s, 'source_end');
+  const ing = s.status('live').ingest!;
+  t.equal(ing.sources, 1, 'one source');
+  t.equal(ing.lastSource?.requests, 2, 'made of two PUTs');
+  t.equal(ing.lastSource?.bytes, data.length);
+  t.equal(s.status('live').input.frames, parseMedia(data).frames.length, 'every frame');
+});
+
+t.test('allowSources: other addresses get 403; listed ones may push without a token', async (t) => {
+  const s = await startServer([
+    { name: 'lan', input: 'push', allowSources: ['127.0.0.2'], sourceGraceMs: 500, sourceIdleTimeoutMs: 500 },
+  ]);
+  t.teardown(() => s.close());
+  t.equal(
+    (await waitEvent(s, 'ingest_unauthenticated'))['path'],
+    '/lan',
+    'the log says it takes sources without a token',
+  );
+  const data = readFileSync(FIX('vp8-vorbis.webm'));
+  const head = `PUT /lan HTTP/1.1\r\nContent-Length: ${data.length}\r\nExpect: 100-continue\r\n\r\n`;
+  const refused = await rawPut(s.port, head, Buffer.alloc(0));
+  t.match(refused, /^HTTP\/1\.1 403 Forbidden[\s\S]*may not push to \/lan/);
+  t.notMatch(refused, /100 Continue/);
+  const ok = await rawPut(s.port, head, data, '127.0.0.2');
+  t.match(ok, /^HTTP\/1\.1 200 OK[\s\S]*bytes received/, 'answered once the body was received');
+  await waitEvent(s, 'source_end');
+  const st = s.status('lan');
+  t.equal(st.ingest!.auth, 'none');
+  t.same(st.ingest!.allowSources, ['127.0.0.2']);
+  t.equal(st.ingest!.refused, 1);
+  t.equal(st.input.frames, parseMedia(data).frames.length);
+});

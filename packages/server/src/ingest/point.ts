@@ -384,6 +384,7 @@ export class IngestPoint implements IngestOpener {
     if (old && old !== session && !old.ended) old.stop('taken_over', `source ${session.id} from ${address} took over`);
     this.current = session;
     this.sources++;
+    session.accepted();
     this.log.info('source_connect', {
       source: session.id,
       protocol: session.info.protocol,

@@ -31,8 +31,10 @@ export interface ChunkReader {
   finish(status: number, text: string, headers?: HeaderList): void;
   /** Stops reading and cuts the connection. */
   close(): void;
-  /** Body bytes as sent so far. */
+  /** Bytes received so far (HTTP: of the body, decoded). */
   readonly received: number;
+  /** HTTP: calls `cb` once the whole body has been received (it may still be queued). */
+  whenComplete?(cb: () => void): void;
 }
 
 /** The body of one accepted HTTP request. */
@@ -69,6 +71,10 @@ export class BodyReader implements ChunkReader {
       this.done = { end, message: err.message };
     }
     return this.done;
+  }
+
+  whenComplete(cb: () => void): void {
+    this.body.whenComplete(cb);
   }
 
   finish(status: number, text: string, headers: HeaderList = []): void {

@@ -1,9 +1,11 @@
 // One source connected to a mount (an HTTP push, or a plain TCP connection), from its first byte to its
 // end. Its first bytes are sniffed before it may replace anything (a body that is not Matroska is refused
 // with the format's name); then it is the mount's input: an async iterable of chunks for the Source pump.
-// A source that pushes one PUT per buffer batch (GStreamer's souphttpclientsink: Content-Length and
-// `Content-Range: bytes A-B/*`) is ONE session: when a Content-Length body ends, the session waits up to
-// the idle timeout for the PUT that continues at its byte count, and feeds it to the same demuxer.
+// An HTTP source is answered (200) as soon as its body has been received, even while the pump still
+// paces the last queued bytes. A source that pushes one PUT per buffer batch (GStreamer's
+// souphttpclientsink: Content-Length and `Content-Range: bytes A-B/*`) is ONE session: once a
+// Content-Length body has been received, the session takes, for up to the idle timeout, the PUT that
+// continues at its byte count, and feeds it to the same demuxer after the bytes before it.
 
 import { sniffContainer } from '@mkvserve/ebml';
 import type { Input } from '../inputs/open.js';
@@ -50,12 +52,15 @@ const PUSH_HINT =
 
 let nextId = 1;
 
+type Continuation = { reader: ChunkReader; resumable: boolean };
+
 export class SourceSession {
   readonly id = nextId++;
   readonly info: SessionInfo;
   readonly since = Date.now();
+  /** `between`: the last request was received in full and a continuing PUT may follow it. */
   state: SessionState = 'sniffing';
-  /** Bytes received and handed on (continuations included). */
+  /** Bytes handed on to the pump (continuations included). */
   bytes = 0;
   /** HTTP requests that made up this source (1 + continuations). */
   requests = 1;
@@ -63,12 +68,27 @@ export class SourceSession {
   endMessage: string | undefined;
   endedAt: number | undefined;
   private overAt: number | undefined;
+  /** The request the pump reads now, and whether it may be continued. */
   private reader: ChunkReader;
   private resumable: boolean;
+  /** Continuing requests the pump has not reached yet (answered at most one ahead: bounded memory). */
+  private readonly queue: Continuation[] = [];
+  /** The last request taken (a continuation follows it), and whether it was received in full. */
+  private latest: Continuation;
+  private latestComplete = false;
+  /** Body bytes of the requests received in full (= where a continuation starts). */
+  private completedBytes = 0;
+  /** Per request received in full: the byte count to answer with (until answered). */
+  private readonly unanswered = new Map<ChunkReader, number>();
   private readonly idleTimeoutMs: number;
   private prefix: Uint8Array[] = [];
-  private continuation: ((next: { reader: ChunkReader; resumable: boolean } | undefined) => void) | undefined;
+  /** The pump waits for a continuing request. */
+  private waiting: ((c: Continuation | undefined) => void) | undefined;
+  /** No continuing request may come any more (its time is up, or the session is over). */
+  private noMore = false;
   private continuationTimer: NodeJS.Timeout | undefined;
+  /** Stopped by us (takeover, shutdown, error): the pump reads nothing more. */
+  private cancelled = false;
   /** How the source's bytes ended, until the pump has read its last frames (close()). */
   private pending: { end: SourceEnd; message: string } | undefined;
   private readonly onRelease: (s: SourceSession) => void;
@@ -88,6 +108,7 @@ export class SourceSession {
     this.info = info;
     this.reader = reader;
     this.resumable = info.resumable;
+    this.latest = { reader, resumable: info.resumable };
     this.idleTimeoutMs = opts.idleTimeoutMs;
     this.onRelease = opts.onRelease;
     this.onEnd = opts.onEnd;
@@ -149,8 +170,14 @@ export class SourceSession {
   refuse(status: number, text: string): void {
     if (this.ended) return;
     this.state = 'ended';
+    this.cancelled = true;
     this.prefix = [];
     this.reader.finish(status, text);
+  }
+
+  /** The source was accepted: HTTP requests are answered as soon as they were received in full. */
+  accepted(): void {
+    this.watch(this.latest);
   }
 
   /**
@@ -171,50 +198,100 @@ export class SourceSession {
     };
   }
 
+  private watch(c: Continuation): void {
+    c.reader.whenComplete?.(() => {
+      if (this.cancelled) return;
+      this.completedBytes += c.reader.received;
+      this.unanswered.set(c.reader, this.completedBytes);
+      if (c === this.latest) {
+        this.latestComplete = true;
+        if (c.resumable && !this.noMore && !this.ended) {
+          this.state = 'between';
+          clearTimeout(this.continuationTimer);
+          this.continuationTimer = setTimeout(() => this.closeContinuation(), this.idleTimeoutMs);
+        }
+      }
+      this.answerDue();
+    });
+  }
+
+  /** Answers (200) the requests received in full that are at most one ahead of the pump. */
+  private answerDue(): void {
+    for (const r of [this.reader, this.queue[0]?.reader]) {
+      const n = r && this.unanswered.get(r);
+      if (r && n !== undefined) {
+        this.unanswered.delete(r);
+        r.finish(200, `${n} bytes received`);
+      }
+    }
+  }
+
   private async *chunks(): AsyncGenerator<Uint8Array> {
     if (this.state === 'sniffing') this.state = 'streaming';
     const prefix = this.prefix;
     this.prefix = [];
     for (const p of prefix) yield p;
     for (;;) {
-      if (this.ended) return;
+      if (this.cancelled) return;
       const r = await this.reader.next();
       if (r.end === undefined) {
         this.bytes += r.chunk.length;
         yield r.chunk;
         continue;
       }
-      if (this.ended) return;
+      if (this.cancelled) return;
       if (r.end === 'end' && this.resumable && this.info.protocol === 'http') {
-        // This request's body is complete: answer it, and wait for a PUT that continues the stream.
-        this.reader.finish(200, `${this.bytes} bytes received`);
-        this.state = 'between';
-        const next = await new Promise<{ reader: ChunkReader; resumable: boolean } | undefined>((resolve) => {
-          this.continuation = resolve;
-          this.continuationTimer = setTimeout(() => {
-            this.continuation = undefined;
-            resolve(undefined);
-          }, this.idleTimeoutMs);
-        });
-        if (next && !this.ended) {
+        // This request is done: go on with the one that continues it (taken already, or coming).
+        const next =
+          this.queue.shift() ??
+          (this.noMore
+            ? undefined
+            : await new Promise<Continuation | undefined>((resolve) => (this.waiting = resolve)));
+        if (next && !this.cancelled) {
           this.reader = next.reader;
           this.resumable = next.resumable;
-          this.requests++;
-          this.state = 'streaming';
+          this.answerDue();
           continue;
         }
-        next?.reader.finish(409, 'the source ended before this request could continue it');
-        this.over('ended', 'no request continued the stream');
-        return;
       }
-      if (r.end === 'end') {
-        this.reader.finish(200, `${this.bytes} bytes received`);
-        this.over('ended', r.message);
-        return;
-      }
-      this.over(r.end === 'timeout' ? 'timeout' : r.end === 'invalid' ? 'error' : 'lost', r.message);
+      if (r.end === 'end') this.over('ended', r.message);
+      else this.over(r.end === 'timeout' ? 'timeout' : r.end === 'invalid' ? 'error' : 'lost', r.message);
       return;
     }
+  }
+
+  /** The byte a continuing PUT must start at (its Content-Range), while one may come; else undefined. */
+  get continuesAt(): number | undefined {
+    return this.latestComplete && this.latest.resumable && !this.noMore && !this.ended
+      ? this.completedBytes
+      : undefined;
+  }
+
+  /** Takes a continuing request (only while `continuesAt` is defined). */
+  continueWith(reader: ChunkReader, resumable: boolean): boolean {
+    if (this.continuesAt === undefined) return false;
+    clearTimeout(this.continuationTimer);
+    const c = { reader, resumable };
+    this.latest = c;
+    this.latestComplete = false;
+    this.requests++;
+    this.state = 'streaming';
+    const w = this.waiting;
+    this.waiting = undefined;
+    if (w) w(c);
+    else this.queue.push(c);
+    this.watch(c);
+    return true;
+  }
+
+  /** No continuing request may come any more; a pump waiting for one goes on to the end. */
+  private closeContinuation(): void {
+    this.noMore = true;
+    clearTimeout(this.continuationTimer);
+    if (this.state === 'between') this.state = 'streaming';
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.(undefined);
   }
 
   /** The source's bytes ended: free the mount for another source now; the end is final at close(). */
@@ -230,49 +307,29 @@ export class SourceSession {
     this.state = 'ended';
     this.overAt = Date.now();
     this.prefix = [];
-    if (this.continuation) {
-      const c = this.continuation;
-      this.continuation = undefined;
-      clearTimeout(this.continuationTimer);
-      c(undefined);
-    }
+    this.closeContinuation();
     this.onRelease(this);
-  }
-
-  /** The byte a continuing PUT must start at (Content-Range), while waiting for one; else undefined. */
-  get continuesAt(): number | undefined {
-    return this.state === 'between' ? this.bytes : undefined;
-  }
-
-  /** Hands a continuing request's body to the session (only while `continuesAt` is defined). */
-  continueWith(reader: ChunkReader, resumable: boolean): boolean {
-    const c = this.continuation;
-    if (!c || this.ended) return false;
-    this.continuation = undefined;
-    clearTimeout(this.continuationTimer);
-    c({ reader, resumable });
-    return true;
   }
 
   /**
    * Ends the session (once): a source still connected is answered where HTTP allows it (409 taken over,
-   * 503 stopped, 400 error) and its connection closed; then the end is counted and logged.
+   * 503 stopped, 400 error) and its connection closed; then the end is counted and logged. `ended`
+   * (another source replaces one whose last request was complete) lets the pump read what is queued.
    */
   stop(end: SourceEnd, message: string): void {
     if (this.end !== undefined) return;
     if (this.state !== 'ended') {
-      switch (end) {
-        case 'taken_over':
-          this.reader.finish(409, 'another source took over this mount');
-          break;
-        case 'stopped':
-          this.reader.finish(503, 'the mount stopped (server shutting down or mount restarted); try again later');
-          break;
-        case 'error':
-          this.reader.finish(400, `the stream could not be used: ${message}`);
-          break;
-        default:
-          this.reader.close();
+      if (end !== 'ended') {
+        this.cancelled = true;
+        // Every request of the source not answered yet gets the answer (a connection still sending: closed).
+        for (const r of [this.reader, ...this.queue.map((c) => c.reader)]) {
+          if (end === 'taken_over') r.finish(409, 'another source took over this mount');
+          else if (end === 'stopped')
+            r.finish(503, 'the mount stopped (server shutting down or mount restarted); try again later');
+          else if (end === 'error') r.finish(400, `the stream could not be used: ${message}`);
+          else r.close();
+        }
+        this.queue.length = 0;
       }
       this.release();
     }
