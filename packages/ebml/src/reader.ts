@@ -6,7 +6,7 @@
 
 import { crc32Update, CRC32_INIT, crc32Final } from './crc32.js';
 import { EbmlError, type EbmlErrorCode } from './errors.js';
-import { ELEMENT_BY_ID, type ElementInfo } from './schema.generated.js';
+import { ELEMENT_BY_ID, Id, type ElementInfo } from './schema.generated.js';
 import {
   decodeDate,
   decodeFloat,
@@ -124,9 +124,9 @@ interface Tables {
   candFirst: Uint8Array;
 }
 
-const SEGMENT = 0x18538067;
-const CRC32_ID = 0xbf;
-const CLUSTER = 0x1f43b675;
+const SEGMENT = Id.Segment;
+const CRC32_ID = Id.CRC32;
+const CLUSTER = Id.Cluster;
 
 function buildTables(infos: Iterable<ElementInfo>): Tables {
   const t1 = new Array<Rec | undefined>(256).fill(undefined);
@@ -206,7 +206,7 @@ const C_MORE = 2;
 
 /** How far past a resync candidate the confirmation may look (bytes). */
 const LOOKAHEAD = 64 * 1024;
-const EMPTY = new Uint8Array(0);
+const EMPTY = /* @__PURE__ */ new Uint8Array(0);
 
 function hex(id: number): string {
   return '0x' + id.toString(16).toUpperCase();
@@ -445,9 +445,32 @@ export class EbmlReader {
       if (sp > 0 && this.ends[sp - 1] === pos) this.closeFinished(pos);
     }
     if (this.crcActive > 0) {
-      for (let k = 0; k < this.sp; k++) if (this.crcExp[k] >= 0) this.hashTo(k, pos);
+      // A header held for the next chunk may be the element that ends an unknown-size master (the next
+      // Cluster): its bytes are hashed into such a master only once it is known to be a child (hashHeld).
+      const held = this.mode === M_HEADER && this.hdrFill > 0 ? this.hdrOffset : pos;
+      for (let k = 0; k < this.sp; k++) {
+        if (this.crcExp[k] >= 0) this.hashTo(k, this.els[k]!.size < 0 ? Math.min(pos, held) : pos);
+      }
     }
     return i;
+  }
+
+  /**
+   * After a header assembled across chunks was placed: the bytes of it that came from earlier chunks
+   * (kept in `hdr`) belong to every unknown-size master still open with a CRC-32 being checked; hash them
+   * from the copy so the result does not depend on where the input was cut.
+   */
+  private hashHeld(): void {
+    const startAbs = this.procStartAbs;
+    for (let k = 0; k < this.sp; k++) {
+      if (this.crcExp[k] < 0) continue;
+      const from = this.crcFrom[k];
+      if (from >= startAbs || from < this.hdrOffset) continue;
+      const to = Math.min(startAbs, this.ends[k]);
+      if (to <= from) continue;
+      this.crcVal[k] = crc32Update(this.crcVal[k], this.hdr, from - this.hdrOffset, to - this.hdrOffset);
+      this.crcFrom[k] = to;
+    }
   }
 
   /** Closes every open master whose data ends at `abs`. */
@@ -564,7 +587,9 @@ export class EbmlReader {
     this.hdrFill = 0;
     const id = readId(h, 0, idLen);
     const size = readSize(h, idLen, need - idLen);
-    return this.element(buf, i, len, this.hdrOffset, id, idLen, need, size);
+    const next = this.element(buf, i, len, this.hdrOffset, id, idLen, need, size);
+    if (this.crcActive > 0) this.hashHeld();
+    return next;
   }
 
   /**
@@ -1039,6 +1064,9 @@ export class EbmlReader {
   /**
    * Checks a resync candidate at w[p]: a level-1 or root master whose header is plausible and whose
    * following elements (its first children, then its siblings) are valid, up to 3 of them.
+   * At the end of input (`final`) a candidate that runs out of bytes before it is confirmed fails, as it
+   * would if more input had shown junk: a prefix of an input never resyncs where the whole input would
+   * not, so it never yields frames the whole input does not (found by the fuzzer).
    */
   private check(w: Uint8Array, p: number, n: number, final: boolean): number {
     const short = final ? C_FAIL : C_MORE;
@@ -1077,17 +1105,17 @@ export class EbmlReader {
         if (q === limit) return C_OK;
       }
       if (q - p > LOOKAHEAD) return conf > 0 ? C_OK : C_FAIL;
-      if (q >= n) return final ? (conf > 0 ? C_OK : C_FAIL) : C_MORE;
+      if (q >= n) return short;
       const cl = vlen(w[q]);
       if (cl === 0 || cl > 4) return C_FAIL;
-      if (q + cl >= n) return final ? (conf > 0 ? C_OK : C_FAIL) : C_MORE;
+      if (q + cl >= n) return short;
       const cid = readId(w, q, cl);
       const crec = cid < 256 ? this.t1[cid] : this.tmap.get(cid);
       if (crec === undefined) return C_FAIL;
       const c1 = w[q + cl];
       if (c1 === 0) return C_FAIL;
       const csl = vlen(c1);
-      if (q + cl + csl > n) return final ? (conf > 0 ? C_OK : C_FAIL) : C_MORE;
+      if (q + cl + csl > n) return short;
       const csize = readSize(w, q + cl, csl);
       const valid = crec.global || crec.parent === parentId || (crec.recursive && crec.id === parentId);
       if (!valid) {

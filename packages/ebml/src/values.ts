@@ -2,18 +2,25 @@
 // bigint beyond the safe range), floats of 0/4/8 bytes, strings with trailing NULs removed, dates.
 // Callers validate sizes first (see `validValueSize`); these functions do not allocate for numbers.
 
-const decoder = new TextDecoder('utf-8');
-const scratch = new Uint8Array(8);
-const scratchView = new DataView(scratch.buffer);
+const decoder = /* @__PURE__ */ new TextDecoder('utf-8');
+const scratch = /* @__PURE__ */ new Uint8Array(8);
+const scratchView = /* @__PURE__ */ new DataView(scratch.buffer);
 
-/** Kinds of element values, indexes used by the reader's hot path. */
+/** @internal Kinds of element values, indexes used by the reader's hot path. */
 export const KIND_MASTER = 0;
+/** @internal */
 export const KIND_UINT = 1;
+/** @internal */
 export const KIND_INT = 2;
+/** @internal */
 export const KIND_FLOAT = 3;
+/** @internal */
 export const KIND_STRING = 4;
+/** @internal */
 export const KIND_UTF8 = 5;
+/** @internal */
 export const KIND_DATE = 6;
+/** @internal */
 export const KIND_BINARY = 7;
 
 const KINDS: Record<string, number> = {
@@ -27,12 +34,12 @@ const KINDS: Record<string, number> = {
   binary: KIND_BINARY,
 };
 
-/** Kind index of a schema type name (binary for anything unknown). */
+/** @internal Kind index of a schema type name (binary for anything unknown). */
 export function kindOf(type: string): number {
   return KINDS[type] ?? KIND_BINARY;
 }
 
-/** True when `size` is a legal data size for a numeric kind (always true for the others). */
+/** @internal True when `size` is a legal data size for a numeric kind (always true for the others). */
 export function validValueSize(kind: number, size: number): boolean {
   switch (kind) {
     case KIND_UINT:

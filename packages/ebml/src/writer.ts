@@ -3,14 +3,14 @@
 // Web-standard APIs only (Uint8Array, DataView, TextEncoder).
 
 import { EbmlError } from './errors.js';
-import { ELEMENT_BY_ID } from './schema.generated.js';
+import { ELEMENT_BY_ID, Id } from './schema.generated.js';
 import type { ElementType } from './schema.generated.js';
 import { idLength, sizeLength, writeId, writeSize, writeUnknownSize, UNKNOWN_SIZE } from './vint.js';
 
 /** A value the writer can encode (same shapes as the reader produces). */
 export type EncodableValue = number | bigint | string | Uint8Array;
 
-const textEncoder = new TextEncoder();
+const textEncoder = /* @__PURE__ */ new TextEncoder();
 
 function encodeError(message: string): EbmlError {
   return new EbmlError({ code: 'ENCODE', message });
@@ -254,7 +254,7 @@ export class ByteWriter {
   /** Date element: nanoseconds since 2001-01-01T00:00:00 UTC, 8-byte signed. */
   dateElement(id: number, ns: bigint | number): void {
     this.id(id);
-    this.u8(0x88);
+    this.u8(0x80 | 8); // an 8-byte size: a float64
     this.int(typeof ns === 'bigint' ? ns : BigInt(Math.round(ns)), 8);
   }
 
@@ -360,7 +360,7 @@ export function writeVoid(w: ByteWriter, total: number): void {
   let len = 1;
   while (len < 8 && total - 1 - len >= 2 ** (7 * len) - 1) len++;
   const dataLen = total - 1 - len;
-  w.id(0xec);
+  w.id(Id.Void);
   w.size(dataLen, len);
   w.zeros(dataLen);
 }

@@ -26,8 +26,8 @@ for (const name of ['h264-aac-bframes.mkv', 'mkvmerge-features.mkv', 'gstreamer-
     const want = sig(ref.frames);
 
     const fromPath: Frame[] = [];
-    for await (const batch of demuxFrames(path, { highWaterMark: 5000 })) fromPath.push(...batch);
-    t.same(sig(fromPath), want, 'demuxFrames(path)');
+    for await (const f of demuxFrames(path, { highWaterMark: 5000 })) fromPath.push(f);
+    t.same(sig(fromPath), want, 'demuxFrames(path) yields single frames');
 
     const fromReadable: Frame[] = [];
     let header = 0;
@@ -43,7 +43,7 @@ for (const name of ['h264-aac-bframes.mkv', 'mkvmerge-features.mkv', 'gstreamer-
       Readable.from([bytes.subarray(0, 777), bytes.subarray(777)]),
     ) as unknown as ReadableStream<Uint8Array>;
     const fromWeb: Frame[] = [];
-    for await (const b of demuxFrames(web)) fromWeb.push(...b);
+    for await (const f of demuxFrames(web)) fromWeb.push(f);
     t.same(sig(fromWeb), want, 'demuxFrames(web ReadableStream)');
 
     const all = await demuxAll([bytes.subarray(0, 100), bytes.subarray(100)]);
@@ -96,4 +96,24 @@ t.test('file paths are read in 1 MiB chunks by default (fewer straddling frames,
   const small: DemuxBatch[] = [];
   for await (const b of demuxBatches(path, { highWaterMark: 65536 })) small.push(b);
   t.ok(small.length >= 9, `an explicit highWaterMark is still honoured (${small.length} batches)`);
+});
+
+t.test('demuxFrames: frames with fields in plain JS, early break releases the file', async (t) => {
+  // The issue: `for await (const f of demuxFrames(p)) console.log(f.track, f.timestamp)` printed
+  // "undefined undefined" because arrays were yielded.
+  const path = join(fixturesDir, 'vp9-opus.webm');
+  const seen: string[] = [];
+  for await (const f of demuxFrames(path)) {
+    seen.push(`${typeof f.track} ${typeof f.timestamp} ${f.data instanceof Uint8Array}`);
+    if (seen.length === 10) break;
+  }
+  t.same(new Set(seen), new Set(['number number true']), 'every item is a Frame');
+  t.equal(seen.length, 10);
+  // Errors do not end the iteration; throwOnFatal makes a fatal one reject it.
+  const frames: Frame[] = [];
+  for await (const f of demuxFrames([readFileSync(path).subarray(0, 30000)])) frames.push(f);
+  t.ok(frames.length > 10, 'frames of a truncated input');
+  await t.rejects(async () => {
+    for await (const f of demuxFrames([new Uint8Array(5000)], { throwOnFatal: true })) void f;
+  }, /NOT_MATROSKA|not Matroska|does not look/i);
 });

@@ -90,7 +90,8 @@ for (const name of fixtures) {
           );
         }
         // Timestamps: lace-first frames exactly; later laces within 1 tick when the track has a
-        // DefaultDuration (FFmpeg truncates in ticks); skipped without one (lavf fills them in).
+        // DefaultDuration (FFmpeg truncates in ticks); without one, exactly: lavf fills them in from the
+        // codec's frame durations, and so does the demuxer (codec-duration.ts).
         let exact = 0;
         let approx = 0;
         let badTs = 0;
@@ -110,6 +111,9 @@ for (const name of fixtures) {
             } else if (tr.defaultDuration !== undefined || f.blockDuration !== undefined) {
               approx++;
               if (Math.abs(mine - p.pts) > 1) badTs++;
+            } else {
+              exact++;
+              if (Math.abs(mine - p.pts) > 1e-6) badTs++;
             }
           }
           // Opus frames without a container duration get it from the TOC, as in ffprobe (ffmpeg's last
@@ -122,6 +126,10 @@ for (const name of fixtures) {
           if (Math.abs(toTb(f.duration) - p.duration) > 1) badDur++;
         }
         t.equal(badTs, 0, `timestamps match (${exact} exact, ${approx} within a tick)`);
+        if (s.codec_type === 'audio') {
+          // Every audio packet has a duration: the container's or the codec's (Opus, Vorbis, AAC, MP3, AC-3).
+          t.equal(ours.filter((f) => f.duration === undefined).length, 0, 'every audio frame has a duration');
+        }
         t.equal(badDur, 0, `durations match where both are known (${durCompared} compared)`);
         if (s.codec_name === 'opus') {
           // Every Opus packet has a duration (container or TOC); only the BlockDuration+DiscardPadding

@@ -415,7 +415,14 @@ t.test('error codes', async (t) => {
       'reserved ID 0xFF',
     );
     t.same(codes(seg([cluster(0, [1]), bytes(0xa3, 0x00), good, cluster(4, [5])])), ['INVALID_VINT'], 'size 0x00');
-    t.same(codes(cat([bytes(0xa3, 0x81, 0), ebmlHeader()])), ['INVALID_ID'], 'a block at the top level');
+    // The EBML header after it is the last element: at the end of input it cannot be confirmed by the
+    // elements after it (as anywhere else), so no resync point is found.
+    t.same(codes(cat([bytes(0xa3, 0x81, 0), ebmlHeader()])), ['INVALID_ID', 'RESYNC'], 'a block at the top level');
+    t.same(
+      codes(cat([bytes(0xa3, 0x81, 0), ebmlHeader(), seg([cluster(0, [1, 2])])])),
+      ['INVALID_ID'],
+      'a block at the top level, then a header and a Segment',
+    );
   });
 
   t.test('UNKNOWN_SIZE_NOT_ALLOWED', async (t) => {

@@ -2,6 +2,7 @@
 // bytes by hand, seeded PRNGs, hex dumps and the shared /fixtures directory.
 
 import { spawnSync } from 'node:child_process';
+import { zlibSync } from 'fflate';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,3 +123,43 @@ export function fixtureViews(): [string, Uint8Array][] {
 
 /** Whether `cmd -version` runs and exits with status 0 (ffmpeg, ffprobe). */
 export const toolWorks = (cmd: string): boolean => spawnSync(cmd, ['-version']).status === 0;
+
+// ---- hostile inputs ----------------------------------------------------------------------------
+
+/**
+ * A decompression bomb like ../shared/repro/zlib-200x9MB.mkv: one S_TEXT/UTF8 track with zlib
+ * ContentCompression on its frames and `blocks` SimpleBlocks, each a zlib stream of `payload` zero bytes
+ * (about 1000:1), in one unknown-size Segment and Cluster.
+ */
+export function zlibBomb(blocks = 200, payload = 9_000_000): Uint8Array {
+  const z = zlibSync(new Uint8Array(payload), { level: 9 });
+  const entry = el(Id.TrackEntry, [
+    uint(Id.TrackNumber, 1),
+    uint(Id.TrackUID, 1),
+    uint(Id.TrackType, 17),
+    str(Id.CodecID, 'S_TEXT/UTF8'),
+    el(Id.ContentEncodings, [
+      el(Id.ContentEncoding, [
+        uint(Id.ContentEncodingOrder, 0),
+        uint(Id.ContentEncodingScope, 1),
+        uint(Id.ContentEncodingType, 0),
+        el(Id.ContentCompression, [uint(Id.ContentCompAlgo, 0)]),
+      ]),
+    ]),
+  ]);
+  const simple = (i: number): Uint8Array => {
+    const body = new Uint8Array(4 + z.length);
+    body.set([0x81, (i * 10) >> 8, (i * 10) & 0xff, 0x80], 0);
+    body.set(z, 4);
+    return el(Id.SimpleBlock, body);
+  };
+  const cluster = el(Id.Cluster, [uint(Id.Timestamp, 0), ...Array.from({ length: blocks }, (_, i) => simple(i))], {
+    unknown: true,
+  });
+  return cat([
+    el(Id.EBML, [str(Id.DocType, 'matroska'), uint(Id.DocTypeVersion, 4), uint(Id.DocTypeReadVersion, 2)]),
+    el(Id.Segment, [el(Id.Info, [uint(Id.TimestampScale, 1_000_000)]), el(Id.Tracks, [entry]), cluster], {
+      unknown: true,
+    }),
+  ]);
+}

@@ -3,7 +3,7 @@
 // or the open cluster grows past maxClusterBytes) and encodes each frame ONCE into shared block bytes
 // relative to its cluster. It ignores the source's own clustering: only frames go in.
 
-import { encodeBlock } from '@mkvserve/ebml';
+import { encodeBlock } from '@mkvserve/ebml/advanced';
 import type { Frame, MatroskaHeader } from '@mkvserve/ebml';
 
 export interface ClustererOptions {

@@ -2,7 +2,7 @@
 // Clusters are addressed by a monotonically increasing sequence number, so a subscriber's cursor is
 // just (seq, block index): eviction can never leave it dangling, only "before the first cluster".
 
-import { encodeClusterStart } from '@mkvserve/ebml';
+import { encodeClusterStart } from '@mkvserve/ebml/advanced';
 import type { MatroskaHeader } from '@mkvserve/ebml';
 
 /** One init part (EBML header + Segment + Info + Tracks); a new one starts when the tracks change. */

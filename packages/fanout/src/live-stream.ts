@@ -3,7 +3,7 @@
 // cursors into it. The slow-client policy (soft limit: skip to the newest join point; hard limit or
 // idle timeout: drop) runs at every cluster start and on checkSubscribers(). No Node APIs.
 
-import { encodeBlock, encodeInitPart } from '@mkvserve/ebml';
+import { encodeBlock, encodeInitPart } from '@mkvserve/ebml/advanced';
 import type { Frame, MatroskaHeader, TrackInfo } from '@mkvserve/ebml';
 import { Clusterer, primaryVideoTrack } from './clusterer.js';
 import { History } from './history.js';

@@ -44,11 +44,37 @@ interface Pkt {
   stream_index: number;
   size: string;
   flags: string;
+  pts?: number;
 }
 interface Probe {
   packets: Pkt[];
-  streams: { index: number; codec_type: string }[];
+  streams: { index: number; codec_type: string; time_base: string }[];
   format: { duration?: string };
+}
+
+/** Per stream: every packet's pts in ns (ffprobe's integer pts times the stream time base). */
+function ptsByStream(p: Probe): Map<number, (number | undefined)[]> {
+  const m = new Map<number, (number | undefined)[]>();
+  const tb = new Map(p.streams.map((s) => [s.index, s.time_base.split('/').map(Number) as [number, number]]));
+  for (const k of p.packets) {
+    const [num, den] = tb.get(k.stream_index)!;
+    const list = m.get(k.stream_index) ?? [];
+    list.push(k.pts === undefined ? undefined : (Number(k.pts) * num * 1e9) / den);
+    m.set(k.stream_index, list);
+  }
+  return m;
+}
+
+/** Packets whose pts differ by more than 1 ms (or exist on one side only), as readable lines. */
+function ptsDiff(a: (number | undefined)[], b: (number | undefined)[]): string[] {
+  const bad: string[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === undefined && y === undefined) continue;
+    if (x === undefined || y === undefined || Math.abs(x - y) > 1e6) bad.push(`packet ${i}: ${x} vs ${y} ns`);
+  }
+  return bad;
 }
 function probe(file: string, input?: Buffer): Probe {
   const r = spawnSync(
@@ -109,6 +135,53 @@ t.test('remux each fixture: mkvinfo clean, same packets in ffprobe', async (t) =
         t.same(o?.sizes, s.sizes, `${name} stream ${i}: sizes`);
         if (s.type === 'video') t.same(o?.keys, s.keys, `${name} stream ${i}: keyframe flags`);
       }
+      // Every packet keeps its pts (within 1 ms), laced frames too: each frame is written as its own
+      // block at its own timestamp (the codec's durations when the container gives none).
+      const pa = ptsByStream(probe(join(FIX, name)));
+      const pb = ptsByStream(probe(out));
+      for (const [i, list] of pa) t.same(ptsDiff(pb.get(i) ?? [], list).slice(0, 5), [], `${name} stream ${i}: pts`);
+    }
+  }
+});
+
+t.test('laced Vorbis without DefaultDuration: inspect --frames and remux keep ffprobe pts', async (t) => {
+  // mkvmerge laces Vorbis by default and writes no DefaultDuration: frames 2..n of a lace have no stored
+  // timestamp; ffprobe derives them from the Vorbis block sizes, and so must inspect --frames and remux.
+  for (const name of ['mkvmerge-vorbis-default-lacing.mkv', 'mkvmerge-xiph-lacing.mkv', 'mkvmerge-features.mkv']) {
+    const input = join(FIX, name);
+    const r = await run(['inspect', input, '--frames', '--json']);
+    t.equal(r.code, 0, `${name}: inspect exit code`);
+    const frames = r.stdout
+      .toString()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { track: number; timestamp: number; duration?: number });
+    const laced = frames.filter((f, i) => i > 0 && frames[i - 1].timestamp === f.timestamp && f.track === 1);
+    t.equal(laced.length, 0, `${name}: no two frames of a track share a timestamp`);
+    if (!HAVE_FFPROBE) continue;
+    const src = probe(input);
+    const truth = ptsByStream(src);
+    for (const s of src.streams) {
+      if (s.codec_type !== 'audio') continue;
+      // TrackNumber = stream index + 1 in these fixtures (see fixtures/README.md).
+      const ours = frames.filter((f) => f.track === s.index + 1).map((f) => f.timestamp);
+      t.equal(ours.length, truth.get(s.index)!.length, `${name} stream ${s.index}: frame count`);
+      t.same(
+        ptsDiff(ours, truth.get(s.index)!).slice(0, 5),
+        [],
+        `${name} stream ${s.index}: inspect --frames = ffprobe`,
+      );
+      t.ok(
+        frames.filter((f) => f.track === s.index + 1).every((f) => f.duration !== undefined),
+        `${name} stream ${s.index}: every frame has a duration`,
+      );
+    }
+    const out = join(tmp, 'vorbis-' + name);
+    const m = await run(['remux', input, out]);
+    t.equal(m.code, 0, `${name}: remux exit code`);
+    const after = ptsByStream(probe(out));
+    for (const [i, list] of truth) {
+      t.same(ptsDiff(after.get(i) ?? [], list).slice(0, 5), [], `${name} stream ${i}: remux keeps every pts`);
     }
   }
 });
@@ -220,6 +293,20 @@ t.test('from a pipe, Tags written after the Clusters (mkvmerge) are kept: append
   t.equal(live.code, 0);
   const l = demuxSync(new Uint8Array(live.stdout));
   t.same(summary(l), summary(src), 'stdout output keeps them too');
+});
+
+t.test('remux to stdout: a reader that goes away (| head) ends it quietly, exit 0', async (t) => {
+  const p = spawn(process.execPath, [BIN, 'remux', join(FIX, 'demo.webm'), '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  let got = 0;
+  p.stdout.on('data', (d: Buffer) => {
+    got += d.length;
+    if (got >= 2000) p.stdout.destroy(); // like `head -c 2000`
+  });
+  const code = await new Promise<number | null>((resolve) => p.on('close', (c) => resolve(c)));
+  t.equal(code, 0);
+  t.equal(stderr, '', 'no damage reported for the input cut short by the closed pipe');
 });
 
 t.test('non-Matroska input: clear message, exit 1, no output file', async (t) => {

@@ -4,27 +4,17 @@
 // parts for zero-copy writev.
 
 import { EbmlError } from '../errors.js';
-import { sizeLength, writeSize } from '../vint.js';
+import { Id } from '../schema.generated.js';
+import { sizeLength, writeId, writeSize, writeUnknownSize } from '../vint.js';
 import { ByteWriter, uintLength } from '../writer.js';
 import type { Frame } from './types.js';
-
-const ID_SIMPLE_BLOCK = 0xa3;
-const ID_BLOCK_GROUP = 0xa0;
-const ID_BLOCK = 0xa1;
-const ID_BLOCK_DURATION = 0x9b;
-const ID_REFERENCE_BLOCK = 0xfb;
-const ID_BLOCK_ADDITIONS = 0x75a1;
-const ID_BLOCK_MORE = 0xa6;
-const ID_BLOCK_ADD_ID = 0xee;
-const ID_BLOCK_ADDITIONAL = 0xa5;
-const ID_DISCARD_PADDING = 0x75a2;
 
 const FLAG_KEYFRAME = 0x80;
 const FLAG_INVISIBLE = 0x08;
 const FLAG_DISCARDABLE = 0x01;
 
 /** Reused scratch writer for BlockGroup trailers (the result is always copied out). */
-const scratch = new ByteWriter(256);
+const scratch = /* @__PURE__ */ new ByteWriter(256);
 
 function encodeFail(message: string): EbmlError {
   return new EbmlError({ code: 'ENCODE', message });
@@ -80,23 +70,23 @@ function simpleBlockFlags(frame: Frame): number {
 function writeTrailer(frame: Frame): Uint8Array {
   const w = scratch;
   w.reset();
-  if (frame.blockDuration !== undefined) w.uintElement(ID_BLOCK_DURATION, frame.blockDuration);
+  if (frame.blockDuration !== undefined) w.uintElement(Id.BlockDuration, frame.blockDuration);
   if (!frame.keyframe) {
     const refs = frame.references && frame.references.length > 0 ? frame.references : [-1];
-    for (const r of refs) w.intElement(ID_REFERENCE_BLOCK, r);
+    for (const r of refs) w.intElement(Id.ReferenceBlock, r);
   }
   if (frame.additions && frame.additions.length > 0) {
-    const adds = w.startMaster(ID_BLOCK_ADDITIONS);
+    const adds = w.startMaster(Id.BlockAdditions);
     for (const a of frame.additions) {
-      const more = w.startMaster(ID_BLOCK_MORE);
-      if (a.id !== 1) w.uintElement(ID_BLOCK_ADD_ID, a.id);
-      w.binaryElement(ID_BLOCK_ADDITIONAL, a.data);
+      const more = w.startMaster(Id.BlockMore);
+      if (a.id !== 1) w.uintElement(Id.BlockAddID, a.id);
+      w.binaryElement(Id.BlockAdditional, a.data);
       w.endMaster(more);
     }
     w.endMaster(adds);
   }
   if (frame.discardPadding !== undefined && frame.discardPadding !== 0)
-    w.intElement(ID_DISCARD_PADDING, frame.discardPadding);
+    w.intElement(Id.DiscardPadding, frame.discardPadding);
   return w.finish();
 }
 
@@ -113,7 +103,7 @@ export function encodeBlockParts(frame: Frame, relTicks: number): Uint8Array[] {
     const dataLen = tlen + 3 + payload.length;
     const slen = sizeLength(dataLen);
     const head = new Uint8Array(1 + slen + tlen + 3);
-    head[0] = ID_SIMPLE_BLOCK;
+    head[0] = Id.SimpleBlock;
     const p = writeSize(head, 1, dataLen, slen);
     writeBlockHead(head, p, frame.track, tlen, relTicks, simpleBlockFlags(frame));
     return [head, payload];
@@ -124,9 +114,9 @@ export function encodeBlockParts(frame: Frame, relTicks: number): Uint8Array[] {
   const groupData = 1 + blockSlen + blockData + trailer.length;
   const groupSlen = sizeLength(groupData);
   const head = new Uint8Array(1 + groupSlen + 1 + blockSlen + tlen + 3);
-  head[0] = ID_BLOCK_GROUP;
+  head[0] = Id.BlockGroup;
   let p = writeSize(head, 1, groupData, groupSlen);
-  head[p++] = ID_BLOCK;
+  head[p++] = Id.Block;
   p = writeSize(head, p, blockData, blockSlen);
   writeBlockHead(head, p, frame.track, tlen, relTicks, frame.invisible ? FLAG_INVISIBLE : 0);
   return trailer.length > 0 ? [head, payload, trailer] : [head, payload];
@@ -147,7 +137,7 @@ export function encodeBlock(frame: Frame, relTicks: number): Uint8Array {
     const dataLen = tlen + 3 + payload.length;
     const slen = sizeLength(dataLen);
     const out = new Uint8Array(1 + slen + dataLen);
-    out[0] = ID_SIMPLE_BLOCK;
+    out[0] = Id.SimpleBlock;
     let p = writeSize(out, 1, dataLen, slen);
     p = writeBlockHead(out, p, frame.track, tlen, relTicks, simpleBlockFlags(frame));
     out.set(payload, p);
@@ -159,9 +149,9 @@ export function encodeBlock(frame: Frame, relTicks: number): Uint8Array {
   const groupData = 1 + blockSlen + blockData + trailer.length;
   const groupSlen = sizeLength(groupData);
   const out = new Uint8Array(1 + groupSlen + groupData);
-  out[0] = ID_BLOCK_GROUP;
+  out[0] = Id.BlockGroup;
   let p = writeSize(out, 1, groupData, groupSlen);
-  out[p++] = ID_BLOCK;
+  out[p++] = Id.Block;
   p = writeSize(out, p, blockData, blockSlen);
   p = writeBlockHead(out, p, frame.track, tlen, relTicks, frame.invisible ? FLAG_INVISIBLE : 0);
   out.set(payload, p);
@@ -185,14 +175,10 @@ export function encodeClusterStart(timestampTicks: number): Uint8Array {
   }
   const w = uintLength(timestampTicks);
   const out = new Uint8Array(4 + 8 + 2 + w);
-  out[0] = 0x1f;
-  out[1] = 0x43;
-  out[2] = 0xb6;
-  out[3] = 0x75;
-  out[4] = 0x01;
-  out.fill(0xff, 5, 12);
-  out[12] = 0xe7;
-  out[13] = 0x80 | w;
+  writeId(out, 0, Id.Cluster);
+  writeUnknownSize(out, 4, 8);
+  writeId(out, 12, Id.Timestamp);
+  writeSize(out, 13, w, 1);
   let v = timestampTicks;
   for (let i = w - 1; i >= 0; i--) {
     out[14 + i] = v % 256;

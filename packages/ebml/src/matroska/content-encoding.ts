@@ -9,8 +9,17 @@ import type { ContentEncoding } from './types.js';
 /** Default cap on the inflated size of one frame (FFmpeg uses the same 10 MB). */
 export const DEFAULT_MAX_DECOMPRESSED_SIZE = 10_000_000;
 
-/** Largest deflate expansion ratio (a deflate stream cannot expand more than ~1032:1). */
-const MAX_DEFLATE_RATIO = 1040;
+/**
+ * Default content-decoding budget of a demuxer (a token bucket): it starts full at `burst` bytes and
+ * refills by `ratio` bytes per input byte read, up to `burst`; inflating and header stripping spend it.
+ * Real encoded tracks (zlib subtitles and VobSub, a few header bytes per MP3/AC-3 frame) decode to a few
+ * times their size and are a small part of a file; a decompression bomb (small blocks of ~1000:1 deflate)
+ * runs it dry at once. The burst is never below the per-frame cap.
+ */
+export const DEFAULT_DECODE_BUDGET = { ratio: 8, burst: 16 * 1024 * 1024 } as const;
+
+/** @internal Largest deflate expansion ratio (a deflate stream cannot expand more than ~1032:1). */
+export const MAX_DEFLATE_RATIO = 1040;
 
 /** Scope bits of ContentEncodingScope. */
 export const SCOPE_FRAMES = 1;

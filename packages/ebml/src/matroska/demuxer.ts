@@ -4,15 +4,17 @@
 //
 // Timing rules (documented, matching ffprobe where it can be matched):
 // - timestamp = (Cluster Timestamp + int16 block offset) * TimestampScale, in ns; CodecDelay is NOT subtracted.
-// - duration = BlockDuration * TimestampScale when present, else the track's DefaultDuration, else undefined.
+// - duration = BlockDuration * TimestampScale when present, else the track's DefaultDuration, else the
+//   codec's own frame duration (codec-duration.ts: Opus, Vorbis, AAC, MPEG audio, AC-3, E-AC-3, FLAC) in
+//   whole TimestampScale ticks, rounded down as FFmpeg does, else undefined.
 // - Laced blocks: with BlockDuration D, lace i gets timestamp + floor(D*i/n) and duration floor(D*(i+1)/n) -
 //   floor(D*i/n) (D split evenly, like FFmpeg); without it but with DefaultDuration d, lace i gets
-//   timestamp + i*d and duration d; with neither, every lace gets the block's timestamp and no duration
-//   (FFmpeg leaves those pts unset). Every lace carries the block's keyframe flag.
-// - A_OPUS frames (each lace on its own) left without a duration by the rules above get it from the
-//   packet's TOC byte (RFC 6716 3.1: frame size x frame count), like ffprobe; an empty or malformed
-//   packet gets none. BlockDuration still wins: GStreamer's last frame says 6 ms (+ DiscardPadding)
-//   where ffprobe reports the TOC's 20 ms. Laced Opus timestamps are unchanged (block timestamp).
+//   timestamp + i*d and duration d; with neither, lace i gets the block timestamp + the codec durations of
+//   laces 0..i-1 and its own codec duration (what ffprobe reports: lavf fills in those pts from the codec);
+//   a lace whose codec duration is unknown gets none and adds nothing. Every lace carries the block's
+//   keyframe flag.
+// - BlockDuration still wins over the codec: GStreamer's last Opus frame says 6 ms (+ DiscardPadding)
+//   where ffprobe reports the TOC's 20 ms.
 
 import { EbmlError } from '../errors.js';
 import type { EbmlErrorCode } from '../errors.js';
@@ -20,7 +22,15 @@ import { DEFAULT_MAX_ELEMENT_SIZE, EbmlReader, elementPath } from '../reader.js'
 import type { EbmlReaderOptions, EbmlValue, ElementHeader } from '../reader.js';
 import { Id } from '../schema.generated.js';
 import { readSize, vintLength } from '../vint.js';
-import { DEFAULT_MAX_DECOMPRESSED_SIZE, decodeContent, planContentDecoding } from './content-encoding.js';
+import { codecFrameDuration } from './codec-duration.js';
+import type { CodecFrameDuration } from './codec-duration.js';
+import {
+  DEFAULT_DECODE_BUDGET,
+  DEFAULT_MAX_DECOMPRESSED_SIZE,
+  decodeContent,
+  MAX_DEFLATE_RATIO,
+  planContentDecoding,
+} from './content-encoding.js';
 import type { ContentDecodingPlan } from './content-encoding.js';
 import { readLaceSizes } from './lacing.js';
 import { parseAttachments, parseChapters, parseCues, parseInfo, parseTags, parseTracks } from './metadata.js';
@@ -55,16 +65,48 @@ export interface DemuxHandler {
 export interface DemuxerOptions {
   /** Cap on the inflated size of one zlib-compressed frame (default 10,000,000 bytes). */
   maxDecompressedSize?: number;
+  /**
+   * Total content-decoding work (a token bucket, see DEFAULT_DECODE_BUDGET): bytes inflated (zlib) or
+   * restored (header stripping), `burst` at once (default 16 MiB, never below maxDecompressedSize), refilled
+   * by `ratio` bytes per input byte (default 8). A frame that does not fit is dropped with one DECOMPRESSION
+   * error per track (then counted in stats.decodeBudgetDrops).
+   */
+  decodeBudget?: { ratio?: number; burst?: number };
   /** Options passed to the EbmlReader (limits, ...). */
   reader?: EbmlReaderOptions;
   /** Bytes collected before deciding what non-EBML input looks like (default 4096). */
   sniffBytes?: number;
 }
 
-const EBML_MAGIC = [0x1a, 0x45, 0xdf, 0xa3];
+/** The EBML header's ID bytes: every EBML document starts with them. */
+const EBML_MAGIC = [Id.EBML >>> 24, (Id.EBML >> 16) & 0xff, (Id.EBML >> 8) & 0xff, Id.EBML & 0xff];
 const CLUSTER_PATH = ['Segment', 'Cluster'] as const;
 const SIMPLEBLOCK_PATH = ['Segment', 'Cluster', 'SimpleBlock'] as const;
 const BLOCK_PATH = ['Segment', 'Cluster', 'BlockGroup', 'Block'] as const;
+const INFO_PATH = ['Segment', 'Info'] as const;
+const TRACKS_PATH = ['Segment', 'Tracks'] as const;
+
+/** Counters of a demuxer's work so far (`MatroskaDemuxer.stats`). */
+export interface DemuxStats {
+  /** Frames delivered to onFrame. */
+  frames: number;
+  /** Blocks dropped because the announced header does not declare their track number. */
+  undeclaredTrackBlocks: number;
+  /** Bytes produced by undoing content encodings (inflated, or restored by header stripping): bounded by the decode budget. */
+  decodedBytes: number;
+  /** Encoded frames dropped because the decode budget could not cover them. */
+  decodeBudgetDrops: number;
+}
+
+/** Whether a later TrackEntry describes the same track as the announced one (same decoder set-up). */
+function sameTrack(a: TrackInfo, b: TrackInfo): boolean {
+  if (a.type !== b.type || a.codecId !== b.codecId) return false;
+  const p = a.codecPrivate;
+  const q = b.codecPrivate;
+  if ((p?.length ?? 0) !== (q?.length ?? 0)) return false;
+  if (p && q) for (let i = 0; i < p.length; i++) if (p[i] !== q[i]) return false;
+  return true;
+}
 
 /** Per-track state used on the hot path. */
 interface TrackState {
@@ -73,43 +115,26 @@ interface TrackState {
   readonly defaultDuration: number | undefined;
   /** Content encodings to undo on frames (undefined when none). */
   readonly steps: ContentDecodingPlan['steps'] | undefined;
-  /** A_OPUS: frames without a container duration get one from the packet's TOC byte. */
-  readonly opus: boolean;
-}
-
-/** Opus frame size (ns) per TOC config (RFC 6716 section 3.1, Table 2): SILK NB/MB/WB 10/20/40/60 ms,
- *  Hybrid SWB/FB 10/20 ms, CELT NB/WB/SWB/FB 2.5/5/10/20 ms. */
-const OPUS_FRAME_NS = [
-  10e6, 20e6, 40e6, 60e6, 10e6, 20e6, 40e6, 60e6, 10e6, 20e6, 40e6, 60e6, 10e6, 20e6, 10e6, 20e6, 2.5e6, 5e6, 10e6,
-  20e6, 2.5e6, 5e6, 10e6, 20e6, 2.5e6, 5e6, 10e6, 20e6, 2.5e6, 5e6, 10e6, 20e6,
-];
-
-/** Duration (ns) of one Opus packet from its TOC byte (RFC 6716 section 3.1-3.2), or undefined for an
- *  empty or malformed packet (code 1 with an odd payload, code 2 without a length byte, code 3 without
- *  its frame-count byte, with 0 frames, or with more than 120 ms of audio). */
-export function opusPacketDuration(data: Uint8Array): number | undefined {
-  const n = data.length;
-  if (n === 0) return undefined;
-  const toc = data[0];
-  const size = OPUS_FRAME_NS[toc >> 3];
-  switch (toc & 3) {
-    case 0:
-      return size;
-    case 1:
-      return (n - 1) & 1 ? undefined : 2 * size;
-    case 2:
-      return n < 2 ? undefined : 2 * size;
-    default: {
-      if (n < 2) return undefined;
-      const m = data[1] & 0x3f;
-      const d = m * size;
-      return m === 0 || d > 120e6 ? undefined : d;
-    }
-  }
+  /** A zlib step among them (its worst case is charged to the decode budget before inflating). */
+  readonly inflates: boolean;
+  /** Bytes header stripping restores in front of every frame (charged to the decode budget). */
+  readonly prefixBytes: number;
+  /** Frame durations from the codec when the track has no DefaultDuration (undefined: none known). */
+  readonly codec: CodecFrameDuration | undefined;
+  /** The last codec duration computed (frames of a track mostly have one size): skips the division. */
+  readonly memo: { samples: number; rate: number; scale: number; ns: number };
 }
 
 /** Level-1 masters whose subtree is collected and parsed as a whole. */
-const COLLECTED = new Set<number>([Id.EBML, Id.Info, Id.Tracks, Id.Cues, Id.Chapters, Id.Tags, Id.Attachments]);
+const COLLECTED = /* @__PURE__ */ new Set<number>([
+  Id.EBML,
+  Id.Info,
+  Id.Tracks,
+  Id.Cues,
+  Id.Chapters,
+  Id.Tags,
+  Id.Attachments,
+]);
 
 function emptyEbmlHeader(): EbmlHeaderInfo {
   return {
@@ -127,6 +152,13 @@ export class MatroskaDemuxer {
   private readonly h: DemuxHandler;
   private readonly reader: EbmlReader;
   private readonly maxDecompressed: number;
+  private readonly budgetRatio: number;
+  private readonly budgetBurst: number;
+  /** Inflate budget left (bytes), refilled up to the input offset `budgetRefilledTo`. */
+  private budgetTokens: number;
+  private budgetRefilledTo = 0;
+  /** Tracks whose first budget drop was reported. */
+  private budgetReported = new Set<number>();
   /** Largest streamed binary gathered whole (the reader's maxElementSize: it does not bound streamed ones). */
   private readonly maxPart: number;
   private readonly sniffBytes: number;
@@ -153,6 +185,14 @@ export class MatroskaDemuxer {
   private trackArr: (TrackState | undefined)[] = [];
   private trackMap = new Map<number, TrackState>();
   private unknownReported = new Set<number>();
+  /** Track numbers a later Tracks element redefined: their blocks are dropped (see lateTracks). */
+  private withdrawn = new Set<number>();
+  private readonly counts: DemuxStats = {
+    frames: 0,
+    undeclaredTrackBlocks: 0,
+    decodedBytes: 0,
+    decodeBudgetDrops: 0,
+  };
 
   // Cluster state.
   private inCluster = false;
@@ -181,6 +221,18 @@ export class MatroskaDemuxer {
   constructor(handler: DemuxHandler, options: DemuxerOptions = {}) {
     this.h = handler;
     this.maxDecompressed = options.maxDecompressedSize ?? DEFAULT_MAX_DECOMPRESSED_SIZE;
+    const ratio = options.decodeBudget?.ratio ?? DEFAULT_DECODE_BUDGET.ratio;
+    const burst = options.decodeBudget?.burst ?? DEFAULT_DECODE_BUDGET.burst;
+    for (const [name, v] of [
+      ['maxDecompressedSize', this.maxDecompressed],
+      ['decodeBudget.ratio', ratio],
+      ['decodeBudget.burst', burst],
+    ] as const) {
+      if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number >= 0, got ${v}`);
+    }
+    this.budgetRatio = ratio;
+    this.budgetBurst = Math.max(burst, this.maxDecompressed);
+    this.budgetTokens = this.budgetBurst;
     this.maxPart = options.reader?.maxElementSize ?? DEFAULT_MAX_ELEMENT_SIZE;
     this.sniffBytes = options.sniffBytes ?? 4096;
     this.reader = new EbmlReader(
@@ -198,6 +250,11 @@ export class MatroskaDemuxer {
   /** The header, once known. */
   get header(): MatroskaHeader | undefined {
     return this.headerSent ? this.makeHeader() : undefined;
+  }
+
+  /** Counters so far: frames delivered, blocks of undeclared tracks dropped, bytes inflated. A snapshot. */
+  get stats(): DemuxStats {
+    return { ...this.counts };
   }
 
   /** True after a fatal error: further input is ignored. */
@@ -444,6 +501,7 @@ export class MatroskaDemuxer {
     this.trackArr = [];
     this.trackMap.clear();
     this.unknownReported.clear();
+    this.withdrawn.clear();
     this.clusterBeforeTracksReported = false;
     this.inCluster = false;
   }
@@ -460,11 +518,25 @@ export class MatroskaDemuxer {
         this.ebmlHeader(node, offset);
         return;
       case Id.Info:
+        if (this.headerSent || this.info !== undefined) {
+          // The header (and every timestamp since) used the first Info: a second one cannot take effect.
+          this.error(
+            'UNSUPPORTED',
+            'a second Info element for one EBML header is not supported; ignored (its TimestampScale is not used)',
+            offset,
+            INFO_PATH,
+          );
+          return;
+        }
         this.info = parseInfo(node);
         this.scale = this.info.timestampScale;
         if (this.tracks && !this.headerSent) this.sendHeader();
         return;
       case Id.Tracks:
+        if (this.tracks !== undefined) {
+          this.lateTracks(parseTracks(node), offset);
+          return;
+        }
         this.setTracks(parseTracks(node), offset);
         if (this.info && !this.headerSent) this.sendHeader();
         return;
@@ -551,7 +623,8 @@ export class MatroskaDemuxer {
   }
 
   private setTracks(tracks: TrackInfo[], offset: number): void {
-    this.tracks = tracks;
+    const announced: TrackInfo[] = [];
+    this.tracks = announced;
     this.trackArr = [];
     this.trackMap.clear();
     for (const t of tracks) {
@@ -562,7 +635,17 @@ export class MatroskaDemuxer {
       if (plan.encrypted) t.encrypted = true;
       if (t.codecPrivate && plan.codecPrivateSteps.length) {
         try {
-          t.codecPrivate = decodeContent(t.codecPrivate, plan.codecPrivateSteps, this.maxDecompressed);
+          const cps = plan.codecPrivateSteps;
+          const cpPrefix = cps.reduce((n, x) => n + (x.compAlgo === 3 ? (x.compSettings?.length ?? 0) : 0), 0);
+          const cp = this.budgeted(
+            t.codecPrivate,
+            cps,
+            cps.some((x) => x.compAlgo !== 3),
+            cpPrefix,
+            offset,
+          );
+          if (cp === undefined) throw new EbmlError({ code: 'DECOMPRESSION', message: this.budgetMessage(t.number) });
+          t.codecPrivate = cp;
         } catch (err) {
           const e = err as EbmlError;
           this.error('DECOMPRESSION', `track ${t.number} CodecPrivate: ${e.message}`, offset, [
@@ -577,7 +660,10 @@ export class MatroskaDemuxer {
         info: t,
         defaultDuration: t.defaultDuration,
         steps: plan.steps.length ? plan.steps : undefined,
-        opus: t.codecId === 'A_OPUS' && t.defaultDuration === undefined,
+        inflates: plan.steps.some((x) => x.compAlgo !== 3),
+        prefixBytes: plan.steps.reduce((n, x) => n + (x.compAlgo === 3 ? (x.compSettings?.length ?? 0) : 0), 0),
+        codec: t.defaultDuration === undefined ? codecFrameDuration(t) : undefined,
+        memo: { samples: -1, rate: 0, scale: 0, ns: 0 },
       };
       if (this.trackState(t.number) !== undefined) {
         this.error('INVALID_VALUE', `duplicate TrackNumber ${t.number}: the first entry is used`, offset, [
@@ -587,9 +673,44 @@ export class MatroskaDemuxer {
         ]);
         continue;
       }
+      // The header announces each track number once: later duplicates are neither announced nor used.
+      announced.push(t);
       if (t.number < 1024) this.trackArr[t.number] = st;
       else this.trackMap.set(t.number, st);
     }
+  }
+
+  /**
+   * A Tracks element after the first one for this EBML header (a second Tracks in the Segment, or the
+   * Tracks of a Segment spliced in without its EBML header). The track layout is announced once per EBML
+   * header, so it is reported and not applied: tracks it declares the same way as before keep flowing;
+   * tracks it adds are undeclared, and tracks it redefines (other type, codec or CodecPrivate) are
+   * withdrawn, so their blocks are dropped and counted instead of reaching onFrame as another codec.
+   */
+  private lateTracks(tracks: TrackInfo[], offset: number): void {
+    const added: number[] = [];
+    const redefined: number[] = [];
+    for (const t of tracks) {
+      const st = this.trackState(t.number);
+      if (st === undefined) {
+        if (!this.withdrawn.has(t.number) && !added.includes(t.number)) added.push(t.number);
+      } else if (!sameTrack(st.info, t)) {
+        redefined.push(t.number);
+        this.withdrawn.add(t.number);
+        if (t.number < 1024) this.trackArr[t.number] = undefined;
+        else this.trackMap.delete(t.number);
+      }
+    }
+    const what: string[] = [];
+    if (added.length) what.push(`blocks of the tracks it adds (${added.join(', ')}) are dropped`);
+    if (redefined.length) what.push(`tracks it redefines (${redefined.join(', ')}) are withdrawn`);
+    this.error(
+      'UNSUPPORTED',
+      'a second Tracks element for one EBML header (a track layout change without a new EBML header) is not ' +
+        `supported; ignored${what.length ? ': ' + what.join('; ') : ''}`,
+      offset,
+      TRACKS_PATH,
+    );
   }
 
   private makeHeader(): MatroskaHeader {
@@ -643,12 +764,16 @@ export class MatroskaDemuxer {
     return n < 1024 ? this.trackArr[n] : this.trackMap.get(n);
   }
 
+  /** A block of a track number the announced header does not declare: dropped, counted, reported once per number. */
   private unknownTrack(n: number, offset: number, simple: boolean): void {
+    this.counts.undeclaredTrackBlocks++;
     if (this.unknownReported.has(n)) return;
     this.unknownReported.add(n);
     this.error(
       'INVALID_BLOCK',
-      `block of unknown track number ${n} dropped`,
+      this.withdrawn.has(n)
+        ? `block of track ${n}, redefined by a later Tracks element, dropped (further ones are dropped silently and counted)`
+        : `block of track number ${n}, which the header does not declare, dropped (further ones are dropped silently and counted)`,
       offset,
       simple ? SIMPLEBLOCK_PATH : BLOCK_PATH,
     );
@@ -709,7 +834,8 @@ export class MatroskaDemuxer {
           if (d === undefined) return;
           data = d;
         }
-        const duration = st.opus ? opusPacketDuration(data) : st.defaultDuration;
+        const duration = st.codec !== undefined ? this.codecDuration(st, data) : st.defaultDuration;
+        this.counts.frames++;
         if (onFrame !== undefined)
           onFrame({ track, timestamp: ts, duration, keyframe, data, discardable, invisible, offset });
         return;
@@ -729,8 +855,10 @@ export class MatroskaDemuxer {
         if (d === undefined) return;
         data = d;
       }
-      const duration =
-        blockDur !== undefined ? blockDur * scale : st.opus ? opusPacketDuration(data) : st.defaultDuration;
+      // The codec reader runs even when BlockDuration wins: Vorbis durations depend on the previous packet.
+      const codecDur = st.codec !== undefined ? this.codecDuration(st, data) : st.defaultDuration;
+      const duration = blockDur !== undefined ? blockDur * scale : codecDur;
+      this.counts.frames++;
       onFrame?.(this.groupFrame(track, ts, duration, keyframe, data, invisible, offset));
       return;
     }
@@ -799,8 +927,11 @@ export class MatroskaDemuxer {
     }
     const count = sizes.length;
     const dd = st.defaultDuration;
+    const codec = st.codec;
     const onFrame = this.h.onFrame;
     let p = r;
+    /** Sum of the codec durations of the laces before this one (ns). */
+    let acc = 0;
     for (let i = 0; i < count; i++) {
       const size = sizes[i];
       let data = buf.subarray(p, p + size);
@@ -820,26 +951,100 @@ export class MatroskaDemuxer {
         if (d === undefined) continue;
         data = d;
       }
+      if (codec !== undefined) {
+        // Run for every lace (Vorbis keeps state); used when the container gave no duration.
+        const c = this.codecDuration(st, data);
+        if (blockDurNs === undefined) {
+          t = ts + acc;
+          dur = c;
+          if (c !== undefined) acc += c;
+        }
+      }
+      this.counts.frames++;
       if (onFrame === undefined) continue;
-      if (dur === undefined && st.opus) dur = opusPacketDuration(data);
       if (simple) onFrame({ track, timestamp: t, duration: dur, keyframe, data, discardable, invisible, offset });
       else onFrame(this.groupFrame(track, t, dur, keyframe, data, invisible, offset));
     }
   }
 
+  /** A codec frame duration in ns: whole TimestampScale ticks, rounded down (as ffprobe reports them). */
+  private codecDuration(st: TrackState, data: Uint8Array): number | undefined {
+    const codec = st.codec!;
+    const samples = codec.samples(data);
+    const rate = codec.rate;
+    if (samples === undefined || !(rate > 0)) return undefined;
+    const scale = this.scale;
+    const m = st.memo;
+    if (samples === m.samples && rate === m.rate && scale === m.scale) return m.ns;
+    m.samples = samples;
+    m.rate = rate;
+    m.scale = scale;
+    return (m.ns = Math.floor((samples * 1e9) / (rate * scale)) * scale);
+  }
+
+  /** Undoes a frame's content encodings; a frame that cannot be decoded is dropped with an error. */
   private decode(data: Uint8Array, st: TrackState, offset: number, simple: boolean): Uint8Array | undefined {
+    const path = simple ? SIMPLEBLOCK_PATH : BLOCK_PATH;
     try {
-      return decodeContent(data, st.steps!, this.maxDecompressed);
+      // The block's end (its offset + payload size) marks the input read so far: the same for any chunking.
+      const out = this.budgeted(data, st.steps!, st.inflates, st.prefixBytes, offset + data.length);
+      if (out !== undefined) return out;
+      this.counts.decodeBudgetDrops++;
+      if (this.budgetReported.has(st.info.number)) return undefined;
+      this.budgetReported.add(st.info.number);
+      this.error('DECOMPRESSION', this.budgetMessage(st.info.number), offset, path);
     } catch (err) {
       const e = err as EbmlError;
-      this.error(
-        'DECOMPRESSION',
-        `track ${st.info.number}: ${e.message}; frame dropped`,
-        offset,
-        simple ? SIMPLEBLOCK_PATH : BLOCK_PATH,
-      );
-      return undefined;
+      this.error('DECOMPRESSION', `track ${st.info.number}: ${e.message}; frame dropped`, offset, path);
     }
+    return undefined;
+  }
+
+  /**
+   * Undoes content encodings under the decode budget (a token bucket refilled up to input offset
+   * `inputEnd`): everything decoding produces beyond the stored bytes is work bounded per input byte,
+   * inflated output as well as header-stripping prefixes (1 KiB restored in front of each of 100,000
+   * one-byte frames would be 100 MB out of a few hundred KB). A frame is decoded only when the budget
+   * covers the most it could produce (for zlib: its size x the deflate ratio bound, capped at
+   * maxDecompressedSize), so no work is spent on a frame that is then dropped. Returns undefined when
+   * the budget cannot cover the frame; throws the DECOMPRESSION error of corrupt data or of a frame above
+   * maxDecompressedSize.
+   */
+  private budgeted(
+    data: Uint8Array,
+    steps: ContentDecodingPlan['steps'],
+    inflates: boolean,
+    prefixBytes: number,
+    inputEnd: number,
+  ): Uint8Array | undefined {
+    if (inputEnd > this.budgetRefilledTo) {
+      this.budgetTokens = Math.min(
+        this.budgetBurst,
+        this.budgetTokens + (inputEnd - this.budgetRefilledTo) * this.budgetRatio,
+      );
+      this.budgetRefilledTo = inputEnd;
+    }
+    const need = (inflates ? Math.min(this.maxDecompressed, data.length * MAX_DEFLATE_RATIO) : 0) + prefixBytes;
+    if (this.budgetTokens < need) return undefined;
+    let out: Uint8Array;
+    try {
+      out = decodeContent(data, steps, this.maxDecompressed);
+    } catch (err) {
+      this.budgetTokens -= need; // the work done, at most
+      throw err;
+    }
+    const work = inflates ? out.length : prefixBytes;
+    this.budgetTokens = Math.max(0, this.budgetTokens - work);
+    this.counts.decodedBytes += work;
+    return out;
+  }
+
+  private budgetMessage(track: number): string {
+    return (
+      `track ${track}: content decoding budget used up (${this.counts.decodedBytes} bytes inflated or restored; ` +
+      `the budget is ${this.budgetBurst} bytes at once, refilled by ${this.budgetRatio} per input byte): ` +
+      'encoded frames that do not fit are dropped (counted in stats.decodeBudgetDrops); a decompression bomb?'
+    );
   }
 }
 

@@ -2,61 +2,11 @@
 // needs before the first Cluster). ContentEncodings are not written: frames handed out are decoded.
 
 import { EbmlError } from '../errors.js';
-import { ELEMENT_BY_NAME } from '../schema.generated.js';
+import { ELEMENT_BY_NAME, Id } from '../schema.generated.js';
 import { ByteWriter, writeVoid } from '../writer.js';
 import type { MatroskaHeader, SegmentInfo, TrackInfo } from './types.js';
 
 export const MUXING_APP = 'mkvserve';
-
-const ID = {
-  EBML: 0x1a45dfa3,
-  EBMLVersion: 0x4286,
-  EBMLReadVersion: 0x42f7,
-  EBMLMaxIDLength: 0x42f2,
-  EBMLMaxSizeLength: 0x42f3,
-  DocType: 0x4282,
-  DocTypeVersion: 0x4287,
-  DocTypeReadVersion: 0x4285,
-  Segment: 0x18538067,
-  Info: 0x1549a966,
-  TimestampScale: 0x2ad7b1,
-  Duration: 0x4489,
-  DateUTC: 0x4461,
-  Title: 0x7ba9,
-  MuxingApp: 0x4d80,
-  WritingApp: 0x5741,
-  SegmentUUID: 0x73a4,
-  Tracks: 0x1654ae6b,
-  TrackEntry: 0xae,
-  TrackNumber: 0xd7,
-  TrackUID: 0x73c5,
-  TrackType: 0x83,
-  FlagEnabled: 0xb9,
-  FlagDefault: 0x88,
-  FlagForced: 0x55aa,
-  FlagLacing: 0x9c,
-  DefaultDuration: 0x23e383,
-  Name: 0x536e,
-  Language: 0x22b59c,
-  LanguageBCP47: 0x22b59d,
-  CodecID: 0x86,
-  CodecPrivate: 0x63a2,
-  CodecName: 0x258688,
-  CodecDelay: 0x56aa,
-  SeekPreRoll: 0x56bb,
-  Video: 0xe0,
-  PixelWidth: 0xb0,
-  PixelHeight: 0xba,
-  DisplayWidth: 0x54b0,
-  DisplayHeight: 0x54ba,
-  DisplayUnit: 0x54b2,
-  FlagInterlaced: 0x9a,
-  Audio: 0xe1,
-  SamplingFrequency: 0xb5,
-  OutputSamplingFrequency: 0x78b5,
-  Channels: 0x9f,
-  BitDepth: 0x6264,
-} as const;
 
 /** Byte length of the Duration slot (Duration float64 element, or a Void of the same size). */
 export const DURATION_SLOT_SIZE = 11;
@@ -75,14 +25,14 @@ function docTypeOf(header: MatroskaHeader, override?: string): string {
 
 /** Writes the EBML header element for `docType` (DocTypeVersion 4, DocTypeReadVersion 2). */
 export function writeEbmlHeader(w: ByteWriter, docType: string): void {
-  const m = w.startMaster(ID.EBML);
-  w.uintElement(ID.EBMLVersion, 1);
-  w.uintElement(ID.EBMLReadVersion, 1);
-  w.uintElement(ID.EBMLMaxIDLength, 4);
-  w.uintElement(ID.EBMLMaxSizeLength, 8);
-  w.stringElement(ID.DocType, docType);
-  w.uintElement(ID.DocTypeVersion, 4);
-  w.uintElement(ID.DocTypeReadVersion, 2);
+  const m = w.startMaster(Id.EBML);
+  w.uintElement(Id.EBMLVersion, 1);
+  w.uintElement(Id.EBMLReadVersion, 1);
+  w.uintElement(Id.EBMLMaxIDLength, 4);
+  w.uintElement(Id.EBMLMaxSizeLength, 8);
+  w.stringElement(Id.DocType, docType);
+  w.uintElement(Id.DocTypeVersion, 4);
+  w.uintElement(Id.DocTypeReadVersion, 2);
   w.endMaster(m);
 }
 
@@ -99,8 +49,8 @@ export interface InfoWriteOptions {
  */
 export function writeInfo(w: ByteWriter, info: SegmentInfo, opts: InfoWriteOptions = {}): number {
   const scale = info.timestampScale > 0 ? info.timestampScale : 1_000_000;
-  const m = w.startMaster(ID.Info);
-  w.uintElement(ID.TimestampScale, scale);
+  const m = w.startMaster(Id.Info);
+  w.uintElement(Id.TimestampScale, scale);
   let slot = -1;
   // The slot position is computed after endMaster moves content (see below).
   let slotInData = -1;
@@ -110,11 +60,11 @@ export function writeInfo(w: ByteWriter, info: SegmentInfo, opts: InfoWriteOptio
     if (opts.duration !== undefined) encodeDurationInto(w, opts.duration, scale);
     else writeVoid(w, DURATION_SLOT_SIZE);
   }
-  if (info.segmentUUID && info.segmentUUID.length === 16) w.binaryElement(ID.SegmentUUID, info.segmentUUID);
-  if (info.dateUTC !== undefined) w.dateElement(ID.DateUTC, info.dateUTC);
-  if (info.title !== undefined) w.stringElement(ID.Title, info.title);
-  w.stringElement(ID.MuxingApp, MUXING_APP);
-  w.stringElement(ID.WritingApp, info.writingApp ?? MUXING_APP);
+  if (info.segmentUUID && info.segmentUUID.length === 16) w.binaryElement(Id.SegmentUUID, info.segmentUUID);
+  if (info.dateUTC !== undefined) w.dateElement(Id.DateUTC, info.dateUTC);
+  if (info.title !== undefined) w.stringElement(Id.Title, info.title);
+  w.stringElement(Id.MuxingApp, MUXING_APP);
+  w.stringElement(Id.WritingApp, info.writingApp ?? MUXING_APP);
   const before = w.pos;
   w.endMaster(m);
   const shift = before - w.pos;
@@ -123,8 +73,8 @@ export function writeInfo(w: ByteWriter, info: SegmentInfo, opts: InfoWriteOptio
 }
 
 function encodeDurationInto(w: ByteWriter, durationNs: number, scale: number): void {
-  w.id(ID.Duration);
-  w.u8(0x88);
+  w.id(Id.Duration);
+  w.u8(0x80 | 8); // an 8-byte size: a float64
   w.float(durationNs / scale, 8);
 }
 
@@ -135,7 +85,7 @@ export function encodeDurationSlot(durationNs: number, timestampScale: number): 
   return w.finish();
 }
 
-const VIDEO_KNOWN = new Set([
+const VIDEO_KNOWN = /* @__PURE__ */ new Set([
   'PixelWidth',
   'PixelHeight',
   'DisplayWidth',
@@ -170,34 +120,34 @@ function writeExtra(w: ByteWriter, extra: Record<string, unknown>): void {
 export function writeTrackEntry(w: ByteWriter, t: TrackInfo, docType = 'matroska'): void {
   if (!Number.isInteger(t.number) || t.number < 1)
     throw new EbmlError({ code: 'ENCODE', message: `invalid track number ${t.number}` });
-  const m = w.startMaster(ID.TrackEntry);
-  w.uintElement(ID.TrackNumber, t.number);
-  w.uintElement(ID.TrackUID, t.uid !== undefined && t.uid !== 0n ? t.uid : BigInt(t.number));
-  w.uintElement(ID.TrackType, t.type);
-  if (t.flagEnabled !== undefined) w.uintElement(ID.FlagEnabled, t.flagEnabled ? 1 : 0);
-  if (t.flagDefault !== undefined) w.uintElement(ID.FlagDefault, t.flagDefault ? 1 : 0);
-  if (t.flagForced !== undefined) w.uintElement(ID.FlagForced, t.flagForced ? 1 : 0);
+  const m = w.startMaster(Id.TrackEntry);
+  w.uintElement(Id.TrackNumber, t.number);
+  w.uintElement(Id.TrackUID, t.uid !== undefined && t.uid !== 0n ? t.uid : BigInt(t.number));
+  w.uintElement(Id.TrackType, t.type);
+  if (t.flagEnabled !== undefined) w.uintElement(Id.FlagEnabled, t.flagEnabled ? 1 : 0);
+  if (t.flagDefault !== undefined) w.uintElement(Id.FlagDefault, t.flagDefault ? 1 : 0);
+  if (t.flagForced !== undefined) w.uintElement(Id.FlagForced, t.flagForced ? 1 : 0);
   // Blocks are never laced by this muxer.
-  w.uintElement(ID.FlagLacing, 0);
+  w.uintElement(Id.FlagLacing, 0);
   if (t.defaultDuration !== undefined && t.defaultDuration > 0)
-    w.uintElement(ID.DefaultDuration, Math.round(t.defaultDuration));
-  if (t.name !== undefined) w.stringElement(ID.Name, t.name);
-  if (t.language !== undefined) w.stringElement(ID.Language, t.language);
-  if (t.languageBCP47 !== undefined && docType !== 'webm') w.stringElement(ID.LanguageBCP47, t.languageBCP47);
-  w.stringElement(ID.CodecID, t.codecId);
-  if (t.codecPrivate !== undefined && t.codecPrivate.length > 0) w.binaryElement(ID.CodecPrivate, t.codecPrivate);
-  if (t.codecName !== undefined) w.stringElement(ID.CodecName, t.codecName);
-  if (t.codecDelay !== undefined && t.codecDelay > 0) w.uintElement(ID.CodecDelay, Math.round(t.codecDelay));
-  if (t.seekPreRoll !== undefined && t.seekPreRoll > 0) w.uintElement(ID.SeekPreRoll, Math.round(t.seekPreRoll));
+    w.uintElement(Id.DefaultDuration, Math.round(t.defaultDuration));
+  if (t.name !== undefined) w.stringElement(Id.Name, t.name);
+  if (t.language !== undefined) w.stringElement(Id.Language, t.language);
+  if (t.languageBCP47 !== undefined && docType !== 'webm') w.stringElement(Id.LanguageBCP47, t.languageBCP47);
+  w.stringElement(Id.CodecID, t.codecId);
+  if (t.codecPrivate !== undefined && t.codecPrivate.length > 0) w.binaryElement(Id.CodecPrivate, t.codecPrivate);
+  if (t.codecName !== undefined) w.stringElement(Id.CodecName, t.codecName);
+  if (t.codecDelay !== undefined && t.codecDelay > 0) w.uintElement(Id.CodecDelay, Math.round(t.codecDelay));
+  if (t.seekPreRoll !== undefined && t.seekPreRoll > 0) w.uintElement(Id.SeekPreRoll, Math.round(t.seekPreRoll));
   if (t.video) {
     const v = t.video;
-    const vm = w.startMaster(ID.Video);
-    if (v.flagInterlaced !== undefined) w.uintElement(ID.FlagInterlaced, v.flagInterlaced);
-    w.uintElement(ID.PixelWidth, v.pixelWidth);
-    w.uintElement(ID.PixelHeight, v.pixelHeight);
-    if (v.displayWidth !== undefined) w.uintElement(ID.DisplayWidth, v.displayWidth);
-    if (v.displayHeight !== undefined) w.uintElement(ID.DisplayHeight, v.displayHeight);
-    if (v.displayUnit !== undefined) w.uintElement(ID.DisplayUnit, v.displayUnit);
+    const vm = w.startMaster(Id.Video);
+    if (v.flagInterlaced !== undefined) w.uintElement(Id.FlagInterlaced, v.flagInterlaced);
+    w.uintElement(Id.PixelWidth, v.pixelWidth);
+    w.uintElement(Id.PixelHeight, v.pixelHeight);
+    if (v.displayWidth !== undefined) w.uintElement(Id.DisplayWidth, v.displayWidth);
+    if (v.displayHeight !== undefined) w.uintElement(Id.DisplayHeight, v.displayHeight);
+    if (v.displayUnit !== undefined) w.uintElement(Id.DisplayUnit, v.displayUnit);
     if (v.extra) {
       const rest: Record<string, unknown> = {};
       for (const [k, val] of Object.entries(v.extra)) if (!VIDEO_KNOWN.has(k)) rest[k] = val;
@@ -207,11 +157,11 @@ export function writeTrackEntry(w: ByteWriter, t: TrackInfo, docType = 'matroska
   }
   if (t.audio) {
     const a = t.audio;
-    const am = w.startMaster(ID.Audio);
-    w.floatElement(ID.SamplingFrequency, a.samplingFrequency);
-    if (a.outputSamplingFrequency !== undefined) w.floatElement(ID.OutputSamplingFrequency, a.outputSamplingFrequency);
-    w.uintElement(ID.Channels, a.channels);
-    if (a.bitDepth !== undefined) w.uintElement(ID.BitDepth, a.bitDepth);
+    const am = w.startMaster(Id.Audio);
+    w.floatElement(Id.SamplingFrequency, a.samplingFrequency);
+    if (a.outputSamplingFrequency !== undefined) w.floatElement(Id.OutputSamplingFrequency, a.outputSamplingFrequency);
+    w.uintElement(Id.Channels, a.channels);
+    if (a.bitDepth !== undefined) w.uintElement(Id.BitDepth, a.bitDepth);
     w.endMaster(am);
   }
   w.endMaster(m);
@@ -219,14 +169,14 @@ export function writeTrackEntry(w: ByteWriter, t: TrackInfo, docType = 'matroska
 
 /** Writes the Tracks element. */
 export function writeTracks(w: ByteWriter, tracks: readonly TrackInfo[], docType = 'matroska'): void {
-  const m = w.startMaster(ID.Tracks);
+  const m = w.startMaster(Id.Tracks);
   for (const t of tracks) writeTrackEntry(w, t, docType);
   w.endMaster(m);
 }
 
 /** Segment ID + unknown size (8 bytes, all ones); a file writer may patch the size in later. */
 export function writeSegmentStart(w: ByteWriter): void {
-  w.id(ID.Segment);
+  w.id(Id.Segment);
   w.unknownSize(8);
 }
 

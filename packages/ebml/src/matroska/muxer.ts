@@ -5,6 +5,7 @@
 // block's int16 relative timestamp would overflow.
 
 import { EbmlError } from '../errors.js';
+import { Id } from '../schema.generated.js';
 import { ByteWriter, writeVoid } from '../writer.js';
 import { encodeBlock, encodeBlockParts, encodeClusterStart, needsBlockGroup } from './block.js';
 import { encodeDurationSlot, initDocType, writeEbmlHeader, writeInfo, writeSegmentStart, writeTracks } from './init.js';
@@ -19,17 +20,6 @@ import type {
   Tag,
   TrackInfo,
 } from './types.js';
-
-const ID_SEGMENT_INFO = 0x1549a966;
-const ID_TRACKS = 0x1654ae6b;
-const ID_CUES = 0x1c53bb6b;
-const ID_CHAPTERS = 0x1043a770;
-const ID_ATTACHMENTS = 0x1941a469;
-const ID_TAGS = 0x1254c367;
-const ID_SEEK_HEAD = 0x114d9b74;
-const ID_SEEK = 0x4dbb;
-const ID_SEEK_ID = 0x53ab;
-const ID_SEEK_POSITION = 0x53ac;
 
 /** Bytes to overwrite at an absolute output position once the stream is finished. */
 export interface MuxerPatch {
@@ -199,20 +189,20 @@ export class MatroskaMuxer {
     if (!live) this.durationSlot = slot;
     const tracksPos = w.pos;
     writeTracks(w, h.tracks, this.docType);
-    this.seekEntries.push({ id: ID_SEGMENT_INFO, position: rel(infoPos) }, { id: ID_TRACKS, position: rel(tracksPos) });
+    this.seekEntries.push({ id: Id.Info, position: rel(infoPos) }, { id: Id.Tracks, position: rel(tracksPos) });
     if (chapters) {
-      this.startMeta.add(ID_CHAPTERS);
-      this.seekEntries.push({ id: ID_CHAPTERS, position: rel(w.pos) });
+      this.startMeta.add(Id.Chapters);
+      this.seekEntries.push({ id: Id.Chapters, position: rel(w.pos) });
       writeChapters(w, chapters);
     }
     if (attachments) {
-      this.startMeta.add(ID_ATTACHMENTS);
-      this.seekEntries.push({ id: ID_ATTACHMENTS, position: rel(w.pos) });
+      this.startMeta.add(Id.Attachments);
+      this.seekEntries.push({ id: Id.Attachments, position: rel(w.pos) });
       writeAttachments(w, attachments);
     }
     if (tags) {
-      this.startMeta.add(ID_TAGS);
-      this.seekEntries.push({ id: ID_TAGS, position: rel(w.pos) });
+      this.startMeta.add(Id.Tags);
+      this.seekEntries.push({ id: Id.Tags, position: rel(w.pos) });
       writeTags(w, tags);
     }
     if (!live) {
@@ -337,8 +327,8 @@ export class MatroskaMuxer {
       late.attachments && late.attachments.length > 0 && this.docType !== 'webm' ? late.attachments : undefined;
     if (!this.started) this.writeStart();
     for (const [given, id, what] of [
-      [lateChapters, ID_CHAPTERS, 'Chapters'],
-      [lateAttachments, ID_ATTACHMENTS, 'Attachments'],
+      [lateChapters, Id.Chapters, 'Chapters'],
+      [lateAttachments, Id.Attachments, 'Attachments'],
     ] as const) {
       if (given && this.startMeta.has(id)) {
         throw new EbmlError({
@@ -350,7 +340,7 @@ export class MatroskaMuxer {
     this.closeCluster();
     this.finished = true;
     if (!this.opts.live && this.cues.length > 0) {
-      this.seekEntries.push({ id: ID_CUES, position: this.pos - this.segmentDataStart });
+      this.seekEntries.push({ id: Id.Cues, position: this.pos - this.segmentDataStart });
       this.emit(encodeCues(this.cues, this.scale));
     }
     if (lateChapters || lateTags || lateAttachments) {
@@ -362,9 +352,9 @@ export class MatroskaMuxer {
         if (!this.opts.live) this.seekEntries.push({ id, position: this.pos + w.pos - this.segmentDataStart });
         write();
       };
-      if (lateChapters) put(ID_CHAPTERS, () => writeChapters(w, lateChapters));
-      if (lateAttachments) put(ID_ATTACHMENTS, () => writeAttachments(w, lateAttachments));
-      if (lateTags) put(ID_TAGS, () => writeTags(w, lateTags));
+      if (lateChapters) put(Id.Chapters, () => writeChapters(w, lateChapters));
+      if (lateAttachments) put(Id.Attachments, () => writeAttachments(w, lateAttachments));
+      if (lateTags) put(Id.Tags, () => writeTags(w, lateTags));
       this.emit(w.finish());
     }
     if (!this.opts.live) {
@@ -399,11 +389,11 @@ function sizeVint8(size: number): Uint8Array {
 /** SeekHead with the given entries, padded with a Void to exactly `total` bytes. */
 export function encodeSeekHead(entries: readonly { id: number; position: number }[], total: number): Uint8Array {
   const w = new ByteWriter(total + 16);
-  const m = w.startMaster(ID_SEEK_HEAD);
+  const m = w.startMaster(Id.SeekHead);
   for (const e of entries) {
-    const s = w.startMaster(ID_SEEK);
-    w.binaryElement(ID_SEEK_ID, idBytes(e.id));
-    w.uintElement(ID_SEEK_POSITION, e.position);
+    const s = w.startMaster(Id.Seek);
+    w.binaryElement(Id.SeekID, idBytes(e.id));
+    w.uintElement(Id.SeekPosition, e.position);
     w.endMaster(s);
   }
   const dataLen = w.pos - (m + 8);
@@ -412,11 +402,11 @@ export function encodeSeekHead(entries: readonly { id: number; position: number 
   if (rest === 1) {
     // A Void needs 2 bytes: widen the SeekHead size field by one byte instead.
     w.reset();
-    const m2 = w.startMaster(ID_SEEK_HEAD);
+    const m2 = w.startMaster(Id.SeekHead);
     for (const e of entries) {
-      const s = w.startMaster(ID_SEEK);
-      w.binaryElement(ID_SEEK_ID, idBytes(e.id));
-      w.uintElement(ID_SEEK_POSITION, e.position);
+      const s = w.startMaster(Id.Seek);
+      w.binaryElement(Id.SeekID, idBytes(e.id));
+      w.uintElement(Id.SeekPosition, e.position);
       w.endMaster(s);
     }
     w.endMaster(m2, sizeLen(dataLen) + 1);
@@ -448,17 +438,17 @@ function idBytes(id: number): Uint8Array {
 /** Encodes a Cues element (times in ns, converted to ticks; positions relative to the Segment data). */
 export function encodeCues(cues: readonly CuePoint[], timestampScale: number): Uint8Array {
   const w = new ByteWriter(32 + cues.length * 24);
-  const m = w.startMaster(ID_CUES);
+  const m = w.startMaster(Id.Cues);
   for (const c of cues) {
-    const p = w.startMaster(0xbb);
-    w.uintElement(0xb3, Math.round(c.time / timestampScale));
+    const p = w.startMaster(Id.CuePoint);
+    w.uintElement(Id.CueTime, Math.round(c.time / timestampScale));
     for (const tp of c.positions) {
-      const q = w.startMaster(0xb7);
-      w.uintElement(0xf7, tp.track);
-      w.uintElement(0xf1, tp.clusterPosition);
-      if (tp.relativePosition !== undefined) w.uintElement(0xf0, tp.relativePosition);
-      if (tp.duration !== undefined) w.uintElement(0xb2, tp.duration);
-      if (tp.blockNumber !== undefined) w.uintElement(0x5378, tp.blockNumber);
+      const q = w.startMaster(Id.CueTrackPositions);
+      w.uintElement(Id.CueTrack, tp.track);
+      w.uintElement(Id.CueClusterPosition, tp.clusterPosition);
+      if (tp.relativePosition !== undefined) w.uintElement(Id.CueRelativePosition, tp.relativePosition);
+      if (tp.duration !== undefined) w.uintElement(Id.CueDuration, tp.duration);
+      if (tp.blockNumber !== undefined) w.uintElement(Id.CueBlockNumber, tp.blockNumber);
       w.endMaster(q);
     }
     w.endMaster(p);
@@ -468,17 +458,17 @@ export function encodeCues(cues: readonly CuePoint[], timestampScale: number): U
 }
 
 function writeChapterAtom(w: ByteWriter, a: ChapterAtom): void {
-  const m = w.startMaster(0xb6);
-  w.uintElement(0x73c4, a.uid);
-  w.uintElement(0x91, Math.max(0, Math.round(a.start)));
-  if (a.end !== undefined) w.uintElement(0x92, Math.max(0, Math.round(a.end)));
-  if (a.hidden !== undefined) w.uintElement(0x98, a.hidden ? 1 : 0);
-  if (a.enabled !== undefined) w.uintElement(0x4598, a.enabled ? 1 : 0);
+  const m = w.startMaster(Id.ChapterAtom);
+  w.uintElement(Id.ChapterUID, a.uid);
+  w.uintElement(Id.ChapterTimeStart, Math.max(0, Math.round(a.start)));
+  if (a.end !== undefined) w.uintElement(Id.ChapterTimeEnd, Math.max(0, Math.round(a.end)));
+  if (a.hidden !== undefined) w.uintElement(Id.ChapterFlagHidden, a.hidden ? 1 : 0);
+  if (a.enabled !== undefined) w.uintElement(Id.ChapterFlagEnabled, a.enabled ? 1 : 0);
   for (const d of a.displays) {
-    const dm = w.startMaster(0x80);
-    w.stringElement(0x85, d.string);
-    for (const l of d.languages) w.stringElement(0x437c, l);
-    for (const c of d.countries ?? []) w.stringElement(0x437e, c);
+    const dm = w.startMaster(Id.ChapterDisplay);
+    w.stringElement(Id.ChapString, d.string);
+    for (const l of d.languages) w.stringElement(Id.ChapLanguage, l);
+    for (const c of d.countries ?? []) w.stringElement(Id.ChapCountry, c);
     w.endMaster(dm);
   }
   for (const c of a.children) writeChapterAtom(w, c);
@@ -487,13 +477,13 @@ function writeChapterAtom(w: ByteWriter, a: ChapterAtom): void {
 
 /** Writes a Chapters element. */
 export function writeChapters(w: ByteWriter, editions: readonly Edition[]): void {
-  const m = w.startMaster(ID_CHAPTERS);
+  const m = w.startMaster(Id.Chapters);
   for (const e of editions) {
-    const em = w.startMaster(0x45b9);
-    if (e.uid !== undefined) w.uintElement(0x45bc, e.uid);
-    if (e.hidden !== undefined) w.uintElement(0x45bd, e.hidden ? 1 : 0);
-    if (e.default !== undefined) w.uintElement(0x45db, e.default ? 1 : 0);
-    if (e.ordered !== undefined) w.uintElement(0x45dd, e.ordered ? 1 : 0);
+    const em = w.startMaster(Id.EditionEntry);
+    if (e.uid !== undefined) w.uintElement(Id.EditionUID, e.uid);
+    if (e.hidden !== undefined) w.uintElement(Id.EditionFlagHidden, e.hidden ? 1 : 0);
+    if (e.default !== undefined) w.uintElement(Id.EditionFlagDefault, e.default ? 1 : 0);
+    if (e.ordered !== undefined) w.uintElement(Id.EditionFlagOrdered, e.ordered ? 1 : 0);
     for (const a of e.chapters) writeChapterAtom(w, a);
     w.endMaster(em);
   }
@@ -501,28 +491,28 @@ export function writeChapters(w: ByteWriter, editions: readonly Edition[]): void
 }
 
 function writeSimpleTag(w: ByteWriter, s: SimpleTag): void {
-  const m = w.startMaster(0x67c8);
-  w.stringElement(0x45a3, s.name);
-  if (s.language !== undefined) w.stringElement(0x447a, s.language);
-  if (s.default !== undefined) w.uintElement(0x4484, s.default ? 1 : 0);
-  if (s.string !== undefined) w.stringElement(0x4487, s.string);
-  else if (s.binary !== undefined) w.binaryElement(0x4485, s.binary);
+  const m = w.startMaster(Id.SimpleTag);
+  w.stringElement(Id.TagName, s.name);
+  if (s.language !== undefined) w.stringElement(Id.TagLanguage, s.language);
+  if (s.default !== undefined) w.uintElement(Id.TagDefault, s.default ? 1 : 0);
+  if (s.string !== undefined) w.stringElement(Id.TagString, s.string);
+  else if (s.binary !== undefined) w.binaryElement(Id.TagBinary, s.binary);
   for (const c of s.children) writeSimpleTag(w, c);
   w.endMaster(m);
 }
 
 /** Writes a Tags element. */
 export function writeTags(w: ByteWriter, tags: readonly Tag[]): void {
-  const m = w.startMaster(ID_TAGS);
+  const m = w.startMaster(Id.Tags);
   for (const t of tags) {
-    const tm = w.startMaster(0x7373);
-    const tg = w.startMaster(0x63c0);
-    if (t.targets.typeValue !== undefined) w.uintElement(0x68ca, t.targets.typeValue);
-    if (t.targets.type !== undefined) w.stringElement(0x63ca, t.targets.type);
-    for (const u of t.targets.trackUIDs) w.uintElement(0x63c5, u);
-    for (const u of t.targets.editionUIDs) w.uintElement(0x63c9, u);
-    for (const u of t.targets.chapterUIDs) w.uintElement(0x63c4, u);
-    for (const u of t.targets.attachmentUIDs) w.uintElement(0x63c6, u);
+    const tm = w.startMaster(Id.Tag);
+    const tg = w.startMaster(Id.Targets);
+    if (t.targets.typeValue !== undefined) w.uintElement(Id.TargetTypeValue, t.targets.typeValue);
+    if (t.targets.type !== undefined) w.stringElement(Id.TargetType, t.targets.type);
+    for (const u of t.targets.trackUIDs) w.uintElement(Id.TagTrackUID, u);
+    for (const u of t.targets.editionUIDs) w.uintElement(Id.TagEditionUID, u);
+    for (const u of t.targets.chapterUIDs) w.uintElement(Id.TagChapterUID, u);
+    for (const u of t.targets.attachmentUIDs) w.uintElement(Id.TagAttachmentUID, u);
     w.endMaster(tg);
     for (const s of t.simpleTags) writeSimpleTag(w, s);
     w.endMaster(tm);
@@ -532,14 +522,14 @@ export function writeTags(w: ByteWriter, tags: readonly Tag[]): void {
 
 /** Writes an Attachments element. */
 export function writeAttachments(w: ByteWriter, files: readonly Attachment[]): void {
-  const m = w.startMaster(ID_ATTACHMENTS);
+  const m = w.startMaster(Id.Attachments);
   for (const a of files) {
-    const am = w.startMaster(0x61a7);
-    if (a.description !== undefined) w.stringElement(0x467e, a.description);
-    w.stringElement(0x466e, a.name);
-    w.stringElement(0x4660, a.mediaType);
-    w.binaryElement(0x465c, a.data);
-    w.uintElement(0x46ae, a.uid);
+    const am = w.startMaster(Id.AttachedFile);
+    if (a.description !== undefined) w.stringElement(Id.FileDescription, a.description);
+    w.stringElement(Id.FileName, a.name);
+    w.stringElement(Id.FileMediaType, a.mediaType);
+    w.binaryElement(Id.FileData, a.data);
+    w.uintElement(Id.FileUID, a.uid);
     w.endMaster(am);
   }
   w.endMaster(m);

@@ -1,6 +1,9 @@
 // What does the input look like? Recognises EBML (Matroska/WebM) and the usual non-Matroska inputs from
 // their first bytes, so a wrong input gets a message that names it and says how to convert it.
 
+import { Id } from '../schema.generated.js';
+import { readId } from '../vint.js';
+
 /** Container/format families recognised by `sniffContainer`. */
 export type ContainerKind =
   | 'matroska'
@@ -115,7 +118,7 @@ function annexB(b: Uint8Array): number {
 
 function kindFor(b: Uint8Array): { kind: ContainerKind; docType?: string } {
   if (b.length === 0) return { kind: 'empty' };
-  if (b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3) {
+  if (b.length >= 4 && readId(b, 0, 4) === Id.EBML) {
     const docType = findDocType(b);
     if (docType === undefined || docType === 'matroska')
       return docType ? { kind: 'matroska', docType } : { kind: 'matroska' };

@@ -42,7 +42,8 @@ export interface NodeDemuxOptions extends DemuxerOptions {
 /** Default read size for file paths (see NodeDemuxOptions.highWaterMark). */
 export const DEFAULT_FILE_HWM = 1 << 20;
 
-function toChunks(source: DemuxSource, hwm: number): AsyncIterable<Uint8Array> | Iterable<Uint8Array> {
+/** @internal The chunks of a DemuxSource (a path is read with `hwm`-byte reads). */
+export function toChunks(source: DemuxSource, hwm: number): AsyncIterable<Uint8Array> | Iterable<Uint8Array> {
   if (typeof source === 'string') return readFileChunks(source, { chunkSize: hwm });
   if (typeof (source as { getReader?: unknown }).getReader === 'function' && !(Symbol.asyncIterator in source)) {
     const rs = source as unknown as ReadableStream<Uint8Array>;
@@ -130,9 +131,36 @@ export async function* demuxBatches(source: DemuxSource, options: NodeDemuxOptio
   if (c.fatal && options.throwOnFatal) throw c.fatal;
 }
 
-/** Demuxes `source` and yields the frames of each input chunk as an array (chunks without frames are skipped). */
-export async function* demuxFrames(source: DemuxSource, options: NodeDemuxOptions = {}): AsyncGenerator<Frame[]> {
-  for await (const b of demuxBatches(source, options)) if (b.frames.length) yield b.frames;
+/**
+ * Demuxes `source` and yields its frames one by one: `for await (const f of demuxFrames(path))`. Frame data
+ * are views into the input chunks. Errors are not thrown (unless `throwOnFatal`): use demuxBatches to see
+ * them, and for speed with many small frames (one await per chunk instead of one per frame).
+ */
+export function demuxFrames(source: DemuxSource, options: NodeDemuxOptions = {}): AsyncIterableIterator<Frame> {
+  const batches = demuxBatches(source, options);
+  let frames: Frame[] = [];
+  let i = 0;
+  // A hand-written iterator: frames of a batch are handed out without a generator step each.
+  const it: AsyncIterableIterator<Frame> = {
+    async next(): Promise<IteratorResult<Frame>> {
+      while (i >= frames.length) {
+        const b = await batches.next();
+        if (b.done) return { done: true, value: undefined };
+        frames = b.value.frames;
+        i = 0;
+      }
+      return { done: false, value: frames[i++] };
+    },
+    async return(): Promise<IteratorResult<Frame>> {
+      frames = [];
+      await batches.return(undefined);
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return it;
+    },
+  };
+  return it;
 }
 
 /** Demuxes a whole file or stream into memory (header, every frame, metadata, errors). */

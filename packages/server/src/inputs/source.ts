@@ -312,7 +312,8 @@ export class Source {
       if (events.length === 0) return;
       const list = events;
       events = [];
-      for (const ev of list) {
+      for (let i = 0; i < list.length; i++) {
+        const ev = list[i];
         if (this.stopped) throw new StopSignal();
         if (ev.header) {
           this.onHeader(ev.header, input, pass, headersThisPass++);
@@ -322,8 +323,14 @@ export class Source {
         if (!this.header) continue; // frames before a header cannot be served
         if (this.segmentStart) {
           this.segmentStart = false;
-          // Continue the timeline: the first frame of a new pass or file lands where the previous one ended.
-          this.offset = this.frames === 0 ? 0 : this.absEnd - f.timestamp;
+          // Continue the timeline: the earliest frame of the new pass's or file's first batch (not the first
+          // in file order: audio often starts before the first video frame) lands where the previous one ended.
+          let start = f.timestamp;
+          for (let j = i + 1; j < list.length && list[j].header === undefined; j++) {
+            const g = list[j].frame;
+            if (g !== undefined && g.timestamp < start) start = g.timestamp;
+          }
+          this.offset = this.frames === 0 ? 0 : this.absEnd - start;
           this.state = 'streaming';
         }
         const ts = f.timestamp + this.offset;
