@@ -73,7 +73,7 @@ t.test(
 );
 
 t.test(
-  'ffmpeg icecast:// (Expect: 100-continue, body until close), wrong token refused',
+  'ffmpeg icecast:// (Expect: 100-continue, body until close), wrong token refused, legacy SOURCE',
   { skip: !hasFfmpeg && 'no ffmpeg' },
   async (t) => {
     const s = await pushServer();
@@ -101,6 +101,19 @@ t.test(
     t.equal(cap.headers.get('content-type'), 'video/webm');
     t.equal(ffmpegErrors(cap.body, 'webm'), '');
     t.equal(s.status('live').ingest!.lastSource?.end, 'ended');
+    // Icecast's old SOURCE method (ffmpeg -legacy_icecast 1, libshout): the same, body until close.
+    const legacy = ffmpegPush(`icecast://source:${TOKEN}@127.0.0.1:${s.port}/live`, {
+      format: 'webm',
+      extra: ['-content_type', 'video/webm', '-legacy_icecast', '1'],
+    });
+    t.equal((await legacy.exit).code, 0, legacy.stderr());
+    await waitFor(
+      () => s.status('live').ingest!.sources === 2 && s.status('live').ingest!.source === null,
+      10_000,
+      'the SOURCE request',
+    );
+    t.equal(s.status('live').ingest!.lastSource?.method, 'SOURCE');
+    t.equal(s.status('live').input.frames, 2 * FRAMES);
   },
 );
 

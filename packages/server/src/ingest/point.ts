@@ -224,7 +224,11 @@ export class IngestPoint implements IngestOpener {
     };
     if (this.closed) return refuse(503, 'stopped', 'this mount is stopping; try again later');
     if (this.allow && !this.allow.allows(address))
-      return refuse(403, 'address', `your address may not push to /${this.mount} (allowSources)`);
+      return refuse(
+        403,
+        'address',
+        `your address (${address}) may not push to /${this.mount}: the mount takes sources from its allowSources only; ask the operator to add it`,
+      );
     if (this.token !== undefined) {
       const cred = parseAuthorization(head.headers.get('authorization')) ?? queryToken(head.query);
       if (!credentialsMatch(cred, this.token)) {
