@@ -35,6 +35,18 @@ const SERVE_EPILOG = `Examples:
   mkvserve inspect movie.mkv --summary
   mkvserve remux live-capture.webm fixed.webm
 
+Other formats (MP4, MPEG-TS, RTMP, SRT, a camera): ffmpeg writes Matroska into a pipe:
+  ffmpeg -i IN -c copy -f matroska - | mkvserve -        codecs as they are (VLC, mpv, ffplay)
+  ffmpeg -i IN -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -c:a libopus -f webm - | mkvserve -
+                                                         WebM: plays in every browser
+Scale out: an edge is "mkvserve http://ORIGIN:8080/MOUNT --reconnect" (see examples/edge).
+
+In a browser: / lists the mounts, /MOUNT/player plays one (or says why it cannot, with the
+ffmpeg line that makes WebM), /status shows clients and bitrate per mount as they change.
+curl http://HOST:PORT/ lists the mounts as text; /api/status is JSON, /metrics Prometheus.
+Security: listens on 127.0.0.1 unless --host says otherwise. Streams, / and the player pages
+are public; /api/* and /metrics are open on loopback and need the admin token beyond it.
+
 Secrets: --admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN keep the token out of "ps" (--admin-token does not).
 Exit codes: 0 done; 1 usage, configuration or runtime error (one line on stderr); 2 damaged input (inspect, remux).`;
 
@@ -392,7 +404,17 @@ function remuxBuilder(y: Argv): Argv {
     })
     .option('progress', { type: 'boolean', describe: 'Progress line on stderr (default: when stderr is a terminal)' })
     .example('mkvserve remux capture.webm fixed.webm', 'seekable WebM with Cues and Duration')
-    .example('curl -s http://host/live | mkvserve remux - out.mkv', 'record a live stream');
+    .example('curl -s URL | mkvserve remux - out.mkv', 'record a live stream')
+    .example('mkvserve remux in.mkv - | ffprobe -i -', 'a live-shaped stream on stdout')
+    .epilog(
+      [
+        'WebM in gives WebM out. The output is written next to <output> and renamed when it is',
+        'complete: a failed remux leaves nothing. Ctrl-C while recording a live input finishes the',
+        'file; a second Ctrl-C aborts.',
+        'Exit codes: 0 clean input; 2 damaged input (the output holds what could be recovered);',
+        '1 nothing could be written.',
+      ].join('\n'),
+    );
 }
 
 const COMMANDS = ['serve', 'inspect', 'remux'];

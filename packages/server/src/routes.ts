@@ -1,7 +1,8 @@
 // The route table: every HTTP route of the server, as method(s) + path pattern -> handler, in one place.
 // Handlers get a RouteContext (implemented by MkvServer) and never import the server, so status,
-// metrics and pages stay independent of it. Lookups are resolved once: static paths in a Map, one
-// parameterised route for /<mount>; nothing is looked up per request beyond that.
+// metrics and pages stay independent of it. Lookups are resolved once: static paths in a Map, the few
+// parameterised routes (/<mount>, /<mount>/player) matched segment by segment. The HTML pages (pages/)
+// are public like the streams; the status page's figures come from /api/status under its access rules.
 
 import type { Socket } from 'node:net';
 import type { RequestHead } from './http/parser.js';
@@ -13,7 +14,10 @@ import type { AdminAccess } from './http/auth.js';
 import type { Mount } from './mount.js';
 import type { ServerSnapshot } from './snapshot.js';
 import { buildStatus } from './status.js';
-import { renderListing } from './pages.js';
+import { renderListingPage, renderListingText } from './pages/listing.js';
+import { renderPlayerPage } from './pages/player.js';
+import { renderStatusPage } from './pages/status-page.js';
+import type { Page } from './pages/html.js';
 
 /** A refused viewer: status, text, Retry-After seconds. */
 export interface Refusal {
@@ -63,19 +67,41 @@ function corsHeaders(origin: string | undefined): HeaderList {
   return origin !== undefined ? [['Access-Control-Allow-Origin', origin]] : [];
 }
 
+function sendPage(req: Request, page: Page, extra: HeaderList = []): void {
+  sendResponse(req.socket, 200, [...page.headers, ...extra], page.html, req.isHead);
+}
+
 const listing: Handler = (ctx, req) => {
-  const text = !(req.head.headers.get('accept') ?? '').includes('text/html');
+  const snap = ctx.snapshot(false);
+  if ((req.head.headers.get('accept') ?? '').includes('text/html')) {
+    sendPage(req, renderListingPage(snap), corsHeaders(ctx.cors));
+    return;
+  }
   sendResponse(
     req.socket,
     200,
-    [
-      ['Content-Type', text ? 'text/plain; charset=utf-8' : 'text/html; charset=utf-8'],
-      ['Cache-Control', 'no-store'],
-      ...corsHeaders(ctx.cors),
-    ],
-    renderListing(ctx.snapshot(false), text),
+    [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store'], ...corsHeaders(ctx.cors)],
+    renderListingText(snap),
     req.isHead,
   );
+};
+
+/** GET /<mount>/player: the mount in a <video> (public like the stream itself). */
+const playerPage: Handler = (ctx, req) => {
+  const snap = ctx.snapshot(false);
+  const m = snap.mounts.find((x) => x.name === req.param);
+  if (m === undefined) {
+    sendText(req.socket, 404, 'no such mount: the mounts are listed at /\n', req.isHead);
+    return;
+  }
+  sendPage(req, renderPlayerPage(snap, m));
+};
+
+/** GET /status: the status page; its figures are rendered in only where /api/status is open. */
+const statusPage: Handler = (ctx, req) => {
+  const open = ctx.admin === 'open';
+  const snap = ctx.snapshot(open);
+  sendPage(req, renderStatusPage(ctx.admin, snap.version, open ? buildStatus(snap) : undefined));
 };
 
 const status: Handler = (ctx, req) => {
@@ -156,20 +182,45 @@ const push: Handler = (ctx, req) => {
 /** Every route of the server. Several routes may share a pattern (one per method set). */
 export const ROUTES: readonly RouteDef[] = [
   { pattern: '/', methods: GET_HEAD, handler: listing },
+  { pattern: '/status', methods: GET_HEAD, handler: statusPage },
   { pattern: '/api/status', methods: GET_HEAD, admin: true, handler: status },
   { pattern: '/metrics', methods: GET_HEAD, admin: true, handler: metrics },
   { pattern: '/:mount', methods: GET_HEAD, handler: stream },
   { pattern: '/:mount', methods: ['PUT', 'POST', 'SOURCE'], handler: push },
+  { pattern: '/:mount/player', methods: GET_HEAD, handler: playerPage },
 ];
 
 const STATIC = new Map(ROUTES.filter((r) => !r.pattern.includes(':')).map((r) => [r.pattern, r]));
-const PARAMS = ROUTES.filter((r) => r.pattern.includes(':'));
-const PARAM = PARAMS[0];
-/** The `/:mount` route for each method. */
-const PARAM_BY_METHOD = new Map(PARAMS.flatMap((r) => r.methods.map((m) => [m, r] as const)));
+/** Parameterised routes by segment count: [segments of the pattern, route]. */
+const PARAMS = ROUTES.filter((r) => r.pattern.includes(':')).map((r) => [r.pattern.split('/'), r] as const);
 
+/**
+ * The parameterised route matching `path` (one `:name` segment, the rest literal) and its parameter: of
+ * the routes sharing a pattern, the one that takes `method` (else the first one, which answers 405).
+ */
+function matchParam(path: string, method: string): { route: RouteDef; param: string } | undefined {
+  const parts = path.split('/');
+  let first: { route: RouteDef; param: string } | undefined;
+  for (const [segs, route] of PARAMS) {
+    if (segs.length !== parts.length) continue;
+    let param: string | undefined;
+    let ok = true;
+    for (let i = 1; i < segs.length && ok; i++) {
+      if (segs[i].startsWith(':')) {
+        param = parts[i];
+        ok = param !== '';
+      } else ok = segs[i] === parts[i];
+    }
+    if (!ok || param === undefined) continue;
+    if (route.methods.includes(method)) return { route, param };
+    first ??= { route, param };
+  }
+  return first;
+}
+
+/** The methods of every route with `route`'s pattern (`/:mount`: GET, HEAD, PUT, POST, SOURCE). */
 function allowed(route: RouteDef): string {
-  return (PARAMS.includes(route) ? PARAMS.flatMap((r) => r.methods) : route.methods).join(', ');
+  return [...new Set(ROUTES.filter((r) => r.pattern === route.pattern).flatMap((r) => r.methods))].join(', ');
 }
 
 /** Sends 401/403 and returns false when an admin route is not allowed. */
@@ -197,9 +248,9 @@ export function dispatch(ctx: RouteContext, socket: Socket, head: RequestHead): 
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   let route = STATIC.get(path);
   let param = '';
-  if (route === undefined && PARAM !== undefined && path.lastIndexOf('/') === 0 && path.length > 1) {
-    route = PARAM_BY_METHOD.get(head.method) ?? PARAM;
-    param = path.slice(1);
+  if (route === undefined) {
+    const m = matchParam(path, head.method);
+    if (m !== undefined) ({ route, param } = m);
   }
   const method = head.method;
   const isHead = method === 'HEAD';
@@ -208,7 +259,7 @@ export function dispatch(ctx: RouteContext, socket: Socket, head: RequestHead): 
     return;
   }
   if (!route.methods.includes(method)) {
-    const cors = PARAMS.includes(route) ? (ctx.findMount(param)?.cors ?? ctx.cors) : ctx.cors;
+    const cors = route.pattern === '/:mount' ? (ctx.findMount(param)?.cors ?? ctx.cors) : ctx.cors;
     if (method === 'OPTIONS' && cors !== undefined) {
       sendResponse(socket, 204, [
         ...corsHeaders(cors),

@@ -55,7 +55,7 @@ t.test('stream, HEAD, Range, listing, errors', async (t) => {
   t.match(root.body.toString(), /\/stream\tvideo\/webm/);
   const html = await get(port, '/', 2000, 'Accept: text/html\r\n');
   t.match(html.headers.get('content-type'), /text\/html/);
-  t.match(html.body.toString(), /<video src="\/stream"/);
+  t.match(html.body.toString(), /<a href="\/stream\/player">stream<\/a>/);
 
   t.equal((await get(port, '/nope')).status, 404);
   t.equal((await get(port, '/stream/x')).status, 404);
