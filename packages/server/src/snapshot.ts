@@ -115,8 +115,8 @@ export interface MountSnapshot {
   /** Viewers refused by a limit (mount full, server full, per address). */
   refused: number;
   inputEnded: boolean;
-  /** Push and TCP listen mounts: their sources; null for other inputs. */
-  ingest: IngestSnapshot | null;
+  /** Push and TCP listen mounts: their sources; null (or absent) for other inputs. */
+  ingest?: IngestSnapshot | null;
   history: { bytes: number; clusters: number; joinPoints: number; durationNs: number; bitrate: number };
   /** Per client (only when asked for: it costs one entry per client). */
   clientList?: ClientSnapshot[];

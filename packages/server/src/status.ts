@@ -146,7 +146,7 @@ export function buildStatus(snap: ServerSnapshot): ServerStatus {
       skips: m.skips,
       drops: m.drops,
       refused: m.refused,
-      ingest: ingestStatus(m.ingest, now),
+      ingest: ingestStatus(m.ingest ?? null, now),
       history: {
         bytes: m.history.bytes,
         clusters: m.history.clusters,
