@@ -27,10 +27,10 @@ const SERVE_EPILOG = `Examples:
   mkvserve movie.mkv                       serve a file at http://127.0.0.1:8080/stream
   mkvserve --mount movie=movie.mkv --mount live=https://example.org/live.webm --reconnect
   ffmpeg -re -i in.mp4 -c:v libvpx -c:a libopus -f webm - | mkvserve - --port 9000
-  mkvserve --mount cam=tcp://0.0.0.0:9000?listen     (unauthenticated: any host can push; see --allow-sources)
+  mkvserve --mount cam=tcp://0.0.0.0:9000?listen   plain TCP ingest, unauthenticated
     then: ffmpeg -f x11grab -i :0 -c:v libvpx -f webm tcp://SERVER:9000
-  MKVSERVE_SOURCE_TOKEN=s3cret mkvserve --mount live=push
-    then: ffmpeg -re -i in.mkv -c copy -f matroska -method PUT http://source:s3cret@127.0.0.1:8080/live
+  MKVSERVE_SOURCE_TOKEN=s3cret mkvserve --mount live=push   HTTP push with a token
+    then: ffmpeg -re -i in.mkv -c copy -f matroska -method PUT http://source:s3cret@HOST:8080/live
   mkvserve --config mkvserve.yaml --port 9000      (flags override the file)
   mkvserve inspect movie.mkv --summary
   mkvserve remux live-capture.webm fixed.webm
@@ -46,6 +46,8 @@ ffmpeg line that makes WebM), /status shows clients and bitrate per mount as the
 curl http://HOST:PORT/ lists the mounts as text; /api/status is JSON, /metrics Prometheus.
 Security: listens on 127.0.0.1 unless --host says otherwise. Streams, / and the player pages
 are public; /api/* and /metrics are open on loopback and need the admin token beyond it.
+Push mounts need their token; plain TCP ingest has none: it binds 127.0.0.1 unless the input names
+an address, and --allow-sources limits who may connect.
 
 Secrets: --admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN keep the token out of "ps" (--admin-token does not).
 Exit codes: 0 done; 1 usage, configuration or runtime error (one line on stderr); 2 damaged input (inspect, remux).`;
