@@ -1,39 +1,58 @@
-// Load benchmark: `mkvserve --loop` serving a ~2 Mbit/s WebM (VP8 720p30 + Opus, 2 s GOP) on loopback,
-// the server pinned to core 0 and the C epoll client (bench/loadclient.c) pinned to core 1.
-// For each client count N: clients keeping up with the stream, server CPU (% of its core, and per
-// Gbit/s sent), server RSS (and growth per client), time to first byte. Then a connect/close cycles check
-// (RSS and open fds of the server before/after). Every step is bounded in time; servers are killed at the end.
-// Usage: node bench/load.mjs [--quick] [--clients 100,1000,2000,5000] [--window 30] [--warmup 10]
-//                            [--cycles 10000] [--self-test] [--path /stream] [--mount /stream]
-import { spawn, spawnSync } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+// Load benchmark: mkvserve serving a ~2 Mbit/s WebM (VP8 720p30 + Opus, 2 s GOP) on loopback, measured
+// in the same run as its baselines: the bare Node write loop (bench/bare-server.mjs: one shared Buffer
+// per client per 100 ms, no Matroska) and Cubemap (C++, sendfile; when installed), fed by a second
+// mkvserve. Each server is pinned to core 0, the C epoll client (bench/loadclient.c) to core 1.
+// For each client count N, all N clients join at N/10 per second (a mass join), then warm-up and a
+// measurement window: clients keeping up, server CPU (% of its core, and per Gbit/s sent), RSS (and its
+// growth per client), time to first byte. Also: connect/close cycles (RSS and fds before/after), the
+// kernel send queue of one slow client (--slow), and a CPU profile split of mkvserve (--cpu-prof).
+// Every step is bounded in time; every server is killed at the end.
+// Usage: node bench/load.mjs [--quick] [--clients 1000,5000,7500,10000] [--servers mkvserve,bare,cubemap]
+//                            [--rounds 1] [--window 30] [--warmup 10] [--cycles 10000] [--slow 60]
+//                            [--cpu-prof DIR] [--mkvserve-cli PATH] [--mkvserve-args "..."]
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
   BENCH_DIR,
-  CLI,
+  DIST,
   WORK,
   applyDefaults,
   coreBusyPct,
   coreTimes,
   ensureWork,
-  exists,
   fmt,
   log,
   machineNote,
   mdTable,
+  median,
   parseArgs,
   procCpuSeconds,
   procFdCount,
   procMem,
   which,
 } from './lib/common.mjs';
+import { summarizeProfile } from './lib/cpuprofile.mjs';
+import { measureSlowClient } from './slow-client.mjs';
 import { inputLoad, probe } from './lib/inputs.mjs';
+import {
+  compileClient,
+  freePort,
+  mkvserveArgv,
+  runClient,
+  sleep,
+  spawnServer,
+  stopProcess,
+  waitReady,
+  probeGet,
+} from './lib/servers.mjs';
 
 export const LOAD_DEFAULTS = {
-  clients: '100,1000,2000,5000',
+  clients: '1000,5000,7500,10000',
+  servers: 'mkvserve,bare,cubemap',
+  rounds: 1,
   window: 30,
   warmup: 10,
   cycles: 10000,
@@ -41,184 +60,146 @@ export const LOAD_DEFAULTS = {
   loadSeconds: 90,
   path: '/stream',
   mount: '',
-  connectRate: 2000,
+  connectRate: 0,
   connectTimeout: 60,
   keep: 0.9,
-  tick: 40,
+  tick: 100,
   nofile: 65536,
   serverCore: 0,
   clientCore: 1,
+  cpuProf: '',
+  slow: 0,
+  slowRate: 10000,
+  slowRcvbuf: 16384,
+  mkvserveCli: '',
+  mkvserveArgs: '',
+  refCli: '',
 };
-export const LOAD_QUICK = { clients: '100,500', window: 5, warmup: 3, cycles: 1000, loadSeconds: 20 };
+export const LOAD_QUICK = {
+  clients: '100,500',
+  window: 5,
+  warmup: 3,
+  cycles: 1000,
+  loadSeconds: 20,
+  slow: 0,
+};
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** What each server kind is, for the report. */
+const KINDS = {
+  mkvserve: 'mkvserve --loop (this build)',
+  bare: 'bare Node write loop (bench/bare-server.mjs: raw net, one shared Buffer per client per 100 ms)',
+  cubemap: 'Cubemap (C++, sendfile), fed by a second mkvserve (src_encoding=raw)',
+  selftest: 'node:http byte pump (bench/selftest-server.mjs, 40 ms, chunked encoding)',
+  ref: 'another mkvserve build (--ref-cli, e.g. a checkout of the previous version)',
+};
 
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-function compileClient() {
-  const src = join(BENCH_DIR, 'loadclient.c');
-  const bin = join(WORK, 'loadclient');
-  if (exists(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return bin;
-  const cc = which('cc') ?? which('gcc');
-  if (!cc) throw new Error('a C compiler (cc) is needed for the load client');
-  const r = spawnSync(cc, ['-O2', '-Wall', '-o', bin, src], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`compiling loadclient.c failed:\n${r.stderr}`);
-  return bin;
-}
-
-function pinned(core, argv, pin) {
-  // taskset + exec keep the PID: the returned child's pid is the server/client process itself.
-  return pin ? ['taskset', ['-c', String(core), ...argv]] : [argv[0], argv.slice(1)];
-}
-
-/** Starts the server under test; resolves {child, pid, port, stderrTail()}. */
-async function startServer(o, file, bitrate, pin) {
+/** Starts one server under test; resolves {pid, port, tail(), exited(), stop()}. */
+async function startServer(kind, o, file, bitrate, pin) {
   const port = await freePort();
-  const server = o.selfTest
-    ? [
-        process.execPath,
-        join(BENCH_DIR, 'selftest-server.mjs'),
-        '--port',
-        String(port),
-        '--bitrate',
-        String(Math.round(bitrate)),
-        '--tick',
-        String(o.tick),
-        file,
-      ]
-    : [
-        process.execPath,
-        CLI,
-        '--loop',
-        '--port',
-        String(port),
-        '--host',
-        '127.0.0.1',
-        '--quiet',
-        ...(o.mount ? ['--mount', o.mount] : []),
-        file,
-      ];
-  const script = `ulimit -n ${o.nofile} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`;
-  const [cmd, args] = pinned(o.serverCore, ['bash', '-c', script, 'bash', ...server], pin);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let tail = '';
-  const keep = (d) => {
-    tail = (tail + d).slice(-4000);
+  const parts = [];
+  const stopAll = async (graceMs) => {
+    for (const p of parts.reverse()) await stopProcess(p, graceMs);
   };
-  child.stdout.setEncoding('utf8').on('data', keep);
-  child.stderr.setEncoding('utf8').on('data', keep);
-  let exited = null;
-  child.on('exit', (code, sig) => {
-    exited = { code, sig };
-  });
-  return { child, pid: child.pid, port, tail: () => tail, exited: () => exited };
-}
-
-async function stopServer(s) {
-  if (!s || s.exited()) return;
-  s.child.kill('SIGTERM');
-  for (let i = 0; i < 30 && !s.exited(); i++) await sleep(100);
-  if (!s.exited()) {
-    s.child.kill('SIGKILL');
-    for (let i = 0; i < 20 && !s.exited(); i++) await sleep(100);
+  if (kind === 'mkvserve' || kind === 'ref') {
+    const prof = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfRunDir] : [];
+    const oo = kind === 'ref' ? { ...o, mkvserveCli: o.refCli } : o;
+    const s = spawnServer(o, mkvserveArgv(oo, port, file, prof), o.serverCore, pin);
+    parts.push(s);
+    return { ...s, port, stop: () => stopAll(o.cpuProf ? 15_000 : 3000) };
   }
-}
-
-/** One GET: resolves {status, bytes, ms} after `minBytes` bytes (or an error), within timeoutMs. */
-function probeGet(port, path, { minBytes = 2048, timeoutMs = 5000 } = {}) {
-  return new Promise((res) => {
-    const t0 = performance.now();
-    let buf = Buffer.alloc(0);
-    let done = false;
-    let firstMs;
-    const sock = connect({ host: '127.0.0.1', port });
-    const finish = (r) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.destroy();
-      res({ ...r, ms: performance.now() - t0, firstMs });
+  if (kind === 'bare' || kind === 'selftest') {
+    const script = kind === 'bare' ? 'bare-server.mjs' : 'selftest-server.mjs';
+    const tick = kind === 'bare' ? o.tick : 40;
+    const prof = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfRunDir] : [];
+    const argv = [
+      process.execPath,
+      ...prof,
+      join(BENCH_DIR, script),
+      '--port',
+      String(port),
+      '--bitrate',
+      String(Math.round(bitrate)),
+      '--tick',
+      String(tick),
+      file,
+    ];
+    const s = spawnServer(o, argv, o.serverCore, pin);
+    parts.push(s);
+    return { ...s, port, stop: () => stopAll(3000) };
+  }
+  if (kind === 'cubemap') {
+    // The feeder is a second mkvserve on the client's core (one client: negligible CPU).
+    const feedPort = await freePort();
+    const feeder = spawnServer(o, mkvserveArgv({ ...o, mkvserveArgs: '' }, feedPort, file), o.clientCore, pin);
+    parts.push(feeder);
+    const ready = await waitReady({ ...feeder, port: feedPort }, o.path);
+    if (!ready.ok) {
+      await stopAll(3000);
+      return { error: `Cubemap's feeder: ${ready.why}` };
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'mkvserve-cubemap-'));
+    // Loopback only; no stats/access files; raw (not Metacube) input: Cubemap relays bytes as they come.
+    writeFileSync(
+      join(dir, 'cubemap.config'),
+      [
+        'num_servers 1',
+        `listen 127.0.0.1:${port}`,
+        'error_log type=console',
+        `stream ${o.path} src=http://127.0.0.1:${feedPort}${o.path} src_encoding=raw`,
+        '',
+      ].join('\n'),
+    );
+    const s = spawnServer(o, [which('cubemap'), join(dir, 'cubemap.config')], o.serverCore, pin, dir);
+    parts.push(s);
+    return {
+      ...s,
+      port,
+      stop: async () => {
+        await stopAll(3000);
+        rmSync(dir, { recursive: true, force: true });
+      },
     };
-    const timer = setTimeout(() => finish({ error: `timeout after ${buf.length} bytes` }), timeoutMs);
-    sock.on('connect', () => sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
-    sock.on('data', (d) => {
-      firstMs ??= performance.now() - t0;
-      buf = Buffer.concat([buf, d]);
-      const m = buf.toString('latin1', 0, Math.min(buf.length, 64)).match(/^HTTP\/1\.[01] (\d{3})/);
-      if (m && m[1] !== '200')
-        finish({ status: Number(m[1]), bytes: buf.length, head: buf.toString('latin1', 0, 200) });
-      else if (buf.length >= minBytes) finish({ status: m ? 200 : 0, bytes: buf.length });
-    });
-    sock.on('error', (e) => finish({ error: e.code ?? String(e) }));
-    sock.on('close', () => finish({ error: `closed after ${buf.length} bytes`, status: 0 }));
-  });
-}
-
-async function waitReady(s, path, timeoutMs = 20000) {
-  const t0 = Date.now();
-  let last;
-  while (Date.now() - t0 < timeoutMs) {
-    if (s.exited())
-      return {
-        ok: false,
-        why: `server exited (${JSON.stringify(s.exited())}): ${s.tail().trim().split('\n').slice(-3).join(' | ')}`,
-      };
-    last = await probeGet(s.port, path, { timeoutMs: 3000 });
-    if (last.status === 200) return { ok: true };
-    if (last.status && last.status !== 200)
-      return { ok: false, why: `GET ${path} answered ${last.status}: ${JSON.stringify(last.head?.split('\r\n')[0])}` };
-    await sleep(300);
   }
-  return { ok: false, why: `not serving within ${timeoutMs / 1000} s (last: ${last?.error ?? JSON.stringify(last)})` };
+  throw new Error(`unknown server kind ${kind}`);
 }
 
-/** Runs the C client; calls hooks on its WINDOW_START/WINDOW_END lines; resolves its JSON. */
-function runClient(bin, args, pin, core, hooks, hardMs) {
-  return new Promise((res) => {
-    const [cmd, a] = pinned(core, [bin, ...args], pin);
-    const child = spawn(cmd, a, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let result = null;
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-    }, hardMs);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.startsWith('WINDOW_START')) hooks.start?.();
-      else if (line.startsWith('WINDOW_END')) hooks.end?.();
-      else if (line.startsWith('CONNECTED')) hooks.connected?.(line);
-      else if (line.startsWith('{')) {
-        try {
-          result = JSON.parse(line);
-        } catch {
-          err += line;
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (d) => {
-      err = (err + d).slice(-2000);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      res(result ?? { error: `client exit ${code}: ${err.trim()}` });
-    });
+/**
+ * A joiner's first bytes, demuxed: does its stream start with a header and, on the video track, a
+ * keyframe? Reads up to 256 KiB or 3 s (the cut at the end is not an error).
+ */
+async function keyframeProbe(port, path) {
+  const { MatroskaDemuxer } = await import(DIST.ebml);
+  const r = await probeGet(port, path, { minBytes: 256 * 1024, timeoutMs: 3000, keep: true });
+  if (!r.body) return { ok: false, why: r.error ?? `status ${r.status}` };
+  const sep = r.body.indexOf('\r\n\r\n');
+  let header;
+  let first;
+  const errors = [];
+  const d = new MatroskaDemuxer({
+    onHeader: (h) => (header ??= h),
+    onFrame: (f) => {
+      const v = header?.tracks.find((t) => t.kind === 'video')?.number;
+      if (first === undefined && f.track === v) first = f;
+    },
+    onError: (e) => errors.push(e.code),
   });
+  d.push(r.body.subarray(sep + 4));
+  if (!header) return { ok: false, noData: true, why: `no header within 3 s (${r.body.length} bytes)` };
+  if (errors.length) return { ok: false, why: errors.join(',') };
+  if (!first) return { ok: false, why: 'no video frame in the first bytes' };
+  return first.keyframe ? { ok: true } : { ok: false, why: 'first video frame is not a keyframe' };
 }
 
-async function measureN(o, bin, file, bitrate, n, pin) {
-  const s = await startServer(o, file, bitrate, pin);
+function connectRate(o, n) {
+  return o.connectRate > 0 ? o.connectRate : Math.max(10, Math.round(n / 10));
+}
+
+async function measureN(kind, o, bin, file, bitrate, n, pin) {
+  const s = await startServer(kind, o, file, bitrate, pin);
+  if (s.error) return { kind, n, error: s.error };
   try {
     const ready = await waitReady(s, o.path);
-    if (!ready.ok) return { n, error: ready.why };
+    if (!ready.ok) return { kind, n, error: ready.why };
     await sleep(1000);
     const idle = procMem(s.pid);
     // Time to first byte of a lone client on the idle server (the table's ttfb is under a mass join).
@@ -227,8 +208,7 @@ async function measureN(o, bin, file, bitrate, n, pin) {
       const p = await probeGet(s.port, o.path, { minBytes: 1, timeoutMs: 3000 });
       if (p.firstMs !== undefined) lone.push(p.firstMs);
     }
-    lone.sort((a, b) => a - b);
-    const loneTtfbMs = lone.length ? lone[lone.length >> 1] : NaN;
+    const loneTtfbMs = median(lone);
     let cpu0 = 0;
     let tw0 = 0;
     let cpu1 = 0;
@@ -245,6 +225,16 @@ async function measureN(o, bin, file, bitrate, n, pin) {
       const m = procMem(s.pid);
       if (m?.rssKiB > peakRss) peakRss = m.rssKiB;
     };
+    const rate = connectRate(o, n);
+    // mkvserve: a few joiners during the mass join are demuxed: each must start on a keyframe.
+    const probes = [];
+    let probeTimer;
+    if (kind === 'mkvserve' || kind === 'ref') {
+      const every = Math.max(200, (n / rate) * 50); // about 20 over the ramp
+      probeTimer = setInterval(() => {
+        if (probes.length < 20) probes.push(keyframeProbe(s.port, o.path));
+      }, every);
+    }
     const args = [
       '-p',
       String(s.port),
@@ -261,12 +251,12 @@ async function measureN(o, bin, file, bitrate, n, pin) {
       '-k',
       String(o.keep),
       '-r',
-      String(o.connectRate),
+      String(rate),
       '-T',
       String(o.connectTimeout),
     ];
     const hardMs = (o.connectTimeout + o.warmup + o.window + 60) * 1000;
-    log(`load N=${n}: connecting (window ${o.window} s after ${o.warmup} s warm-up)`);
+    log(`${kind} N=${n}: connecting at ${rate}/s (window ${o.window} s after ${o.warmup} s warm-up)`);
     const r = await runClient(
       bin,
       args,
@@ -276,7 +266,7 @@ async function measureN(o, bin, file, bitrate, n, pin) {
         connected: (line) => {
           connectCpuPct = ((procCpuSeconds(s.pid) - cc0) / ((performance.now() - ct0) / 1000)) * 100;
           log(
-            `load N=${n}: ${line.replace(/^CONNECTED (\d+) ([\d.]+)/, '$1 connected in $2 s')}, server CPU ${fmt(connectCpuPct)} % meanwhile`,
+            `${kind} N=${n}: ${line.replace(/^CONNECTED (\d+) ([\d.]+)/, '$1 connected in $2 s')}, server CPU ${fmt(connectCpuPct)} % meanwhile`,
           );
         },
         start: () => {
@@ -298,7 +288,16 @@ async function measureN(o, bin, file, bitrate, n, pin) {
       hardMs,
     );
     clearInterval(sampler);
-    if (r.error) return { n, error: r.error };
+    clearInterval(probeTimer);
+    const probed = await Promise.all(probes);
+    const keyframeJoins = probes.length
+      ? {
+          ok: probed.filter((p) => p.ok).length,
+          of: probed.length,
+          why: [...new Set(probed.filter((p) => !p.ok).map((p) => p.why))],
+        }
+      : undefined;
+    if (r.error) return { kind, n, error: r.error };
     const cpuPct = tw1 > tw0 && cpu0 !== null && cpu1 !== null ? ((cpu1 - cpu0) / ((tw1 - tw0) / 1000)) * 100 : NaN;
     const serverDied = s.exited()
       ? `server exited during the run: ${s.tail().trim().split('\n').slice(-2).join(' | ')}`
@@ -306,17 +305,16 @@ async function measureN(o, bin, file, bitrate, n, pin) {
     // Load on the two cores that was NOT ours: on a busy machine this says how far to trust the row.
     const serverCoreBusy = core0 && core1 ? coreBusyPct(core0, core1, o.serverCore) : NaN;
     const clientCoreBusy = core0 && core1 ? coreBusyPct(core0, core1, o.clientCore) : NaN;
-    const othersOnServerCore = Math.max(0, serverCoreBusy - cpuPct);
-    const othersOnClientCore = Math.max(0, clientCoreBusy - r.clientCpuPct);
     return {
+      kind,
       n,
+      rate,
+      keyframeJoins,
       client: r,
       cpuPct,
       connectCpuPct,
-      serverCoreBusy,
-      clientCoreBusy,
-      othersOnServerCore,
-      othersOnClientCore,
+      othersOnServerCore: Math.max(0, serverCoreBusy - cpuPct),
+      othersOnClientCore: Math.max(0, clientCoreBusy - r.clientCpuPct),
       gbps: r.windowGbps,
       cpuPerGbps: r.windowGbps > 0 ? cpuPct / r.windowGbps : NaN,
       rssKiB: memEnd?.rssKiB ?? NaN,
@@ -326,12 +324,12 @@ async function measureN(o, bin, file, bitrate, n, pin) {
       error: serverDied,
     };
   } finally {
-    await stopServer(s);
+    await s.stop();
   }
 }
 
 async function cyclesCheck(o, bin, file, bitrate, pin) {
-  const s = await startServer(o, file, bitrate, pin);
+  const s = await startServer('mkvserve', { ...o, cpuProf: '' }, file, bitrate, pin);
   try {
     const ready = await waitReady(s, o.path);
     if (!ready.ok) return { error: ready.why };
@@ -347,22 +345,21 @@ async function cyclesCheck(o, bin, file, bitrate, pin) {
     await sleep(3000);
     const settled = { ...procMem(s.pid), fds: procFdCount(s.pid) };
     const still = await probeGet(s.port, o.path, { timeoutMs: 5000 });
-    return {
-      client: r,
-      before,
-      after,
-      settled,
-      stillServing: still.status === 200,
-      stillServingDetail: still,
-      error: r.error,
-    };
+    return { client: r, before, after, settled, stillServing: still.status === 200, stillServingDetail: still };
   } finally {
-    await stopServer(s);
+    await s.stop();
   }
+}
+
+function profileRunDir(o, kind, n) {
+  const dir = join(o.cpuProf, `${kind}-N${n}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 export async function runLoadBench(o) {
   ensureWork();
+  if (o.selfTest) o.servers = 'selftest';
   const haveTaskset = !!which('taskset');
   const cores = Number(spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()) || 1;
   const pin = haveTaskset && cores >= 2;
@@ -375,52 +372,134 @@ export async function runLoadBench(o) {
     .map(Number)
     .filter((x) => x > 0)
     .sort((a, b) => a - b);
-  const what = o.selfTest
-    ? 'SELF-TEST server (bench/selftest-server.mjs: bare Node byte pump, no Matroska work; NOT mkvserve)'
-    : 'mkvserve --loop';
+  const notes = [];
+  const kinds = String(o.servers)
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  for (const k of kinds)
+    if (!KINDS[k]) throw new Error(`--servers: unknown server ${k} (${Object.keys(KINDS).join(', ')})`);
+  if (o.refCli && !kinds.includes('ref')) kinds.push('ref');
+  const servers = kinds.filter((k) => {
+    if (k === 'ref' && !o.refCli) {
+      notes.push('ref: no --ref-cli given, left out.');
+      return false;
+    }
+    if (k === 'cubemap' && !which('cubemap')) {
+      notes.push('Cubemap is not installed (Debian: `apt-get install cubemap`): its rows are missing.');
+      return false;
+    }
+    return true;
+  });
   log(
-    `load: ${what}, file ${file.split('/').pop()} at ${fmt(bitrate / 1e6, 2)} Mbit/s, N = ${ns.join(', ')}${pin ? '' : ' (NOT pinned: taskset or a 2nd core missing)'}`,
+    `load: ${servers.join(', ')}; file ${file.split('/').pop()} at ${fmt(bitrate / 1e6, 2)} Mbit/s, N = ${ns.join(', ')}, ${o.rounds} round(s)${pin ? '' : ' (NOT pinned: taskset or a 2nd core missing)'}`,
   );
   const results = [];
-  for (const n of ns) {
-    const r = await measureN(o, bin, file, bitrate, n, pin);
-    if (r.error && !r.client) log(`load N=${n}: ${r.error}`);
-    else
-      log(
-        `load N=${n}: ${r.client.keepingUp}/${n} keeping up, server CPU ${fmt(r.cpuPct)} %, ${fmt(r.gbps, 3)} Gbit/s, RSS ${fmt(r.rssKiB / 1024)} MiB, ttfb p50 ${fmt(r.client.ttfbMs.p50)} ms, client CPU ${fmt(r.client.clientCpuPct)} %`,
-      );
-    results.push(r);
-    if (r.error && !r.client && /not serving|exited|answered/.test(r.error)) break; // the server does not work: stop here
+  const profiles = [];
+  let stop = false;
+  for (let round = 0; round < o.rounds && !stop; round++) {
+    for (const n of ns) {
+      // Rotate the order per round, so that drift in the machine's load does not favour one server.
+      const order = servers.map((_, i) => servers[(i + round + ns.indexOf(n)) % servers.length]);
+      const runOne = async (kind) => {
+        const runDir = kind !== 'cubemap' && o.cpuProf ? profileRunDir(o, kind, n) : '';
+        const r = await measureN(kind, { ...o, cpuProfRunDir: runDir }, bin, file, bitrate, n, pin);
+        r.round = round;
+        if (r.error && !r.client) log(`${kind} N=${n}: ${r.error}`);
+        else
+          log(
+            `${kind} N=${n}: ${r.client.keepingUp}/${n} keeping up, server CPU ${fmt(r.cpuPct)} %, ${fmt(r.cpuPerGbps, 2)} %/Gbit/s, RSS ${fmt(r.rssKiB / 1024)} MiB, ttfb p50/p99 ${fmt(r.client.ttfbMs.p50)}/${fmt(r.client.ttfbMs.p99)} ms, others on server core ${fmt(r.othersOnServerCore, 0)} %`,
+          );
+        if (runDir) {
+          const f = readdirSync(runDir).find((x) => x.endsWith('.cpuprofile'));
+          if (f) {
+            const p = summarizeProfile(join(runDir, f));
+            profiles.push({ kind, n, round, file: join(runDir, f), ...p });
+            log(`profile ${kind} N=${n}: ${p.line}`);
+          } else log(`profile ${kind} N=${n}: no .cpuprofile written in ${runDir}`);
+        }
+        results.push(r);
+        if (kind === 'mkvserve' && r.error && !r.client && /not serving|exited|answered/.test(r.error)) stop = true;
+      };
+      // --concurrent: every server at once (same core, same moment: the same load from others), for
+      // ratios on a shared machine; otherwise one after the other (capacity figures).
+      if (o.concurrent) await Promise.all(order.map(runOne));
+      else for (const kind of order) await runOne(kind);
+    }
   }
   let cycles = null;
-  if (o.cycles > 0 && results.some((r) => r.client)) cycles = await cyclesCheck(o, bin, file, bitrate, pin);
-  else if (o.cycles > 0) cycles = { error: 'skipped: the server did not serve' };
-
-  // Report
-  const ok = results.filter((r) => r.client);
-  let perClient = NaN;
-  if (ok.length >= 2) {
-    const a = ok[0];
-    const b = ok[ok.length - 1];
-    perClient = (b.rssKiB - a.rssKiB) / (b.n - a.n);
+  if (o.cycles > 0 && servers.includes('mkvserve')) cycles = await cyclesCheck(o, bin, file, bitrate, pin);
+  let slow = null;
+  if (o.slow > 0 && servers.includes('mkvserve')) {
+    slow = await measureSlowClient(
+      { ...o, seconds: o.slow, rate: o.slowRate, rcvbuf: o.slowRcvbuf },
+      { bin, file, pin },
+    );
   }
+  const md = report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slow, profiles, notes });
+  writeFileSync(join(WORK, 'load-results.md'), md);
+  writeFileSync(
+    join(WORK, 'load-results.json'),
+    JSON.stringify(
+      {
+        when: new Date().toISOString(),
+        machine: machineNote(),
+        options: o,
+        bitrate,
+        results,
+        cycles,
+        slow,
+        profiles: profiles.map(({ top: _t, ...p }) => p),
+      },
+      null,
+      2,
+    ),
+  );
+  return md;
+}
+
+function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slow, profiles, notes }) {
+  const out = [];
+  out.push(
+    '# mkvserve load benchmark',
+    '',
+    `Run ${new Date().toISOString()} (${machineNote()}).`,
+    `${pin ? `Each server pinned to core ${o.serverCore}, the client (bench/loadclient.c) to core ${o.clientCore}` : 'NOT pinned'}; loopback.`,
+    `Stream: ${file.split('/').pop()} (${fmt(bitrate / 1e6, 3)} Mbit/s average, ${fmt(info.duration, 0)} s, looped). All N clients join at N/10 per second${o.connectRate > 0 ? ` (here: ${o.connectRate}/s)` : ''}; then warm-up ${o.warmup} s, window ${o.window} s. "Keeping up" = open at the end of the window and >= ${o.keep * 100} % of ${fmt(bitrate / 1e6, 3)} Mbit/s received during it.`,
+    `Servers: ${servers.map((k) => `**${k}**: ${KINDS[k]}`).join('; ')}.`,
+    ...(o.mkvserveCli ? [`mkvserve CLI: ${o.mkvserveCli}`] : []),
+    ...(o.refCli ? [`ref CLI: ${o.refCli}`] : []),
+    ...(o.mkvserveArgs ? [`mkvserve extra arguments: ${o.mkvserveArgs}`] : []),
+    ...notes,
+    ...(o.concurrent
+      ? [
+          '**Concurrent mode**: all servers ran at the same time on the same core, each with its own N clients, so they met the same load from other processes; figures are for ratios (a server\'s "other load" includes the other servers under test), not capacity.',
+        ]
+      : []),
+    '**Figures from a busy machine are indicative only: the ratios between servers in the same run are what counts.**',
+    '',
+  );
   const rows = results.map((r) =>
     r.client
       ? [
+          r.kind,
           r.n.toLocaleString('en-US'),
+          o.rounds > 1 ? String(r.round + 1) : '',
           `${r.client.connected.toLocaleString('en-US')} (${r.client.status200} x 200)`,
-          `${r.client.keepingUp.toLocaleString('en-US')} (${fmt((r.client.keepingUp / r.n) * 100, 0)} %)`,
+          `${r.client.keepingUp.toLocaleString('en-US')} (${fmt((r.client.keepingUp / r.n) * 100, 1)} %)`,
           `${fmt(r.client.rateKbps.p1, 0)} / ${fmt(r.client.rateKbps.p50, 0)}`,
           fmt(r.gbps, 3),
           fmt(r.cpuPct, 1),
-          fmt(r.cpuPerGbps, 1),
-          fmt(r.rssKiB / 1024, 1),
-          fmt(r.idleRssKiB / 1024, 1),
+          fmt(r.cpuPerGbps, 2),
+          `${fmt(r.rssKiB / 1024, 1)} (${fmt(r.idleRssKiB / 1024, 1)})`,
           `${fmt(r.client.ttfbMs.p50, 1)} / ${fmt(r.client.ttfbMs.p99, 1)}`,
           fmt(r.loneTtfbMs, 1),
           fmt(r.client.clientCpuPct, 0),
           `${fmt(r.othersOnServerCore, 0)} / ${fmt(r.othersOnClientCore, 0)}`,
           [
+            r.keyframeJoins
+              ? `joiners probed during the ramp starting on a keyframe: ${r.keyframeJoins.ok}/${r.keyframeJoins.of}${r.keyframeJoins.why.length ? ` (${r.keyframeJoins.why.join('; ')})` : ''}${r.keyframeJoins.noData ? `, ${r.keyframeJoins.noData} more got no data within 3 s` : ''}`
+              : '',
             r.error,
             r.client.closedBeforeWindowEnd ? `${r.client.closedBeforeWindowEnd} closed early` : '',
             r.client.failedConnect
@@ -431,28 +510,37 @@ export async function runLoadBench(o) {
             .filter(Boolean)
             .join('; '),
         ]
-      : [r.n.toLocaleString('en-US'), 'n/a', 'n/a', '', '', '', '', '', '', '', '', '', '', `not measured: ${r.error}`],
+      : [
+          r.kind,
+          r.n.toLocaleString('en-US'),
+          o.rounds > 1 ? String(r.round + 1) : '',
+          'n/a',
+          'n/a',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          `not measured: ${r.error}`,
+        ],
   );
-  const out = [];
   out.push(
-    '# mkvserve load benchmark',
-    '',
-    `Run ${new Date().toISOString()} (${machineNote()}).`,
-    `Server: ${what}; ${pin ? `server pinned to core ${o.serverCore}, client (bench/loadclient.c) to core ${o.clientCore}` : 'NOT pinned'}; loopback.`,
-    `Stream: ${file.split('/').pop()} (${fmt(bitrate / 1e6, 3)} Mbit/s average, ${fmt(info.duration, 0)} s, looped). Warm-up ${o.warmup} s, window ${o.window} s; "keeping up" = open at the end of the window and >= ${o.keep * 100} % of ${fmt(bitrate / 1e6, 3)} Mbit/s received during it.`,
-    '**Figures from a busy machine are indicative only: take final figures on a quiet machine.**',
-    '',
     mdTable(
       [
+        'server',
         'clients N',
+        'round',
         'connected',
         'keeping up',
         'client kbit/s p1 / p50',
         'Gbit/s sent',
         'server CPU % of core',
         'CPU % per Gbit/s',
-        'server RSS MiB',
-        'idle RSS MiB',
+        'RSS MiB (idle)',
         'ttfb ms p50 / p99 (mass join)',
         'lone-client ttfb ms',
         'client CPU %',
@@ -462,20 +550,105 @@ export async function runLoadBench(o) {
       rows,
     ),
     '',
-    ...(ok.some((r) => r.othersOnServerCore > 10 || r.othersOnClientCore > 10)
-      ? [
-          '**Other processes used more than 10 % of a pinned core during a window: those rows measure the machine, not the server.**',
-          '',
-        ]
-      : []),
-    `RSS growth per client (${ok.length >= 2 ? `${ok[0].n} -> ${ok[ok.length - 1].n} clients` : 'needs 2 client counts'}): ${Number.isNaN(perClient) ? 'n/a' : `${fmt(perClient, 1)} KiB`}.`,
-    '',
   );
+  const ok = results.filter((r) => r.client);
+  if (ok.some((r) => r.othersOnServerCore > 10 || r.othersOnClientCore > 10))
+    out.push('**Other processes used more than 10 % of a pinned core during some windows: see the last columns.**', '');
+
+  // Ratios: mkvserve's CPU per Gbit/s against each baseline in the same round.
+  const baselines = servers.filter((k) => k !== 'mkvserve');
+  if (servers.includes('mkvserve') && baselines.length > 0) {
+    const rrows = [];
+    for (const n of ns) {
+      const cells = [n.toLocaleString('en-US')];
+      for (const b of baselines) {
+        const ratios = [];
+        for (let round = 0; round < o.rounds; round++) {
+          const m = ok.find((r) => r.kind === 'mkvserve' && r.n === n && r.round === round);
+          const x = ok.find((r) => r.kind === b && r.n === n && r.round === round);
+          if (m && x && x.cpuPerGbps > 0) ratios.push(m.cpuPerGbps / x.cpuPerGbps);
+        }
+        cells.push(
+          ratios.length
+            ? `${fmt(median(ratios), 2)}x${ratios.length > 1 ? ` (${ratios.map((v) => fmt(v, 2)).join(', ')})` : ''}`
+            : 'n/a',
+        );
+      }
+      rrows.push(cells);
+    }
+    out.push(
+      '## mkvserve CPU per Gbit/s relative to the baselines (same run)',
+      '',
+      mdTable(['clients N', ...baselines.map((b) => `mkvserve / ${b}`)], rrows),
+      '',
+    );
+  }
+  // RSS growth per client from the smallest N to 5,000 (the issue's measure) or the largest N, per server
+  // and round, from rows where every client connected (a starved run says nothing about memory).
+  const growth = [];
+  for (const k of servers) {
+    for (let round = 0; round < o.rounds; round++) {
+      const rs = ok
+        .filter((r) => r.kind === k && r.round === round && r.client.connected === r.n)
+        .sort((a, b) => a.n - b.n);
+      if (rs.length < 2) continue;
+      const a = rs[0];
+      const b = rs.find((r) => r.n === 5000 && r !== a) ?? rs[rs.length - 1];
+      growth.push(
+        `${k}${o.rounds > 1 ? ` (round ${round + 1})` : ''}: ${fmt((b.rssKiB - a.rssKiB) / (b.n - a.n), 2)} KiB per client (${a.n} -> ${b.n})`,
+      );
+    }
+  }
+  if (growth.length) out.push(`RSS growth per client: ${growth.join('; ')}.`, '');
+
+  if (profiles.length) {
+    out.push('## Where the time goes (node --cpu-prof, whole run: ramp, warm-up, window)', '');
+    out.push(
+      mdTable(
+        [
+          'server',
+          'N',
+          'round',
+          'samples',
+          'idle %',
+          'GC %',
+          'socket writes (native) %',
+          'other native/VM %',
+          'Node JS (streams/net) %',
+          'mkvserve JS %',
+          'other JS %',
+        ],
+        profiles.map((p) => [
+          p.kind,
+          p.n,
+          p.round + 1,
+          p.samples,
+          fmt(p.pct.idle, 1),
+          fmt(p.pct.gc, 1),
+          fmt(p.pct.writes, 1),
+          fmt(p.pct.native, 1),
+          fmt(p.pct.nodeJs, 1),
+          fmt(p.pct.ours, 1),
+          fmt(p.pct.otherJs, 1),
+        ]),
+      ),
+      '',
+      ...profiles.flatMap((p) => [
+        `Top self time, ${p.kind} N=${p.n} round ${p.round + 1}:`,
+        '',
+        mdTable(
+          ['function', 'where', 'self %'],
+          p.top.map((x) => [x.name, x.where, fmt(x.pct, 2)]),
+        ),
+        '',
+      ]),
+    );
+  }
   if (cycles) {
     if (cycles.client && !cycles.client.error) {
       const c = cycles.client;
       out.push(
-        '## Connect/close cycles',
+        '## Connect/close cycles (mkvserve)',
         '',
         mdTable(
           [
@@ -505,22 +678,27 @@ export async function runLoadBench(o) {
       );
     } else out.push('## Connect/close cycles', '', `Not measured: ${cycles.error ?? cycles.client?.error}`, '');
   }
-  const md = out.join('\n');
-  const name = o.selfTest ? 'load-selftest-results' : 'load-results';
-  writeFileSync(join(WORK, `${name}.md`), md);
-  writeFileSync(
-    join(WORK, `${name}.json`),
-    JSON.stringify(
-      { when: new Date().toISOString(), machine: machineNote(), options: o, bitrate, results, cycles },
-      null,
-      2,
-    ),
-  );
-  return md;
+  if (slow) {
+    if (slow.client && !slow.client.error) {
+      const c = slow.client;
+      out.push(
+        '## One slow client (mkvserve)',
+        '',
+        `A client reading ${o.slowRate} B/s with a ${o.slowRcvbuf}-byte receive buffer, while the stream runs at ${fmt(slow.bitrate / 8000, 0)} kB/s.`,
+        `Largest kernel send queue of its socket on the server: Send-Q ${fmt(slow.max.sendQ / 1024, 0)} KiB, wmem_queued ${fmt(slow.max.wmemQueued / 1024, 0)} KiB, sndbuf ${fmt(slow.max.sndbuf / 1024, 0)} KiB (ss -tm); the server let go of it ${Number.isNaN(slow.goneAtS) ? 'never during the run' : `after ${fmt(slow.goneAtS, 1)} s`}.`,
+        `The client read ${fmt(c.bytes / 1024, 0)} KiB in ${fmt(c.seconds, 1)} s; it saw ${c.closed === 'open' ? 'an open connection at the end' : `${c.closed} after ${fmt(c.closedAtS, 1)} s`}. More kernel settings: bench/slow-client.mjs.`,
+        '',
+      );
+    } else out.push('## One slow client', '', `Not measured: ${slow.error ?? slow.client?.error}`, '');
+  }
+  return out.join('\n');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const o = parseArgs(process.argv.slice(2), { defaults: { ...LOAD_DEFAULTS }, flags: ['quick', 'selfTest'] });
+  const o = parseArgs(process.argv.slice(2), {
+    defaults: { ...LOAD_DEFAULTS },
+    flags: ['quick', 'selfTest', 'concurrent'],
+  });
   if (o.quick) applyDefaults(o, LOAD_QUICK);
   runLoadBench(o).then(
     (md) => process.stdout.write(`${md}\n`),

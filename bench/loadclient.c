@@ -13,6 +13,11 @@
  * Cycles mode (-c K): K short connections, at most -C at a time: connect, GET, read -B bytes, close.
  * Reports successes, failures, time-outs (-t s per connection) and ttfb.
  *
+ * Slow mode (-S BYTES_PER_S): ONE connection that reads at most that many bytes per second (a slice
+ * every 100 ms), with its receive buffer set to -R bytes (default 16384, like a slow link where the data
+ * waits on the sender's side), for -D s or until the server closes it. Prints "SLOW <s> <bytes>" every
+ * second and a JSON line at the end (bytes read, when and how it was closed).
+ *
  * Every phase is bounded in time; the whole run stops after -x s at the latest.
  */
 #define _GNU_SOURCE
@@ -66,6 +71,8 @@ static double pct(double *v, int n, double p) {
 
 static const char *host = "127.0.0.1", *path = "/stream";
 static int port = 0, nclients = 100, rate = 2000, maxpending = 512, cycles = 0, concurrency = 50, minbytes = 1;
+static int slow_rate = 0, slow_rcvbuf = 16384;
+static double slow_duration = 60;
 static double warmup = 5, window_s = 30, bitrate = 0, keepfrac = 0.9, connect_timeout = 30, hardmax = 0, cycle_tmo = 5;
 static struct sockaddr_in addr;
 static char req[512];
@@ -139,16 +146,18 @@ static int on_event(conn_t *c, uint32_t events, uint32_t idx) {
 static void usage(void) {
   fprintf(stderr, "usage: loadclient -p PORT [-H 127.0.0.1] [-u /stream] [-n N] [-w warmup_s] [-W window_s] [-b bitrate_bps]\n"
                   "                  [-k 0.9] [-r connects_per_s] [-P max_pending] [-T connect_timeout_s] [-x hard_max_s]\n"
-                  "       loadclient -p PORT -c CYCLES [-C concurrency] [-B min_bytes] [-t per_conn_timeout_s]\n");
+                  "       loadclient -p PORT -c CYCLES [-C concurrency] [-B min_bytes] [-t per_conn_timeout_s]\n"
+                  "       loadclient -p PORT -S bytes_per_s [-R rcvbuf] [-D duration_s]\n");
   exit(2);
 }
 
 static int run_stream(void);
 static int run_cycles(void);
+static int run_slow(void);
 
 int main(int argc, char **argv) {
   int o;
-  while ((o = getopt(argc, argv, "H:p:u:n:w:W:b:k:r:P:T:x:c:C:B:t:")) != -1) {
+  while ((o = getopt(argc, argv, "H:p:u:n:w:W:b:k:r:P:T:x:c:C:B:t:S:R:D:")) != -1) {
     switch (o) {
       case 'H': host = optarg; break;
       case 'p': port = atoi(optarg); break;
@@ -166,6 +175,9 @@ int main(int argc, char **argv) {
       case 'C': concurrency = atoi(optarg); break;
       case 'B': minbytes = atoi(optarg); break;
       case 't': cycle_tmo = atof(optarg); break;
+      case 'S': slow_rate = atoi(optarg); break;
+      case 'R': slow_rcvbuf = atoi(optarg); break;
+      case 'D': slow_duration = atof(optarg); break;
       default: usage();
     }
   }
@@ -191,7 +203,41 @@ int main(int argc, char **argv) {
   }
   ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) { perror("epoll_create1"); return 1; }
+  if (slow_rate > 0) return run_slow();
   return cycles ? run_cycles() : run_stream();
+}
+
+static int run_slow(void) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) { perror("socket"); return 1; }
+  if (slow_rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &slow_rcvbuf, sizeof slow_rcvbuf);
+  double t0 = now();
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) { printf("{\"error\":\"connect: %s\"}\n", strerror(errno)); return 1; }
+  if (send(fd, req, reqlen, MSG_NOSIGNAL) != reqlen) { printf("{\"error\":\"send failed\"}\n"); return 1; }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  uint64_t total = 0;
+  double closed_at = -1, next_print = 1;
+  int err = 0;
+  const char *how = "open";
+  while (now() - t0 < slow_duration) {
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    long quota = slow_rate / 10;
+    while (quota > 0) {
+      ssize_t r = recv(fd, rbuf, quota < (long)sizeof rbuf ? (size_t)quota : sizeof rbuf, 0);
+      if (r > 0) { total += (uint64_t)r; quota -= r; continue; }
+      if (r == 0) { how = "fin"; closed_at = now() - t0; break; }
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
+      err = errno; how = err == ECONNRESET ? "reset" : "error"; closed_at = now() - t0; break;
+    }
+    if (closed_at >= 0) break;
+    double t = now() - t0;
+    if (t >= next_print) { printf("SLOW %.1f %llu\n", t, (unsigned long long)total); next_print += 1; }
+  }
+  close(fd);
+  printf("{\"mode\":\"slow\",\"rate\":%d,\"rcvbuf\":%d,\"bytes\":%llu,\"seconds\":%.3f,\"closed\":\"%s\",\"closedAtS\":%.3f,\"errno\":%d}\n",
+         slow_rate, slow_rcvbuf, (unsigned long long)total, now() - t0, how, closed_at, err);
+  return 0;
 }
 
 static int run_stream(void) {

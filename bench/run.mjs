@@ -5,7 +5,7 @@
 //   pnpm bench --quick                  # small inputs, short windows, N = 100,500: checks the harness
 //   pnpm bench --only parse --big       # parse benchmark + 2 GB streaming-RSS check
 //   pnpm bench --only load --clients 1000,5000 --window 30
-//   pnpm bench --only load --self-test  # load harness against a trivial Node byte pump (not mkvserve)
+//   pnpm bench --only load --servers mkvserve,bare,cubemap --clients 1000,5000,7500,10000 --rounds 2
 import { join } from 'node:path';
 import { ROOT, WORK, applyDefaults, log, parseArgs, run } from './lib/common.mjs';
 import { LOAD_DEFAULTS, LOAD_QUICK, runLoadBench } from './load.mjs';
@@ -20,21 +20,28 @@ const HELP = `usage: node bench/run.mjs [options]
   --big                also generate a 2 GiB file and check streaming RSS on it (--big-mb to change)
   --chunk-kib N        read chunk size for the parse cases (default 1024)
   --passes N           parse: passes over the file per process, the last one timed (default 1 = cold JIT)
-  --clients LIST       load: client counts (default 100,1000,2000,5000)
+  --clients LIST       load: client counts (default 1000,5000,7500,10000)
+  --servers LIST       load: mkvserve,bare,cubemap (default; cubemap skipped when not installed), selftest
+  --rounds R           load: repeat the whole matrix R times, server order rotated (default 1)
+  --concurrent         load: run the servers at the same time (same core, same moment): ratios on a busy machine
   --window S           load: measurement window per N (default 30)
   --warmup S           load: warm-up after the clients connected (default 10)
-  --cycles N           load: connect/close cycles (default 10000; 0 = skip)
+  --connect-rate N     load: new connections per second (default 0 = N/10, a mass join)
+  --cycles N           load: connect/close cycles on mkvserve (default 10000; 0 = skip)
   --cycle-concurrency N  load: cycles in flight at once (default 50)
+  --slow S             load: one slow viewer for S seconds, its kernel send queue (default 0 = skip)
+  --cpu-prof DIR       load: run the Node servers with --cpu-prof into DIR; report the split
+  --ref-cli PATH       load: also run another mkvserve build (e.g. a checkout of main) as 'ref'
+  --mkvserve-args "A"  load: extra arguments for mkvserve
   --load-seconds S     load: length of the generated 2 Mbit/s WebM (default 90)
   --path P             load: request path (default /stream)   --mount M  passed to mkvserve as --mount M
-  --self-test          load: run against bench/selftest-server.mjs instead of mkvserve
-  --connect-rate N     load: new connections per second (default 2000)
+  --self-test          load: same as --servers selftest (node:http byte pump, checks the harness)
   --skip-build         do not run tsc -b before benchmarking
 `;
 
 const spec = {
   defaults: { only: 'parse,remux,load', ...PARSE_DEFAULTS, ...LOAD_DEFAULTS },
-  flags: ['quick', 'big', 'selfTest', 'skipBuild', 'help'],
+  flags: ['quick', 'big', 'selfTest', 'skipBuild', 'help', 'concurrent'],
 };
 spec.defaults.only = 'parse,remux,load';
 
@@ -79,6 +86,6 @@ if (only.has('parse') || only.has('remux')) {
 }
 if (only.has('load')) {
   reports.push(await runLoadBench(o));
-  log(`load results: ${join(WORK, o.selfTest ? 'load-selftest-results.md' : 'load-results.md')}`);
+  log(`load results: ${join(WORK, 'load-results.md')}`);
 }
 process.stdout.write(`${reports.join('\n\n')}\n`);

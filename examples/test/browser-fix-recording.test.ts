@@ -162,9 +162,11 @@ t.test(
       b.frames.every((f, i) => Buffer.compare(f.data, a.frames[i].data) === 0 && f.track === a.frames[i].track),
       'frame for frame',
     );
+    // The same tracks in the recording's order (Chromium writes VP8 or Opus first, depending on which
+    // encoder delivers first).
     t.same(
       b.header?.tracks.map((x) => x.codecId),
-      ['V_VP8', 'A_OPUS'].filter((c) => a.header?.tracks.some((x) => x.codecId === c)),
+      a.header?.tracks.map((x) => x.codecId),
     );
     const dir = mkdtempSync(join(tmpdir(), 'ebml-fixed-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,9 +1,10 @@
 // Clusterer: decides where live Clusters start (at every keyframe of the primary video track; about
 // every audioClusterNs for audio-only input; whenever a block's int16 relative timestamp would overflow
-// or the open cluster grows past maxClusterBytes) and encodes each frame ONCE into shared block bytes
-// relative to its cluster. It ignores the source's own clustering: only frames go in.
+// or the open cluster grows past maxClusterBytes) and encodes each frame ONCE relative to its cluster,
+// as parts (head, the payload itself, trailer) that the history copies into its shared run. It ignores
+// the source's own clustering: only frames go in.
 
-import { encodeBlock } from '@mkvserve/ebml/advanced';
+import { encodeBlockParts } from '@mkvserve/ebml/advanced';
 import type { Frame, MatroskaHeader } from '@mkvserve/ebml';
 
 export interface ClustererOptions {
@@ -27,8 +28,10 @@ export interface PlacedBlock {
   clusterTicks: number;
   /** The frame's timestamp in ticks (source timeline). */
   ticks: number;
-  /** Encoded SimpleBlock / BlockGroup element, shared by every subscriber. */
-  bytes: Uint8Array;
+  /** The encoded SimpleBlock / BlockGroup element as parts (head, the frame's payload, trailer). */
+  parts: Uint8Array[];
+  /** Their total length. */
+  length: number;
 }
 
 const INT16_MIN = -32768;
@@ -43,6 +46,12 @@ export function primaryVideoTrack(header: MatroskaHeader): number {
   return best;
 }
 
+function partsLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (let k = 0; k < parts.length; k++) n += parts[k].length;
+  return n;
+}
+
 export class Clusterer {
   readonly options: ClustererOptions;
   private open = false;
@@ -54,14 +63,21 @@ export class Clusterer {
     this.options = options;
   }
 
-  /** A cluster has been opened (by this clusterer) at some point. */
+  /** A cluster has been opened since the start (or the last restart()). */
   get started(): boolean {
     return this.everOpened;
   }
 
-  /** The next frame starts a new cluster whatever it is (after a source restart). */
+  /** The next frame starts a new cluster whatever it is. */
   breakCluster(): void {
     this.open = false;
+  }
+
+  /** A restarted source: as at the very start, no cluster until a join point (a keyframe of the
+   *  primary video track; any keyframe for audio-only input). */
+  restart(): void {
+    this.open = false;
+    this.everOpened = false;
   }
 
   /** Places and encodes one frame (arrival/decode order). `timestampNs` overrides frame.timestamp. */
@@ -80,15 +96,16 @@ export class Clusterer {
     }
     const clusterTicks = start ? ticks : this.clusterTicks;
     // Encode before committing, so a frame that cannot be encoded leaves the state untouched.
-    const bytes = encodeBlock(frame, ticks - clusterTicks);
+    const parts = encodeBlockParts(frame, ticks - clusterTicks);
+    const length = partsLength(parts);
     if (start) {
       this.open = true;
       this.everOpened = true;
       this.clusterTicks = ticks;
       this.clusterBytes = 0;
     }
-    this.clusterBytes += bytes.length;
-    return { newCluster: start, join: start && join, clusterTicks: this.clusterTicks, ticks, bytes };
+    this.clusterBytes += length;
+    return { newCluster: start, join: start && join, clusterTicks: this.clusterTicks, ticks, parts, length };
   }
 
   /**
@@ -103,8 +120,9 @@ export class Clusterer {
     const ticks = Math.round(timestampNs / o.timestampScale);
     const rel = ticks - this.clusterTicks;
     if (rel < INT16_MIN || rel > INT16_MAX) return undefined;
-    const bytes = encodeBlock(frame, rel);
-    this.clusterBytes += bytes.length;
-    return { newCluster: false, join: false, clusterTicks: this.clusterTicks, ticks, bytes };
+    const parts = encodeBlockParts(frame, rel);
+    const length = partsLength(parts);
+    this.clusterBytes += length;
+    return { newCluster: false, join: false, clusterTicks: this.clusterTicks, ticks, parts, length };
   }
 }

@@ -3,13 +3,15 @@
 // cursors into it. The slow-client policy (soft limit: skip to the newest join point; hard limit or
 // idle timeout: drop) runs at every cluster start and on checkSubscribers(). No Node APIs.
 
-import { encodeBlock, encodeInitPart } from '@mkvserve/ebml/advanced';
+import { encodeBlockParts, encodeInitPart } from '@mkvserve/ebml/advanced';
 import type { Frame, MatroskaHeader, TrackInfo } from '@mkvserve/ebml';
 import { Clusterer, primaryVideoTrack } from './clusterer.js';
-import { History } from './history.js';
-import type { Epoch } from './history.js';
+import { History, RUN_BYTES, defaultAllocate } from './history.js';
+import type { Allocate, Epoch } from './history.js';
+import { declaredHeader, declaredScale, sameStreamLayout } from './layout.js';
+import type { DeclaredHeader } from './layout.js';
 import { Subscriber } from './subscriber.js';
-import type { DropReason, JoinMode, SubscribeOptions, SubscriberHost } from './subscriber.js';
+import type { DropReason, JoinMode, SubscribeOptions } from './subscriber.js';
 
 export interface LiveStreamOptions {
   /** History bound in block bytes (default 16 MiB). */
@@ -47,6 +49,10 @@ export interface LiveStreamOptions {
   docType?: string;
   /** Clock in ms (default Date.now). */
   clock?: () => number;
+  /** Allocates the memory handed out by pull() (shared runs of blocks, init parts, cluster starts);
+   *  default `new Uint8Array`. On Node, `Buffer.allocUnsafeSlow` lets sockets write the parts as they
+   *  are. */
+  allocate?: (size: number) => Uint8Array;
   /** Called when the policy moves a subscriber forward. */
   onSkip?: (sub: Subscriber) => void;
   /** Called when the policy drops a subscriber (its onReadable fires too; pull() then returns null). */
@@ -70,6 +76,14 @@ export interface LiveStreamStats {
   withheldFrames: number;
   /** Frames currently held back waiting for the first video keyframe. */
   heldFrames: number;
+  /** Frames of a track the current init part does not declare (never placed). */
+  undeclaredFrames: number;
+  /** Frames that could not be placed: timestamp not a finite number of ticks within +-2^53, or a frame
+   *  the block encoder refuses. */
+  invalidFrames: number;
+  /** TrackEntries of source headers left out of the init parts: a duplicate track number (the first
+   *  entry is kept) or a number no block can carry. */
+  ignoredTrackEntries: number;
   clusters: number;
   /** Init parts made (1 + track changes). */
   epochs: number;
@@ -109,38 +123,14 @@ interface HeldFrame {
   ts: number;
 }
 
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === b) return true;
-  if (a === undefined || b === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+/** Largest |timestamp| in ticks a frame may have: Cluster timestamps must be exact integers. */
+const MAX_TICKS = Number.MAX_SAFE_INTEGER;
+/** A frame duration past this (ns) is not trusted for where a restarted source continues. */
+const MAX_TRUSTED_DURATION_NS = 60e9;
 
-function sameTrack(a: TrackInfo, b: TrackInfo): boolean {
-  return (
-    a.number === b.number &&
-    a.type === b.type &&
-    a.codecId === b.codecId &&
-    sameBytes(a.codecPrivate, b.codecPrivate) &&
-    a.video?.pixelWidth === b.video?.pixelWidth &&
-    a.video?.pixelHeight === b.video?.pixelHeight &&
-    a.audio?.samplingFrequency === b.audio?.samplingFrequency &&
-    a.audio?.channels === b.audio?.channels &&
-    !!a.encrypted === !!b.encrypted
-  );
-}
-
-/** True when a player needs no new init part to go from header a to header b. */
-export function sameStreamLayout(a: MatroskaHeader, b: MatroskaHeader): boolean {
-  if ((a.info.timestampScale || 1e6) !== (b.info.timestampScale || 1e6)) return false;
-  if (a.ebml.docType !== b.ebml.docType || a.tracks.length !== b.tracks.length) return false;
-  for (let i = 0; i < a.tracks.length; i++) if (!sameTrack(a.tracks[i], b.tracks[i])) return false;
-  return true;
-}
-
-export class LiveStream implements SubscriberHost {
+export class LiveStream {
   readonly options: Readonly<
-    Required<Omit<LiveStreamOptions, 'onSkip' | 'onDrop' | 'docType' | 'clock' | 'maxClusterBytes'>>
+    Required<Omit<LiveStreamOptions, 'onSkip' | 'onDrop' | 'docType' | 'clock' | 'maxClusterBytes' | 'allocate'>>
   > & {
     maxClusterBytes: number;
     docType: string | undefined;
@@ -151,16 +141,17 @@ export class LiveStream implements SubscriberHost {
   currentEpoch: Epoch | undefined = undefined;
   /** @internal */
   newestNs = 0;
-  ended = false;
   onSkip: ((sub: Subscriber) => void) | undefined;
   onDrop: ((sub: Subscriber, reason: DropReason) => void) | undefined;
 
   private readonly clockFn: () => number;
+  private readonly allocate: Allocate;
   private clusterer: Clusterer | undefined = undefined;
   private readonly subs = new Set<Subscriber>();
   private parked = new Set<Subscriber>();
   private parkedSpare = new Set<Subscriber>();
   private readonly parkedJoin = new Set<Subscriber>();
+  private isEnded = false;
   private epochCount = 0;
   private restartPending = false;
   private tsOffset = 0;
@@ -168,6 +159,9 @@ export class LiveStream implements SubscriberHost {
   private anyFrame = false;
   private frames = 0;
   private dropped = 0;
+  private undeclared = 0;
+  private invalid = 0;
+  private ignoredEntries = 0;
   /** Non-video frames waiting for the epoch's first keyframe (video input only). */
   private held: HeldFrame[] = [];
   private heldBytes = 0;
@@ -199,12 +193,22 @@ export class LiveStream implements SubscriberHost {
     this.clockFn = options.clock ?? Date.now;
     this.onSkip = options.onSkip;
     this.onDrop = options.onDrop;
-    this.history = new History({ maxBytes: historyMaxBytes, maxClusters: this.options.historyMaxClusters });
+    this.allocate = options.allocate ?? defaultAllocate;
+    this.history = new History(
+      { maxBytes: historyMaxBytes, maxClusters: this.options.historyMaxClusters },
+      this.allocate,
+      Math.min(RUN_BYTES, Math.max(64 * 1024, Math.floor(historyMaxBytes / 16))),
+    );
   }
 
   /** @internal */
   clock(): number {
     return this.clockFn();
+  }
+
+  /** end() was called. */
+  get ended(): boolean {
+    return this.isEnded;
   }
 
   /** The current init part (EBML header + unknown-size Segment + Info without Duration + Tracks). */
@@ -213,73 +217,152 @@ export class LiveStream implements SubscriberHost {
   }
 
   /**
-   * Sets the source's header. Called again (source reconnected): with the same tracks, the stream goes
-   * on in the same Segment (timestamps kept monotonic, next cluster starts fresh); with different
-   * tracks a new init part starts: new joiners get only it, and existing subscribers get it (a new EBML
-   * header + Segment) before the first cluster of the new layout, their timestamps rebased again.
+   * Sets the source's header. The init part declares each track number once (the first TrackEntry
+   * with a number wins; numbers no block can carry are left out: stats.ignoredTrackEntries).
+   * Called again (the source restarted, or a second file follows in the same input):
+   * - same layout (sameStreamLayout): the stream goes on in the same Segment. Timestamps stay
+   *   increasing, and, as at the very start, nothing of the new source reaches anyone before its
+   *   first video keyframe (frames before it are held or dropped);
+   * - a different layout: a new init part. Subscribers that were sent the old one finish after the
+   *   old layout's data (state 'finished', finishReason 'layout': end the response so the player
+   *   reconnects); subscribers sent nothing yet, and new ones, get the new init part and start at its
+   *   first keyframe. A Segment never changes inside one subscriber's bytes.
    */
   setHeader(header: MatroskaHeader): void {
-    if (this.ended) throw new Error('LiveStream: setHeader after end()');
+    if (this.isEnded) throw new Error('LiveStream: setHeader after end()');
+    const declared = declaredHeader(header);
     const prev = this.currentEpoch;
+    if (prev !== undefined && sameStreamLayout(prev.header, declared.header)) {
+      // A restarted source: continue the Segment from its first keyframe (held frames of a source that
+      // never got one stay held for it).
+      this.ignoredEntries += declared.ignored;
+      this.restartPending = true;
+      this.clusterer!.restart();
+      return;
+    }
+    const { header: h, init: encoded, ignored } = this.encodeDeclared(declared);
+    const init = this.allocate(encoded.length);
+    init.set(encoded);
+    this.ignoredEntries += ignored;
     if (prev !== undefined) {
       this.restartPending = true;
-      this.clusterer!.breakCluster();
-      if (sameStreamLayout(prev.header, header)) return; // held frames stay held for the same epoch
       this.flushHeldAlone(); // the old layout never got a keyframe: its held frames go out on their own
       this.history.closeNewest();
+      prev.final = true;
     }
-    const timestampScale = header.info.timestampScale || 1e6;
-    const docType = this.options.docType;
-    const init = encodeInitPart(header, docType !== undefined ? { live: true, docType } : { live: true });
+    const timestampScale = declaredScale(h);
     const leadTicks = Math.floor(this.options.rebaseLeadNs / timestampScale);
-    this.currentEpoch = { id: this.epochCount++, header, init, timestampScale, leadTicks };
+    const tracks = new Map<number, TrackInfo>();
+    for (const t of h.tracks) tracks.set(t.number, t);
+    const epoch: Epoch = { id: this.epochCount++, header: h, init, timestampScale, leadTicks, tracks, final: false };
+    this.currentEpoch = epoch;
     this.clusterer = new Clusterer({
       timestampScale,
-      videoTrack: primaryVideoTrack(header),
+      videoTrack: primaryVideoTrack(h),
       audioClusterNs: this.options.audioClusterNs,
       maxClusterBytes: this.options.maxClusterBytes,
     });
+    if (prev !== undefined) this.layoutChanged();
+  }
+
+  /** The init part of a declared header; a TrackEntry that cannot be encoded is left out too. */
+  private encodeDeclared(d: DeclaredHeader): { header: MatroskaHeader; init: Uint8Array; ignored: number } {
+    const docType = this.options.docType;
+    const opts = docType !== undefined ? { live: true, docType } : { live: true };
+    try {
+      return { header: d.header, init: encodeInitPart(d.header, opts), ignored: d.ignored };
+    } catch (err) {
+      const tracks = d.header.tracks.filter((t) => {
+        try {
+          encodeInitPart({ ...d.header, tracks: [t] }, opts);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      if (tracks.length === d.header.tracks.length) throw err; // not a track's fault
+      const header = { ...d.header, tracks };
+      return {
+        header,
+        init: encodeInitPart(header, opts),
+        ignored: d.ignored + d.header.tracks.length - tracks.length,
+      };
+    }
+  }
+
+  /** A new layout started: subscribers sent the old init part finish after its data (woken so they
+   *  find out); the ones sent nothing yet wait for the new layout's first keyframe. */
+  private layoutChanged(): void {
+    const end = this.history.endSeq;
+    for (const sub of this.subs) {
+      if (sub.epochId < 0) sub.waitFor(end);
+    }
+    this.wakeJoin();
+    this.wake();
   }
 
   /**
    * Adds one frame (decode order, timestamp in ns). Available to subscribers at once, except that with
-   * video input, frames before the epoch's first video keyframe are held (non-video, bounded by
-   * holdMaxNs / holdMaxBytes) and go into the first cluster right after that keyframe, or are dropped
-   * (video non-keyframes: undecodable). Every other frame is placed in the shared history, whatever
-   * its timestamp (a subscriber whose origin is after it has it withheld, see rebaseLeadNs).
-   * Throws (nothing changed) for a frame that cannot be encoded.
+   * video input, frames before the first video keyframe (of the stream, or of a restarted source) are
+   * held (non-video, bounded by holdMaxNs / holdMaxBytes) and go into the first cluster right after
+   * that keyframe, or are dropped (video non-keyframes: undecodable). Every other frame is placed in
+   * the shared history, whatever its timestamp (a subscriber whose origin is after it has it withheld,
+   * see rebaseLeadNs). Frames that cannot be placed are counted, never thrown: a track the init part
+   * does not declare (stats.undeclaredFrames), a timestamp that is not a finite number of ticks
+   * within +-2^53, or a frame that cannot be encoded (stats.invalidFrames).
+   * Throws only before setHeader() or after end().
    */
   pushFrame(frame: Frame): void {
-    if (this.ended) throw new Error('LiveStream: pushFrame after end()');
+    if (this.isEnded) throw new Error('LiveStream: pushFrame after end()');
     const clusterer = this.clusterer;
     const epoch = this.currentEpoch;
     if (clusterer === undefined || epoch === undefined) throw new Error('LiveStream: pushFrame before setHeader');
-    if (!Number.isFinite(frame.timestamp)) throw new Error(`LiveStream: invalid frame timestamp ${frame.timestamp}`);
+    const track = epoch.tracks.get(frame.track);
+    if (track === undefined) {
+      this.undeclared++;
+      return;
+    }
     let offset = this.tsOffset;
     if (this.restartPending && this.anyFrame && frame.timestamp + offset < this.newestEndNs) {
       offset = this.newestEndNs - frame.timestamp; // source restarted: keep time going forward
     }
     const ts = frame.timestamp + offset;
+    if (!(Math.abs(ts / epoch.timestampScale) <= MAX_TICKS)) {
+      this.invalid++; // NaN, infinite or beyond exact integers
+      return;
+    }
     const v = clusterer.options.videoTrack;
     const primary = v !== 0 && frame.track === v;
 
     if (v !== 0 && !clusterer.started && !(primary && frame.keyframe)) {
-      // No cluster yet on a stream with video: hold what can be decoded later, drop the rest.
-      if (!primary && this.holdable(frame)) {
-        encodeBlock(frame, 0); // throws (nothing changed) when it cannot be encoded
+      // No join point yet (stream start, or a restarted source) on a stream with video: hold what can
+      // be decoded later, drop the rest (dropped frames do not move time: the timeline continues at
+      // the first frame kept).
+      if (!primary && this.holdable(frame, track)) {
+        try {
+          encodeBlockParts(frame, 0);
+        } catch {
+          this.invalid++;
+          return;
+        }
         this.commitTime(frame, ts, offset);
         this.hold(frame, ts);
       } else {
-        this.commitTime(frame, ts, offset);
         this.dropped++;
       }
       return;
     }
-    const placed = clusterer.push(frame, ts); // throws (nothing changed) when the frame cannot be encoded
+    let placed;
+    try {
+      placed = clusterer.push(frame, ts); // nothing changed when the frame cannot be encoded
+    } catch {
+      this.invalid++;
+      return;
+    }
     this.commitTime(frame, ts, offset);
     const h = this.history;
     if (placed.newCluster) h.openCluster(epoch, placed.clusterTicks, placed.join);
-    h.append(placed.bytes, placed.ticks);
+    h.append(placed.parts, placed.ticks);
     this.frames++;
     if (this.held.length > 0) this.flushHeldInto(ts);
     if (placed.newCluster) {
@@ -289,20 +372,20 @@ export class LiveStream implements SubscriberHost {
     if (this.parked.size > 0) this.wake();
   }
 
-  /** A frame was accepted (placed, held or dropped): time moves on. */
+  /** A frame was accepted (placed or held): time moves on. */
   private commitTime(frame: Frame, ts: number, offset: number): void {
     this.restartPending = false;
     this.tsOffset = offset;
     this.anyFrame = true;
     if (ts > this.newestNs) this.newestNs = ts;
-    const end = ts + (frame.duration ?? 0);
+    const d = frame.duration;
+    const end = d !== undefined && d > 0 && d <= MAX_TRUSTED_DURATION_NS ? ts + d : ts;
     if (end > this.newestEndNs) this.newestEndNs = end;
   }
 
   /** Before the first keyframe: non-video frames, and secondary video from its own first keyframe on. */
-  private holdable(frame: Frame): boolean {
-    const track = this.currentEpoch!.header.tracks.find((t) => t.number === frame.track);
-    if (track?.kind !== 'video') return true;
+  private holdable(frame: Frame, track: TrackInfo): boolean {
+    if (track.kind !== 'video') return true;
     if (frame.keyframe) this.heldKeyTracks.add(frame.track);
     return this.heldKeyTracks.has(frame.track);
   }
@@ -351,7 +434,7 @@ export class LiveStream implements SubscriberHost {
         this.dropped++; // too old, or outside the int16 range of the first cluster
         continue;
       }
-      h.append(placed.bytes, placed.ticks);
+      h.append(placed.parts, placed.ticks);
       this.frames++;
     }
   }
@@ -376,7 +459,7 @@ export class LiveStream implements SubscriberHost {
         h.openCluster(epoch, placed.clusterTicks, placed.join || first);
         first = false;
       }
-      h.append(placed.bytes, placed.ticks);
+      h.append(placed.parts, placed.ticks);
       this.frames++;
     }
     clusterer.breakCluster();
@@ -387,9 +470,9 @@ export class LiveStream implements SubscriberHost {
   /** End of input: subscribers still get everything, then pull() returns null. Frames held for a
    *  keyframe that never came are sent as an audio-only cluster. */
   end(): void {
-    if (this.ended) return;
+    if (this.isEnded) return;
     this.flushHeldAlone();
-    this.ended = true;
+    this.isEnded = true;
     this.history.closeNewest();
     this.wakeJoin();
     this.wake();
@@ -460,15 +543,15 @@ export class LiveStream implements SubscriberHost {
     if (j !== undefined && (evicted || j.seq > sub.seq)) sub.moveTo(j);
     else if (evicted) sub.waitFor(h.endSeq);
     else return; // no join point ahead of it: nothing to gain; the hard limit decides
-    sub.skips++;
+    sub.nSkips++;
     this.skips++;
     res?.skipped.push(sub);
     this.onSkip?.(sub);
   }
 
   private drop(sub: Subscriber, reason: DropReason, res: CheckResult | undefined): void {
-    sub.state = 'dropped';
-    sub.dropReason = reason;
+    sub.st = 'dropped';
+    sub.why = reason;
     this.detach(sub);
     this.drops++;
     res?.dropped.push(sub);
@@ -541,6 +624,9 @@ export class LiveStream implements SubscriberHost {
       droppedFrames: this.dropped,
       withheldFrames: this.withheld,
       heldFrames: this.held.length,
+      undeclaredFrames: this.undeclared,
+      invalidFrames: this.invalid,
+      ignoredTrackEntries: this.ignoredEntries,
       clusters: h.endSeq,
       epochs: this.epochCount,
       historyBytes: h.bytes,
@@ -549,7 +635,7 @@ export class LiveStream implements SubscriberHost {
       historyDurationNs: durationNs,
       bitrate: durationNs > 0 ? (h.bytes * 8e9) / durationNs : 0,
       totalBytes: h.totalBytes,
-      ended: this.ended,
+      ended: this.isEnded,
     };
   }
 }

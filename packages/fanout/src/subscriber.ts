@@ -20,7 +20,7 @@ export interface SubscribeOptions {
   now?: number;
 }
 
-/** What a Subscriber needs from its LiveStream (internal). */
+/** @internal What a Subscriber needs from its LiveStream. */
 export interface SubscriberHost {
   readonly history: History;
   readonly currentEpoch: Epoch | undefined;
@@ -39,23 +39,29 @@ export interface SubscriberHost {
 
 const NO_BASE = Number.NaN;
 
+/** Why a subscriber finished: the input ended ('end'), or the source's track layout changed
+ *  ('layout': its player needs a new response to get the new init part). */
+export type FinishReason = 'end' | 'layout';
+
 export class Subscriber {
   /** Called (synchronously, from pushFrame / end / the policy) when a subscriber that found nothing
    *  to pull has something new, or was dropped. Called once per parking; pull again to re-arm. */
   onReadable: (() => void) | undefined = undefined;
   readonly join: JoinMode;
   readonly rebase: boolean;
-  state: SubscriberState = 'waiting';
-  dropReason: DropReason | undefined = undefined;
-  /** Bytes handed out by pull(). */
-  bytesSent = 0;
-  /** Times the slow-client policy moved this cursor forward. */
-  skips = 0;
-  /** Frames passed over without being sent because their timestamp (or their cluster's) is below this
-   *  subscriber's origin (late audio / B-frames with rebase; negative timestamps with rebase: false).
-   *  Other subscribers still get them. */
-  withheld = 0;
 
+  /** @internal */
+  st: SubscriberState = 'waiting';
+  /** @internal */
+  why: DropReason | undefined = undefined;
+  /** @internal */
+  fin: FinishReason | undefined = undefined;
+  /** @internal */
+  sent = 0;
+  /** @internal */
+  nSkips = 0;
+  /** @internal */
+  nWithheld = 0;
   /** @internal Cursor: cluster seq (-1 while waiting for a join point) and next block index. */
   seq = -1;
   /** @internal */
@@ -65,11 +71,12 @@ export class Subscriber {
   /** @internal The cursor cluster's start has been emitted. */
   started = false;
   /** @internal The cursor cluster is withheld whole: its timestamp is before this subscriber's origin,
-   *  so its start cannot be written (Cluster timestamps are unsigned). Happens with rebase: false and
-   *  negative source timestamps, or when a frame far below the origin (later than int16 allows, or a
-   *  keyframe going back in time) opened a cluster. */
+   *  so its start cannot be written (Cluster timestamps are unsigned), or it follows such a cluster
+   *  without a join point in between. Happens with rebase: false and negative source timestamps, or
+   *  when a frame far below the origin (later than int16 allows, or a keyframe going back in time)
+   *  opened a cluster. */
   mute = false;
-  /** @internal Epoch id whose init part was sent (-1 none). */
+  /** @internal Epoch id whose init part was sent (-1 none). A subscriber never gets a second one. */
   epochId = -1;
   /** @internal Rebase origin in ticks (NaN until the first cluster). */
   base = NO_BASE;
@@ -96,6 +103,35 @@ export class Subscriber {
     this.join = join;
     this.rebase = rebase;
     this.lastPullMs = now;
+  }
+
+  /** 'waiting' (for a join point), 'active', or why it stopped: 'finished' (see finishReason),
+   *  'dropped' (see dropReason), 'closed' (close() was called). */
+  get state(): SubscriberState {
+    return this.st;
+  }
+  /** Why the slow-client policy dropped it. */
+  get dropReason(): DropReason | undefined {
+    return this.why;
+  }
+  /** Why it finished: 'end' of input, or a new track 'layout' (the response should end, so that the
+   *  player reconnects and gets the new init part). */
+  get finishReason(): FinishReason | undefined {
+    return this.fin;
+  }
+  /** Bytes handed out by pull(). */
+  get bytesSent(): number {
+    return this.sent;
+  }
+  /** Times the slow-client policy moved this cursor forward. */
+  get skips(): number {
+    return this.nSkips;
+  }
+  /** Frames passed over without being sent because their timestamp (or their cluster's) is below this
+   *  subscriber's origin (late audio / B-frames with rebase; negative timestamps with rebase: false).
+   *  Other subscribers still get them. */
+  get withheld(): number {
+    return this.nWithheld;
   }
 
   /** Media time (ns) between the newest frame and the first one this subscriber has not been handed. */
@@ -141,7 +177,7 @@ export class Subscriber {
     this.mute = false;
     this.cursorNs = c.startNs;
     this.cursorOffset = c.startOffset;
-    this.state = 'active';
+    this.st = 'active';
   }
 
   /** @internal Waits for a join point from cluster `seq` on. */
@@ -150,7 +186,7 @@ export class Subscriber {
     this.idx = 0;
     this.started = false;
     this.waitFrom = seq;
-    this.state = 'waiting';
+    this.st = 'waiting';
   }
 
   /** @internal Attaches a waiting subscriber to the first join point at or after waitFrom (current epoch). */
@@ -167,43 +203,53 @@ export class Subscriber {
   }
 
   /**
-   * Everything pending, in order: the init part (first time, and again when the source's tracks
-   * changed), then Cluster starts and shared block bytes. Stops once `maxBytes` are reached (always at
-   * a part boundary, at least one part). [] = nothing new (onReadable fires when there is);
-   * null = finished (input ended and everything was handed out), dropped or closed.
+   * Everything pending, in order: the init part (first time), then Cluster starts and shared block
+   * bytes. Stops once `maxBytes` are reached (always at a part boundary, at least one part).
+   * [] = nothing new (onReadable fires when there is); null = finished (input ended, or the track
+   * layout changed, and everything of its layout was handed out), dropped or closed. A pull that
+   * hands out the last bytes may already leave the state 'finished'.
+   * Consecutive blocks come as one view of the shared run they were appended to: a caught-up
+   * subscriber gets one array per call (plus a Cluster start when a Cluster began).
    * The arrays are shared with other subscribers: never modify them.
    * Call it only when the socket can take more: every call counts as progress for the idle timeout.
    */
   pull(maxBytes?: number): Uint8Array[] | null {
-    if (this.state !== 'waiting' && this.state !== 'active') return null;
+    const out: Uint8Array[] = [];
+    return this.pullInto(out, maxBytes) < 0 ? null : out;
+  }
+
+  /**
+   * pull() into a caller's array (appended to it; no array allocated per call): returns the bytes
+   * appended, or -1 where pull() returns null (what was appended before finishing is still the last of
+   * the stream).
+   */
+  pullInto(out: Uint8Array[], maxBytes?: number): number {
+    if (this.st !== 'waiting' && this.st !== 'active') return -1;
     const host = this.host;
     const now = host.clock();
     this.lastPullMs = now;
     const limit = maxBytes !== undefined && maxBytes > 0 ? maxBytes : Infinity;
-    const out: Uint8Array[] = [];
+    const out0 = out.length;
     let bytes = 0;
     const h = host.history;
 
     if (this.seq >= 0 && this.seq < h.firstSeq) {
       host.recover(this, now); // evicted under us: skip forward (or wait)
-      if (this.state !== 'waiting' && this.state !== 'active') return null;
+      if (this.st !== 'waiting' && this.st !== 'active') return -1;
     }
     if (this.seq < 0 && !this.tryAttach()) {
       const ep = host.currentEpoch;
       if (ep !== undefined && this.epochId !== ep.id) {
+        if (this.epochId >= 0) return this.finish('layout', out, out0, 0);
         out.push(ep.init);
         bytes += ep.init.length;
         this.epochId = ep.id;
         this.base = NO_BASE;
       }
-      this.bytesSent += bytes;
-      if (host.ended) {
-        this.state = 'finished';
-        host.detach(this);
-        return out.length > 0 ? out : null;
-      }
-      host.park(this, true);
-      return out;
+      this.sent += bytes;
+      if (host.ended) return this.finish('end', out, out0, bytes);
+      if (this.onReadable !== undefined) host.park(this, true);
+      return bytes;
     }
 
     let c: Cluster | undefined;
@@ -211,6 +257,12 @@ export class Subscriber {
       c = h.get(this.seq)!;
       if (!this.started) {
         if (c.epoch.id !== this.epochId) {
+          // Another layout: a subscriber sent one init part never gets a second (a new EBML header
+          // mid-response breaks players); it finishes here, after everything of its layout.
+          if (this.epochId >= 0) {
+            this.sent += bytes;
+            return this.finish('layout', out, out0, bytes);
+          }
           out.push(c.epoch.init);
           bytes += c.epoch.init.length;
           this.epochId = c.epoch.id;
@@ -228,7 +280,9 @@ export class Subscriber {
               ? this.minTicksFrom(c)
               : Math.min(c.minTicks, c.ticks - c.epoch.leadTicks);
         }
-        this.mute = c.ticks < this.base;
+        // A cluster that starts below the origin is withheld whole, and so is every non-join cluster
+        // after it (its video depends on frames this subscriber never got) up to the next join point.
+        this.mute = c.ticks < this.base || (this.mute && !c.join);
         if (!this.mute) {
           const start = c.clusterStart(c.ticks - this.base);
           out.push(start);
@@ -237,25 +291,39 @@ export class Subscriber {
         this.started = true;
       }
       const blocks = c.blocks;
+      const runs = c.blockRun;
+      const frameTicks = c.frameTicks;
       const n = blocks.length;
       const base = this.base;
       const mute = this.mute;
       let i = this.idx;
       let skipped = 0;
+      let offset = this.cursorOffset;
+      // Blocks sent go out as views over runs of consecutive blocks [from, i) in one shared run.
+      let from = -1;
       while (i < n && bytes < limit) {
-        const b = blocks[i];
-        this.cursorOffset += b.length;
-        if (!mute && c.frameTicks[i] >= base) {
-          out.push(b);
-          bytes += b.length;
+        const len = blocks[i].length;
+        offset += len;
+        if (!mute && frameTicks[i] >= base) {
+          if (from >= 0 && runs[i] !== runs[from]) {
+            out.push(c.view(from, i));
+            from = i;
+          } else if (from < 0) from = i;
+          bytes += len;
         } else {
+          if (from >= 0) {
+            out.push(c.view(from, i));
+            from = -1;
+          }
           skipped++;
         }
         i++;
       }
+      if (from >= 0) out.push(c.view(from, i));
+      this.cursorOffset = offset;
       this.idx = i;
       if (skipped > 0) {
-        this.withheld += skipped;
+        this.nWithheld += skipped;
         host.noteWithheld(skipped);
       }
       if (i < n || !c.closed || this.seq + 1 >= h.endSeq) break;
@@ -265,20 +333,26 @@ export class Subscriber {
       if (bytes >= limit) break;
     }
 
-    this.bytesSent += bytes;
+    this.sent += bytes;
     const cur = h.get(this.seq)!;
     const caughtUp = this.idx >= cur.blocks.length && this.seq + 1 >= h.endSeq;
     this.cursorNs = caughtUp ? host.newestNs : this.posNs(this.seq, this.idx, this.cursorNs);
     this.markDelivered();
     if (caughtUp) {
-      if (host.ended) {
-        this.state = 'finished';
-        host.detach(this);
-        return out.length > 0 ? out : null;
-      }
-      host.park(this, false);
+      if (host.ended) return this.finish('end', out, out0, bytes);
+      // Everything of a superseded layout was handed out (its clusters are all closed).
+      if (cur.epoch.final && this.started) return this.finish('layout', out, out0, bytes);
+      if (this.onReadable !== undefined) host.park(this, false); // polling servers set none
     }
-    return out;
+    return bytes;
+  }
+
+  /** Finished: what was appended to `out` from `out0` on is the last of it (-1 when nothing). */
+  private finish(reason: FinishReason, out: Uint8Array[], out0: number, bytes: number): number {
+    this.st = 'finished';
+    this.fin = reason;
+    this.host.detach(this);
+    return out.length > out0 ? bytes : -1;
   }
 
   /** Smallest frame timestamp (ticks) from cluster `c` to the end of its epoch in the history. */
@@ -293,8 +367,8 @@ export class Subscriber {
 
   /** Stops the subscription (the server closed the socket). Idempotent. */
   close(): void {
-    if (this.state === 'waiting' || this.state === 'active') {
-      this.state = 'closed';
+    if (this.st === 'waiting' || this.st === 'active') {
+      this.st = 'closed';
       this.host.detach(this);
     }
   }

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frame, MatroskaHeader } from '@mkvserve/ebml';
-import { LiveStream, primaryVideoTrack } from '../src/index.js';
+import { LiveStream } from '../src/index.js';
+import { primaryVideoTrack } from '../src/advanced.js';
 import { concat, drain, walk } from '../testlib/helpers.js';
 
 const FIXTURES = join(import.meta.dirname, '../../../fixtures');

@@ -495,7 +495,9 @@ t.test('next-keyframe join waits (init part at once) and onReadable fires at the
   s.pushFrame(feed[i++]);
   s.pushFrame(feed[i]);
   t.equal(woke, 1);
-  t.equal(sub.pull()!.length, 2);
+  const two = sub.pull()!;
+  t.equal(two.length, 1, 'two new blocks come as one view of the shared run');
+  t.equal(walk(concat([...p0, ...p1, ...two]))[0].clusters[0].blocks.length, seg.clusters[0].blocks.length + 2);
   s.end();
   t.equal(woke, 2, 'end wakes parked subscribers');
   t.equal(sub.pull(), null);
@@ -548,7 +550,7 @@ t.test('end(): everything is delivered, then null; subscribers after end finish 
   t.throws(() => s.pushFrame(feed[0]));
 });
 
-t.test('setHeader: same tracks continue the Segment; new tracks start a new init part', async (t) => {
+t.test('setHeader: same tracks continue the Segment; new tracks end the old subscribers cleanly', async (t) => {
   const s = new LiveStream();
   s.setHeader(makeHeader());
   const sub = s.subscribe({ join: 'next-keyframe' });
@@ -569,19 +571,129 @@ t.test('setHeader: same tracks continue the Segment; new tracks start a new init
     'video timestamps stay increasing across the reconnect',
   );
   t.equal(s.stats.epochs, 1);
-  // New layout (different codec private): new init part, and the subscriber gets it.
+  // A subscriber that was sent nothing yet goes to the new layout; one that was sent the old init
+  // part finishes after the old layout's data.
+  const fresh = s.subscribe();
+  let woke = 0;
+  sub.onReadable = () => woke++;
+  t.same(sub.pull(), [], 'caught up, parked');
+  // New layout (different codec private): new init part.
   s.setHeader(makeHeader({ codecPrivate: new Uint8Array([1, 2, 3]) }));
+  t.equal(woke, 1, 'the parked subscriber is woken to find out');
+  t.equal(sub.pull(), null, 'the old subscriber finishes');
+  t.equal(sub.state, 'finished');
+  t.equal(sub.finishReason, 'layout');
   const late = s.subscribe();
   t.equal(late.state, 'waiting', "joiners wait for the new layout's first keyframe");
+  t.equal(fresh.state, 'waiting', 'so does a subscriber that was sent nothing yet');
   for (const f of makeFeed({ durationMs: 2_000 })) s.pushFrame(f);
   s.end();
-  parts.push(...drain(sub));
   segs = walk(concat(parts));
-  t.equal(segs.length, 2, 'a second EBML header + Segment');
+  t.equal(segs.length, 1, 'the old subscriber never got a second EBML header');
   t.equal(s.stats.epochs, 2);
-  t.equal(segs[1].clusters[0].blocks[0].ticks, 0, 'the new Segment is rebased to 0 (pulled after end(): exact origin)');
   const lateSegs = walk(concat(drain(late)));
   t.equal(lateSegs.length, 1, 'a new joiner sees only the new layout');
+  t.equal(lateSegs[0].clusters[0].blocks[0].ticks, 0, 'rebased to 0 (pulled after end(): exact origin)');
+  t.equal(late.finishReason, 'end');
+  const freshSegs = walk(concat(drain(fresh)));
+  t.equal(freshSegs.length, 1);
+  t.same(freshSegs[0].clusters.length, lateSegs[0].clusters.length, 'the fresh one got the new layout whole');
+});
+
+t.test('a layout change: old subscribers get the old layout to its end, then finish', async (t) => {
+  const s = new LiveStream(NO_LIMITS);
+  s.setHeader(makeHeader());
+  const behind = s.subscribe({ join: 'next-keyframe' });
+  t.same(behind.pull(), [s.initPart], 'waiting: only the init part so far');
+  const feed = makeFeed({ durationMs: 3_000 });
+  for (const f of feed) s.pushFrame(f);
+  const waiting = s.subscribe({ join: 'next-keyframe' });
+  t.same(waiting.pull(), [s.initPart], 'another one waits for the next keyframe');
+  const oldInit = s.initPart!;
+  s.setHeader(makeHeader({ audio: false }));
+  for (const f of makeFeed({ durationMs: 1_000, audioMs: 0 })) s.pushFrame(f);
+  // `behind` has not pulled since the change: it still gets the whole old layout, then nothing more.
+  const parts = [oldInit, ...drain(behind, 3000)];
+  t.equal(behind.state, 'finished');
+  t.equal(behind.finishReason, 'layout');
+  const segs = walk(concat(parts));
+  t.equal(segs.length, 1);
+  t.equal(segs[0].tracks, 2, 'the old layout (2 tracks)');
+  t.equal(allBlocks(segs[0]).length, feed.length, 'every frame of the old layout');
+  t.equal(waiting.pull(), null, 'the waiting one (sent the old init part) finishes at once');
+  t.equal(waiting.finishReason, 'layout');
+  t.equal(s.subscribers.size, 0);
+});
+
+t.test('a restarted source with the same layout is spliced from its first keyframe', async (t) => {
+  const s = new LiveStream({ clock: () => 0 });
+  s.setHeader(makeHeader());
+  const sub = s.subscribe({ join: 'next-keyframe' });
+  const parts = feedPulling(s, sub, [vf(0, true), af(0), vf(40, false), af(20), af(40), vf(80, false)]);
+  // The source restarts mid-GOP (an edge reconnecting to an origin): its clock is elsewhere, and it
+  // starts with audio and a P-frame that cannot be decoded without what came before.
+  s.setHeader(makeHeader());
+  parts.push(...feedPulling(s, sub, [af(5000), vf(5010, false), af(5020), af(5040)]));
+  const before = walk(concat(parts))[0];
+  t.equal(before.clusters.length, 1, 'nothing of the new source before its keyframe');
+  t.equal(s.stats.heldFrames, 3, 'its audio is held');
+  t.equal(s.stats.droppedFrames, 1, 'its P-frame before the keyframe is dropped');
+  parts.push(...feedPulling(s, sub, [vf(5050, true), af(5060), vf(5090, false)]));
+  s.end();
+  parts.push(...drain(sub));
+  const segs = walk(concat(parts));
+  t.equal(segs.length, 1, 'one Segment: no second EBML header');
+  const seg = segs[0];
+  t.equal(seg.clusters.length, 2);
+  const second = seg.clusters[1];
+  t.ok(second.blocks[0].keyframe && second.blocks[0].track === 1, 'the spliced part starts with a keyframe');
+  t.same(
+    second.blocks.map((b) => b.track),
+    [1, 2, 2, 2, 2, 1],
+    'keyframe, the held audio right after it, then the rest',
+  );
+  const firstEnd = Math.max(...seg.clusters[0].blocks.map((b) => b.ticks));
+  t.ok(
+    second.blocks.every((b) => b.ticks > firstEnd),
+    'timestamps keep increasing across the splice',
+  );
+  t.equal(sub.finishReason, 'end');
+});
+
+t.test('frames of undeclared tracks are dropped and counted; a duplicate track number is declared once', async (t) => {
+  const h = makeHeader();
+  const dup = { ...h, tracks: [...h.tracks, { ...h.tracks[1], codecId: 'A_VORBIS' }, { ...h.tracks[0], number: 0 }] };
+  const s = new LiveStream({ clock: () => 0 });
+  s.setHeader(dup);
+  t.equal(s.stats.ignoredTrackEntries, 2, 'the second entry of track 2 and the track numbered 0');
+  const sub = s.subscribe({ join: 'next-keyframe' });
+  const parts = feedPulling(s, sub, [vf(0, true), af(0), { ...af(20), track: 3 }, { ...vf(40, false), track: 0 }]);
+  parts.push(
+    ...feedPulling(s, sub, [
+      { ...af(40), timestamp: Number.NaN },
+      { ...af(60), timestamp: 2 ** 80 },
+    ]),
+  );
+  parts.push(...feedPulling(s, sub, [af(80)]));
+  s.end();
+  parts.push(...drain(sub));
+  t.equal(s.stats.undeclaredFrames, 2, 'tracks 3 and 0');
+  t.equal(s.stats.invalidFrames, 2, 'NaN and a timestamp beyond exact integers');
+  const seg = walk(concat(parts))[0];
+  t.equal(seg.tracks, 2, 'each track number declared once');
+  t.same(
+    allBlocks(seg).map((b) => [b.track, b.ticks]),
+    [
+      [1, 0],
+      [2, 0],
+      [2, 80],
+    ],
+  );
+  // The same header again (with its duplicate) is the same layout: no new init part.
+  const s2 = new LiveStream();
+  s2.setHeader(dup);
+  s2.setHeader(h);
+  t.equal(s2.stats.epochs, 1, 'a header that differs only by ignored entries is the same layout');
 });
 
 t.test('per-subscriber cost: pushFrame does not touch idle subscribers; memory per subscriber is small', async (t) => {
@@ -625,16 +737,19 @@ t.test('a forward jump in source timestamps does not drop caught-up subscribers'
   t.equal(allBlocks(walk(concat(parts))[0]).length, feed.length);
 });
 
-t.test('a frame that cannot be encoded throws and leaves the stream usable', async (t) => {
+t.test('a frame that cannot be placed is counted, not thrown, and leaves the stream usable', async (t) => {
   const s = new LiveStream(NO_LIMITS);
   s.setHeader(makeHeader());
   const sub = s.subscribe({ join: 'next-keyframe' });
   const feed = makeFeed({ durationMs: 2_000 });
   for (const f of feed.slice(0, 20)) s.pushFrame(f);
-  t.throws(() => s.pushFrame({ ...feed[20], timestamp: Number.NaN }));
-  t.throws(() => s.pushFrame({ ...feed[20], track: 0 }));
+  s.pushFrame({ ...feed[20], timestamp: Number.NaN });
+  s.pushFrame({ ...feed[20], timestamp: Infinity });
+  s.pushFrame({ ...feed[20], track: 0 });
   for (const f of feed.slice(20)) s.pushFrame(f);
   s.end();
+  t.equal(s.stats.invalidFrames, 2);
+  t.equal(s.stats.undeclaredFrames, 1);
   const seg = walk(concat(drain(sub)))[0];
   t.same(
     allBlocks(seg).map((b) => b.ticks),
@@ -642,6 +757,7 @@ t.test('a frame that cannot be encoded throws and leaves the stream usable', asy
     'pulled after end(): the exact origin',
   );
   t.throws(() => new LiveStream().pushFrame(feed[0]), 'pushFrame before setHeader');
+  t.throws(() => s.pushFrame(feed[0]), 'pushFrame after end');
 });
 
 // ---- Frames before the first keyframe; audio muxed after a keyframe with an earlier timestamp ----
@@ -895,3 +1011,119 @@ t.test(
     t.equal(a.skips + b.skips, 0);
   },
 );
+
+// ---- Shared runs: the invariants the serving path relies on ----
+
+t.test('shared runs: a caught-up subscriber gets one view per pull; bytes handed out never change', async (t) => {
+  class Tagged extends Uint8Array {}
+  let allocations = 0;
+  const s = new LiveStream({
+    clock: () => 0,
+    historyMaxClusters: 3, // eviction while views are held
+    allocate: (n) => {
+      allocations++;
+      return new Tagged(n);
+    },
+  });
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 30_000, gop: 25, videoBytes: 3000 });
+  const subs: { sub: Subscriber; parts: Uint8Array[]; copies: Uint8Array[] }[] = [];
+  const take = (x: (typeof subs)[number]) => {
+    const parts = x.sub.pull() ?? [];
+    for (const p of parts) {
+      x.parts.push(p);
+      x.copies.push(p.slice());
+    }
+    return parts;
+  };
+  let caughtUpPulls = 0;
+  let singleViewPulls = 0;
+  let notShared = 0;
+  feed.forEach((f, i) => {
+    s.pushFrame(f);
+    if (i % 97 === 0) subs.push({ sub: s.subscribe(), parts: [], copies: [] });
+    // Every 4th frame the subscribers pull, as a flusher turn would; all caught up at the same place.
+    if (i % 4 === 3) {
+      const first = subs.length > 1 ? take(subs[0]) : [];
+      for (const x of subs.slice(1)) {
+        const parts = take(x);
+        if (
+          parts.length > 0 &&
+          first.length > 0 &&
+          x.parts.length > parts.length &&
+          subs[0].parts.length > first.length
+        ) {
+          caughtUpPulls++;
+          // One view; or a Cluster start and one view; at most 3 parts (the end of a Cluster, the next
+          // Cluster's start, its blocks; or two views when the run filled up and a new one began).
+          if (parts.length === 1 || (parts.length === 2 && parts[0][0] === 0x1f)) singleViewPulls++;
+          if (parts.length > 3) t.fail(`${parts.length} parts in one caught-up pull`);
+          if (parts[parts.length - 1] !== first[first.length - 1]) notShared++;
+        }
+      }
+    }
+  });
+  s.end();
+  for (const x of subs) {
+    for (;;) {
+      const p = take(x);
+      if (p.length === 0) break;
+    }
+  }
+  t.ok(caughtUpPulls > 100, `${caughtUpPulls} caught-up pulls checked`);
+  t.equal(notShared, 0, 'same turn, same position: the very same view object for everyone');
+  t.ok(
+    singleViewPulls >= caughtUpPulls * 0.9,
+    `${singleViewPulls} of them are one view of the run (plus the Cluster start when a Cluster began)`,
+  );
+  let changed = 0;
+  let parts = 0;
+  for (const x of subs) {
+    x.parts.forEach((p, k) => {
+      parts++;
+      if (!(p instanceof Tagged)) changed++;
+      if (p.length !== x.copies[k].length || p.some((b, j) => b !== x.copies[k][j])) changed++;
+    });
+  }
+  t.equal(changed, 0, `none of the ${parts} parts handed out changed, after eviction and thousands of appends`);
+  t.ok(allocations > 3, 'runs, init part and cluster starts come from the allocator');
+  for (const x of subs) {
+    const seg = walk(concat(x.parts))[0];
+    t.ok(
+      seg.clusters[0].blocks[0].keyframe && seg.clusters[0].blocks[0].track === 1,
+      'every joiner starts on a keyframe',
+    );
+  }
+});
+
+t.test('per-subscriber Cluster starts, shared blocks: different origins, the same block views', async (t) => {
+  const s = new LiveStream({ clock: () => 0 });
+  s.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 4_000, gop: 25 });
+  const a = s.subscribe({ join: 'next-keyframe' });
+  const aParts: Uint8Array[] = [];
+  const bParts: Uint8Array[] = [];
+  let b: Subscriber | undefined;
+  let bFirst = -1;
+  feed.forEach((f, i) => {
+    s.pushFrame(f);
+    if (i === 100) b = s.subscribe(); // joins at the second keyframe (1 s): another origin
+    aParts.push(...(a.pull() ?? []));
+    if (b) bParts.push(...(b.pull() ?? []));
+    if (b && bFirst < 0) bFirst = bParts.length;
+  });
+  const segA = walk(concat(aParts))[0];
+  const segB = walk(concat(bParts))[0];
+  const last = (seg: typeof segA) => seg.clusters[seg.clusters.length - 1];
+  t.not(last(segA).timestamp, last(segB).timestamp, 'the same Cluster, each with its own rebased timestamp');
+  const startsA = aParts.filter((p) => p[0] === 0x1f);
+  const startsB = bParts.filter((p) => p[0] === 0x1f);
+  t.ok(
+    startsB.every((x) => !startsA.includes(x)),
+    'Cluster starts are per origin',
+  );
+  // After b's first pull (its burst, one view of many blocks), both pull one new block at a time.
+  const blocksB = bParts.slice(bFirst).filter((p) => p[0] === 0xa3 || p[0] === 0xa0);
+  const setA = new Set(aParts);
+  t.ok(blocksB.length > 20 && blocksB.every((x) => setA.has(x)), 'block views are the same objects');
+});

@@ -50,6 +50,8 @@ Push mounts need their token; plain TCP ingest has none: it binds 127.0.0.1 unle
 an address, and --allow-sources limits who may connect.
 
 Secrets: --admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN keep the token out of "ps" (--admin-token does not).
+Reload: with --config, SIGHUP (or POST /api/reload with the admin token) reads the file again.
+Behind a proxy, a separate admin listener: the config file's trustedProxies and admin keys (mkvserve.example.yaml).
 Exit codes: 0 done; 1 usage, configuration or runtime error (one line on stderr); 2 damaged input (inspect, remux).`;
 
 /** Serve flags that are server settings: flag -> key of SERVER_DEFAULTS. */
@@ -200,7 +202,8 @@ function serveBuilder(y: Argv, cfg: typeof ConfigModule): Argv {
     })
     .option('admin-token-file', {
       type: 'string',
-      describe: 'File holding the bearer token of /api/status and /metrics (or set $MKVSERVE_ADMIN_TOKEN)',
+      describe:
+        'File holding the bearer token of the management API, /api/status and /metrics (or set $MKVSERVE_ADMIN_TOKEN)',
       group: 'Security:',
     })
     .option('admin-token', {
@@ -505,7 +508,9 @@ export async function main(argv: string[]): Promise<number> {
           return;
         }
         const { runServe } = await import('./serve.js');
-        code = await runServe(parts);
+        // With a config file, SIGHUP and POST /api/reload read it again (the flags still override it).
+        const reload = a['config'] !== undefined ? () => serveLayers(a) : undefined;
+        code = await runServe({ ...parts, ...(reload ? { reload } : {}) });
       },
     )
     .command(

@@ -8,6 +8,7 @@
 // @mkvserve/fanout itself, so they are not written twice either.
 
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import * as z from 'zod';
 import { LiveStream } from '@mkvserve/fanout';
@@ -38,6 +39,15 @@ export const SERVER_DEFAULTS = {
   maxClients: 20_000,
   /** Most stream clients from one address (0 = no limit). */
   maxClientsPerIp: 0,
+  /** Reverse proxies (addresses or CIDR blocks) whose PROXY protocol header or X-Forwarded-For gives the
+   *  client's address; from any other peer both are ignored (a PROXY header is a 400). */
+  trustedProxies: [] as string[],
+  /** Believe X-Forwarded-For from a trusted proxy (false when the proxy passes it through from clients
+   *  instead of setting it, e.g. HAProxy in TCP mode without send-proxy). */
+  xForwardedFor: true,
+  /** A separate listener for the API, /api/status and /metrics (`{ host, port, exclusive }`; none by
+   *  default). `exclusive` (default true): they are then no longer served on the public listener. */
+  admin: undefined as AdminListenConfig | undefined,
   /** Listen backlog (Linux caps it at net.core.somaxconn). */
   backlog: 4096,
   /** At shutdown, open responses get this long to finish (ms); a second signal ends it at once. */
@@ -51,6 +61,17 @@ export const SERVER_DEFAULTS = {
   /** Cap of V8's young generation in MiB (CLI only; 0 = V8's default). */
   youngGenMiB: 8,
 };
+
+/** The optional admin listener (server.admin). */
+export interface AdminListenConfig {
+  host: string;
+  port: number;
+  /** Serve the API, status and metrics only here (the public listener answers 404 for them). */
+  exclusive: boolean;
+}
+
+/** Defaults of the admin listener's keys when `server.admin` is given (its port has none). */
+export const ADMIN_LISTEN_DEFAULTS = { host: '127.0.0.1', exclusive: true };
 
 /** Per-mount settings and their defaults (`input` has none: every mount needs one). */
 export const MOUNT_DEFAULTS = {
@@ -135,6 +156,24 @@ const strict = <S extends z.ZodRawShape>(shape: S, what: string) =>
         : `expected ${what}`,
   });
 
+/** Why `s` is not an IP address or a CIDR block (`10.0.0.0/8`, `fd00::/8`), or undefined. */
+export function addressRangeProblem(s: string): string | undefined {
+  const slash = s.indexOf('/');
+  const addr = slash < 0 ? s : s.slice(0, slash);
+  const family = isIP(addr);
+  if (family === 0) return 'not an IP address';
+  if (slash < 0) return undefined;
+  const bits = s.slice(slash + 1);
+  const max = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return `the prefix length must be 0 to ${max}`;
+  return undefined;
+}
+
+const addressRange = () =>
+  z
+    .string(expected('an IP address or a CIDR block such as 10.0.0.0/8'))
+    .refine((s) => addressRangeProblem(s) === undefined, expected('an IP address or a CIDR block such as 10.0.0.0/8'));
+
 const secret = () => text('a non-empty string').optional();
 const secretFile = () => text('a file path').optional();
 const secretEnv = () => text('an environment variable name').optional();
@@ -150,6 +189,19 @@ const serverSchema = strict(
     checkIntervalMs: ms(10, 60_000).optional(),
     maxClients: intIn(1, 10_000_000).optional(),
     maxClientsPerIp: intIn(0, 10_000_000).optional(),
+    trustedProxies: z
+      .array(addressRange(), expected('a list of IP addresses or CIDR blocks'))
+      .max(1000, expected('at most 1000 entries'))
+      .optional(),
+    xForwardedFor: bool().optional(),
+    admin: strict(
+      {
+        host: text('an address such as 127.0.0.1').optional(),
+        port: intIn(0, 65535).optional(),
+        exclusive: bool().optional(),
+      },
+      'a mapping with host, port, exclusive',
+    ).optional(),
     backlog: intIn(1, 1_000_000).optional(),
     shutdownGraceMs: ms(0, 600_000).optional(),
     keepAlive: bool().optional(),
@@ -265,6 +317,9 @@ export interface LayerOptions {
   describePath?: (path: readonly (string | number)[]) => string;
 }
 
+/** Keys whose values are secrets: an error about them never shows the value. */
+const SECRET_VALUE_KEYS = new Set(['adminToken', 'token']);
+
 const dotted = (path: readonly (string | number)[]): string => (path.length === 0 ? '(top level)' : path.join('.'));
 
 /** Checks one partial layer. Throws ConfigError listing every problem. */
@@ -278,7 +333,11 @@ export function parseLayer(raw: unknown, opts: LayerOptions = {}): ConfigLayer {
       if (iss.code === 'unrecognized_keys') {
         for (const k of iss.keys) issues.push({ path: describe([...path, k]), message: iss.message });
       } else {
-        issues.push({ path: describe(path), message: `${iss.message}, got ${show(valueAt(raw, path))}` });
+        // A secret's value is never echoed (messages reach logs and the reload API).
+        const got = SECRET_VALUE_KEYS.has(String(path.at(-1)))
+          ? 'a value (not shown: it is a secret)'
+          : show(valueAt(raw, path));
+        issues.push({ path: describe(path), message: `${iss.message}, got ${got}` });
       }
     }
   }
@@ -318,8 +377,9 @@ export function parseLayer(raw: unknown, opts: LayerOptions = {}): ConfigLayer {
 type Widen<T> = T extends string ? string : T extends number ? number : T extends boolean ? boolean : T;
 type Settings<T> = { -readonly [K in keyof T]: T[K] extends object ? Settings<T[K]> : Widen<T[K]> };
 
-export type ServerConfig = Settings<typeof SERVER_DEFAULTS> & {
+export type ServerConfig = Omit<Settings<typeof SERVER_DEFAULTS>, 'admin'> & {
   logFormat: 'text' | 'json';
+  admin: AdminListenConfig | undefined;
   /** Resolved admin token (from adminToken, adminTokenFile, adminTokenEnv or $MKVSERVE_ADMIN_TOKEN). */
   adminToken: string | undefined;
 };
@@ -393,7 +453,7 @@ function assignDefined(
     const cur = target[k];
     if (cur && typeof cur === 'object' && v && typeof v === 'object')
       assignDefined(cur as Record<string, unknown>, v as Record<string, unknown>, []);
-    else target[k] = v;
+    else target[k] = v && typeof v === 'object' ? structuredClone(v) : v;
   }
 }
 
@@ -447,6 +507,12 @@ export function resolveConfig(layers: ConfigLayer[], opts: ResolveOptions = {}):
   });
   const at = (origin: string | undefined) => (p: string) => (origin ? `${p} (${origin})` : p);
   server['adminToken'] = adminRef ? readSecret(adminRef, env, 'server.adminToken', issues, at(adminOrigin)) : undefined;
+  const admin = server['admin'] as Partial<AdminListenConfig> | undefined;
+  if (admin !== undefined) {
+    server['admin'] = { ...ADMIN_LISTEN_DEFAULTS, ...admin };
+    if (admin.port === undefined)
+      issues.push({ path: 'server.admin.port', message: 'the admin listener needs a port (0 = any free port)' });
+  }
   const list: MountConfig[] = [];
   for (const [name, { cfg, ref, origin }] of mounts) {
     cfg['token'] = ref ? readSecret(ref, env, `mounts.${name}.token`, issues, at(origin)) : undefined;

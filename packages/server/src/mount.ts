@@ -12,6 +12,8 @@ import { responseHead, sendText } from './http/response.js';
 import type { HeaderList } from './http/response.js';
 import type { RequestHead } from './http/parser.js';
 import { StreamClient } from './http/stream.js';
+import { addressSource, peerAddress } from './http/client-address.js';
+import { userAgentOf } from './http/user-agent.js';
 import type { ClientEvents, EndReason, Flusher } from './http/stream.js';
 import { Source } from './inputs/source.js';
 import type { DemuxerFactory, FrameSink } from './inputs/source.js';
@@ -127,6 +129,8 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
       deps.inputName ?? (this.ingest ? undefined : config.input === '-' ? 'stdin' : redactInput(config.input));
     const sc = config.slowClients;
     this.live = new LiveStream({
+      // Buffers, so that sockets write the fanout's shared views as they are.
+      allocate: (n) => Buffer.allocUnsafeSlow(n),
       join: config.join,
       softLimitNs: sc.softLimitMs * 1e6,
       hardLimitNs: sc.hardLimitMs * 1e6,
@@ -224,12 +228,17 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
       this.start(socket, head);
       return;
     }
-    if (this.pending.length >= this.pendingPruneAt) {
-      this.pending = this.pending.filter((p) => !p.socket.destroyed);
-      this.pendingPruneAt = Math.max(PENDING_PRUNE_MIN, 2 * this.pending.length);
-    }
+    if (this.pending.length >= this.pendingPruneAt) this.prunePending();
     socket.on('end', onPendingSocketEnd);
     this.pending.push({ socket, head });
+  }
+
+  /** Drops the requests that gave up while waiting (closed sockets); returns how many still wait. The
+   *  client limits call it before refusing, so a viewer that left frees its slot at once. */
+  prunePending(): number {
+    this.pending = this.pending.filter((p) => !p.socket.destroyed);
+    this.pendingPruneAt = Math.max(PENDING_PRUNE_MIN, 2 * this.pending.length);
+    return this.pending.length;
   }
 
   private takePending(): PendingClient[] {
@@ -253,6 +262,7 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
     }
     const sub = this.live.subscribe();
     const client = new StreamClient(socket, sub, this.name, this);
+    client.userAgent = userAgentOf(head);
     this.clients.add(client);
     this.clientsTotal++;
     this.log.info('client_connect', {
@@ -387,6 +397,7 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
       skips: this.skips,
       drops: this.drops,
       refused: this.refused,
+      maxClients: this.config.maxClients,
       inputEnded: this.inputEnded,
       ingest: this.ingest?.snapshot() ?? null,
       history: {
@@ -410,6 +421,8 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
           lagMs: Math.round(c.sub.lagNs / 1e6),
           skips: c.sub.skips,
           state: c.sub.state as ClientSnapshot['state'],
+          userAgent: c.userAgent ?? null,
+          proxy: addressSource(c.socket) === 'peer' ? null : peerAddress(c.socket),
         });
       }
       snap.clientList = list;

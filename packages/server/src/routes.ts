@@ -1,8 +1,12 @@
 // The route table: every HTTP route of the server, as method(s) + path pattern -> handler, in one place.
 // Handlers get a RouteContext (implemented by MkvServer) and never import the server, so status,
-// metrics and pages stay independent of it. Lookups are resolved once: static paths in a Map, the few
-// parameterised routes (/<mount>, /<mount>/player) matched segment by segment. The HTML pages (pages/)
-// are public like the streams; the status page's figures come from /api/status under its access rules.
+// metrics, pages and the API stay independent of it. Patterns are literal segments and `:name`
+// segments; literal paths are found in a Map, the others (/<mount>, /<mount>/player, the API's) are
+// matched segment by segment, in table order. The HTML pages (pages/) are public like the streams; the
+// status page's figures come from /api/status under its access rules. Admin routes are `read` (open on
+// loopback, else the admin token) or `write` (always the admin token); with a separate admin listener
+// they are served there (and, unless it is shared, only there). Errors of /api/* paths are JSON
+// (api.ts), the others text.
 
 import type { Socket } from 'node:net';
 import type { RequestHead } from './http/parser.js';
@@ -18,6 +22,8 @@ import { renderListingPage, renderListingText } from './pages/listing.js';
 import { renderPlayerPage } from './pages/player.js';
 import { renderStatusPage } from './pages/status-page.js';
 import type { Page } from './pages/html.js';
+import { getMount, kickClient, listClients, listMounts, reload, restartMount, sendApiError } from './api.js';
+import type { ApiContext } from './api.js';
 
 /** A refused viewer: status, text, Retry-After seconds. */
 export interface Refusal {
@@ -25,15 +31,24 @@ export interface Refusal {
   text: string;
 }
 
+/** Which listener a request came in on: the public one, or the separate admin listener. */
+export type Listener = 'public' | 'admin';
+
 /** What the handlers need from the server. */
-export interface RouteContext {
+export interface RouteContext extends ApiContext {
   /** Access-Control-Allow-Origin of the server's own routes. */
   readonly cors: string | undefined;
+  /** Admin access rule of the public listener. */
   readonly admin: AdminAccess;
   readonly adminToken: string | undefined;
+  /** Admin access rule of a listener (the admin listener's depends on its own address). */
+  adminAccessOn(listener: Listener): AdminAccess;
+  /** Admin routes are served on the public listener (no admin listener, or one that is not exclusive). */
+  readonly adminOnPublic: boolean;
   findMount(name: string): Mount | undefined;
-  /** Why a new viewer of `mount` on `socket` is refused (a client limit), or undefined. */
-  admit(mount: Mount, socket: Socket): Refusal | undefined;
+  /** Why a new viewer of `mount` on `socket` is refused (a client limit), or undefined; an admitted
+   *  viewer (not HEAD) is counted for its address until its socket closes. */
+  admit(mount: Mount, socket: Socket, isHead?: boolean): Refusal | undefined;
   snapshot(withClients: boolean): ServerSnapshot;
   metrics(): Promise<{ contentType: string; text: string }>;
   /** A route handler failed (logged by the server). */
@@ -46,18 +61,25 @@ export interface Request {
   /** Path without a trailing slash. */
   path: string;
   isHead: boolean;
-  /** The `:mount` segment of parameterised routes. */
+  /** The first `:name` segment of parameterised routes (the mount of `/:mount`). */
   param: string;
+  /** Every `:name` segment by name. */
+  params: Record<string, string>;
+  listener: Listener;
 }
 
 type Handler = (ctx: RouteContext, req: Request) => void;
 
 interface RouteDef {
-  /** `/literal` or `/:mount` (one segment). */
+  /** `/literal/path`, with `:name` for one segment (`/:mount`, `/api/mounts/:name/restart`). */
   pattern: string;
   methods: readonly string[];
-  /** Needs the admin token (or loopback without one). */
-  admin?: boolean;
+  /** Admin route. `read` (or true): open on loopback without a token, else the admin token. `write`:
+   *  always the admin token (401 otherwise, also on loopback). */
+  admin?: true | 'read' | 'write';
+  /** A page about the API's data (the status page): served on the listener that serves the API, with no
+   *  access rule of its own (it shows figures only where the API's read rule lets it). */
+  adminPage?: true;
   handler: Handler;
 }
 
@@ -99,9 +121,10 @@ const playerPage: Handler = (ctx, req) => {
 
 /** GET /status: the status page; its figures are rendered in only where /api/status is open. */
 const statusPage: Handler = (ctx, req) => {
-  const open = ctx.admin === 'open';
+  const access = ctx.adminAccessOn(req.listener);
+  const open = access === 'open';
   const snap = ctx.snapshot(open);
-  sendPage(req, renderStatusPage(ctx.admin, snap.version, open ? buildStatus(snap) : undefined));
+  sendPage(req, renderStatusPage(access, snap.version, open ? buildStatus(snap) : undefined));
 };
 
 const status: Handler = (ctx, req) => {
@@ -149,7 +172,7 @@ const stream: Handler = (ctx, req) => {
     sendText(req.socket, 503, 'input ended\n', req.isHead, [['Retry-After', 5]]);
     return;
   }
-  const refusal = ctx.admit(mount, req.socket);
+  const refusal = ctx.admit(mount, req.socket, req.isHead);
   if (refusal) {
     mount.refused++;
     sendText(req.socket, refusal.status, refusal.text, req.isHead, [['Retry-After', 5]]);
@@ -179,100 +202,161 @@ const push: Handler = (ctx, req) => {
   mount.ingest.acceptPush(req.socket, req.head);
 };
 
-/** Every route of the server. Several routes may share a pattern (one per method set). */
+/** Every route of the server. */
 export const ROUTES: readonly RouteDef[] = [
   { pattern: '/', methods: GET_HEAD, handler: listing },
-  { pattern: '/status', methods: GET_HEAD, handler: statusPage },
-  { pattern: '/api/status', methods: GET_HEAD, admin: true, handler: status },
-  { pattern: '/metrics', methods: GET_HEAD, admin: true, handler: metrics },
+  { pattern: '/status', methods: GET_HEAD, adminPage: true, handler: statusPage },
+  { pattern: '/api/status', methods: GET_HEAD, admin: 'read', handler: status },
+  { pattern: '/metrics', methods: GET_HEAD, admin: 'read', handler: metrics },
+  { pattern: '/api/mounts', methods: GET_HEAD, admin: 'read', handler: listMounts },
+  { pattern: '/api/mounts/:name', methods: GET_HEAD, admin: 'read', handler: getMount },
+  { pattern: '/api/clients', methods: GET_HEAD, admin: 'read', handler: listClients },
+  { pattern: '/api/clients/:id', methods: ['DELETE'], admin: 'write', handler: kickClient },
+  { pattern: '/api/mounts/:name/restart', methods: ['POST'], admin: 'write', handler: restartMount },
+  { pattern: '/api/reload', methods: ['POST'], admin: 'write', handler: reload },
   { pattern: '/:mount', methods: GET_HEAD, handler: stream },
   { pattern: '/:mount', methods: ['PUT', 'POST', 'SOURCE'], handler: push },
   { pattern: '/:mount/player', methods: GET_HEAD, handler: playerPage },
 ];
 
-const STATIC = new Map(ROUTES.filter((r) => !r.pattern.includes(':')).map((r) => [r.pattern, r]));
-/** Parameterised routes by segment count: [segments of the pattern, route]. */
-const PARAMS = ROUTES.filter((r) => r.pattern.includes(':')).map((r) => [r.pattern.split('/'), r] as const);
+interface CompiledRoute {
+  def: RouteDef;
+  /** Literal segment, or undefined for a `:name` segment. */
+  segments: (string | undefined)[];
+  names: string[];
+}
 
-/**
- * The parameterised route matching `path` (one `:name` segment, the rest literal) and its parameter: of
- * the routes sharing a pattern, the one that takes `method` (else the first one, which answers 405).
- */
-function matchParam(path: string, method: string): { route: RouteDef; param: string } | undefined {
-  const parts = path.split('/');
-  let first: { route: RouteDef; param: string } | undefined;
-  for (const [segs, route] of PARAMS) {
-    if (segs.length !== parts.length) continue;
-    let param: string | undefined;
-    let ok = true;
-    for (let i = 1; i < segs.length && ok; i++) {
-      if (segs[i].startsWith(':')) {
-        param = parts[i];
-        ok = param !== '';
-      } else ok = segs[i] === parts[i];
-    }
-    if (!ok || param === undefined) continue;
-    if (route.methods.includes(method)) return { route, param };
-    first ??= { route, param };
+/** Literal patterns by path (several definitions may share one, with different methods). */
+const STATIC = new Map<string, RouteDef[]>();
+const PARAMETERISED: CompiledRoute[] = [];
+for (const def of ROUTES) {
+  if (!def.pattern.includes(':')) {
+    STATIC.set(def.pattern, [...(STATIC.get(def.pattern) ?? []), def]);
+    continue;
   }
-  return first;
+  const parts = def.pattern.split('/').slice(1);
+  PARAMETERISED.push({
+    def,
+    segments: parts.map((p) => (p.startsWith(':') ? undefined : p)),
+    names: parts.filter((p) => p.startsWith(':')).map((p) => p.slice(1)),
+  });
 }
 
-/** The methods of every route with `route`'s pattern (`/:mount`: GET, HEAD, PUT, POST, SOURCE). */
-function allowed(route: RouteDef): string {
-  return [...new Set(ROUTES.filter((r) => r.pattern === route.pattern).flatMap((r) => r.methods))].join(', ');
+/** The routes whose pattern matches `path`, each with its parameters (literal paths win). */
+function match(path: string): { def: RouteDef; params: Record<string, string>; first: string }[] {
+  const literal = STATIC.get(path);
+  if (literal) return literal.map((def) => ({ def, params: {}, first: '' }));
+  const parts = path.split('/').slice(1);
+  const out: { def: RouteDef; params: Record<string, string>; first: string }[] = [];
+  for (const r of PARAMETERISED) {
+    if (r.segments.length !== parts.length) continue;
+    const values: string[] = [];
+    let ok = true;
+    for (let i = 0; i < parts.length && ok; i++) {
+      const seg = r.segments[i];
+      if (seg === undefined) {
+        if (parts[i] === '') ok = false;
+        else values.push(parts[i]);
+      } else if (seg !== parts[i]) ok = false;
+    }
+    if (!ok) continue;
+    const params: Record<string, string> = {};
+    r.names.forEach((n, i) => (params[n] = values[i]));
+    out.push({ def: r.def, params, first: values[0] ?? '' });
+  }
+  return out;
 }
+
+function allowed(routes: { def: RouteDef }[]): string {
+  return [...new Set(routes.flatMap((r) => r.def.methods))].join(', ');
+}
+
+const isApi = (path: string): boolean => path === '/api' || path.startsWith('/api/');
+
+/** An error answer: JSON on /api/*, text elsewhere. */
+function refuse(
+  req: Pick<Request, 'socket' | 'path' | 'isHead'>,
+  status: number,
+  error: string,
+  message: string,
+  headers: HeaderList = [],
+): void {
+  if (isApi(req.path)) sendApiError(req.socket, status, error, message, { headOnly: req.isHead, headers });
+  else sendText(req.socket, status, `${message}\n`, req.isHead, headers);
+}
+
+const BEARER_CHALLENGE: [string, string] = ['WWW-Authenticate', 'Bearer realm="mkvserve"'];
 
 /** Sends 401/403 and returns false when an admin route is not allowed. */
-function authorized(ctx: RouteContext, req: Request): boolean {
-  if (ctx.admin === 'open') return true;
-  if (ctx.admin === 'forbidden') {
-    sendText(
-      req.socket,
-      403,
-      'status and metrics need an admin token when listening beyond loopback (--admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN)\n',
-      req.isHead,
-    );
-    return false;
+function authorized(ctx: RouteContext, req: Request, level: 'read' | 'write'): boolean {
+  const token = ctx.adminToken;
+  if (level === 'write') {
+    if (token === undefined) {
+      refuse(
+        req,
+        401,
+        'no_admin_token',
+        'this action needs the admin token, and the server has none: set server.adminTokenFile in the config file (or $MKVSERVE_ADMIN_TOKEN, --admin-token-file) and restart, then send Authorization: Bearer TOKEN',
+        [BEARER_CHALLENGE],
+      );
+      return false;
+    }
+  } else {
+    const access = ctx.adminAccessOn(req.listener);
+    if (access === 'open') return true;
+    if (access === 'forbidden') {
+      refuse(
+        req,
+        403,
+        'admin_disabled',
+        'the API, status and metrics need an admin token when listening beyond loopback (--admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN)',
+      );
+      return false;
+    }
   }
-  if (bearerMatches(req.head.headers.get('authorization'), ctx.adminToken!)) return true;
-  sendText(req.socket, 401, 'admin token required (Authorization: Bearer TOKEN)\n', req.isHead, [
-    ['WWW-Authenticate', 'Bearer realm="mkvserve"'],
-  ]);
+  if (bearerMatches(req.head.headers.get('authorization'), token!)) return true;
+  refuse(req, 401, 'unauthorized', 'admin token required: send Authorization: Bearer TOKEN', [BEARER_CHALLENGE]);
   return false;
 }
 
+/** Whether `route` is served on `listener` (admin routes move to the admin listener when there is one). */
+function servedOn(ctx: RouteContext, def: RouteDef, listener: Listener): boolean {
+  const adminSide = def.admin !== undefined || def.adminPage === true;
+  if (listener === 'admin') return adminSide;
+  return !adminSide || ctx.adminOnPublic;
+}
+
 /** Routes one request (the socket belongs to the handler from here on). */
-export function dispatch(ctx: RouteContext, socket: Socket, head: RequestHead): void {
+export function dispatch(ctx: RouteContext, socket: Socket, head: RequestHead, listener: Listener = 'public'): void {
   let path = head.path;
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
-  let route = STATIC.get(path);
-  let param = '';
-  if (route === undefined) {
-    const m = matchParam(path, head.method);
-    if (m !== undefined) ({ route, param } = m);
-  }
   const method = head.method;
   const isHead = method === 'HEAD';
-  if (route === undefined) {
-    sendText(socket, 404, 'not found\n', isHead);
+  const found = match(path).filter((r) => servedOn(ctx, r.def, listener));
+  if (found.length === 0) {
+    refuse({ socket, path, isHead }, 404, 'not_found', isApi(path) ? `no such API endpoint: ${path}` : 'not found');
     return;
   }
-  if (!route.methods.includes(method)) {
-    const cors = route.pattern === '/:mount' ? (ctx.findMount(param)?.cors ?? ctx.cors) : ctx.cors;
+  const hit = found.find((r) => r.def.methods.includes(method));
+  if (hit === undefined) {
+    const route = found[0];
+    const cors = route.def.pattern === '/:mount' ? (ctx.findMount(route.first)?.cors ?? ctx.cors) : ctx.cors;
     if (method === 'OPTIONS' && cors !== undefined) {
       sendResponse(socket, 204, [
         ...corsHeaders(cors),
-        ['Access-Control-Allow-Methods', allowed(route)],
+        ['Access-Control-Allow-Methods', allowed(found)],
         ['Access-Control-Allow-Headers', 'Range, Authorization'],
         ['Access-Control-Max-Age', 600],
       ]);
       return;
     }
-    sendText(socket, 405, `only ${allowed(route)}\n`, false, [['Allow', allowed(route)]]);
+    refuse({ socket, path, isHead: false }, 405, 'method_not_allowed', `only ${allowed(found)}`, [
+      ['Allow', allowed(found)],
+    ]);
     return;
   }
-  const req: Request = { socket, head, path, isHead, param };
-  if (route.admin && !authorized(ctx, req)) return;
-  route.handler(ctx, req);
+  const req: Request = { socket, head, path, isHead, param: hit.first, params: hit.params, listener };
+  const level = hit.def.admin === 'write' ? 'write' : hit.def.admin !== undefined ? 'read' : undefined;
+  if (level !== undefined && !authorized(ctx, req, level)) return;
+  hit.def.handler(ctx, req);
 }

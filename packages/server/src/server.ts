@@ -1,7 +1,9 @@
-// MkvServer: the programmatic live server. Owns the listening socket, the mounts (mount.ts), the shared
-// write Flusher, the client limits and the shutdown; routing is the route table's (routes.ts), status
-// and metrics are built from snapshots (snapshot.ts). Its options are a partial configuration that goes
-// through the same resolver as the CLI and the config file (config.ts).
+// MkvServer: the programmatic live server. Owns the listening sockets (the public one and the optional
+// admin one), the mounts (mount.ts), the shared write Flusher, the client limits (total, per mount, per
+// client address: behind a trusted proxy the client's, see http/client-address.ts), reloads (reload.ts
+// plans them, this applies them) and the shutdown; routing is the route table's (routes.ts), status,
+// metrics and the API are built from snapshots (snapshot.ts). Its options are a partial configuration
+// that goes through the same resolver as the CLI and the config file (config.ts).
 
 import net from 'node:net';
 import type { Socket } from 'node:net';
@@ -14,16 +16,32 @@ import type { RequestHead } from './http/parser.js';
 import { adminAccess, isLoopbackHost } from './http/auth.js';
 import type { AdminAccess } from './http/auth.js';
 import { Flusher } from './http/stream.js';
-import type { StreamClient } from './http/stream.js';
+import {
+  ProxyTrust,
+  addressSource,
+  clientAddress,
+  forwardedClient,
+  peerAddress,
+  setClientAddress,
+} from './http/client-address.js';
 import type { DemuxerFactory } from './inputs/source.js';
 import type { Input } from './inputs/open.js';
 import { inputKindFor } from './inputs/kinds.js';
-import { parseLayer, resolveConfig } from './config.js';
-import type { MountSettingsInput, ResolvedConfig, ServerConfig, ServerSettingsInput } from './config.js';
+import { ConfigError, parseLayer, resolveConfig } from './config.js';
+import type {
+  ConfigIssue,
+  MountConfig,
+  MountSettingsInput,
+  ResolvedConfig,
+  ServerConfig,
+  ServerSettingsInput,
+} from './config.js';
 import { Mount } from './mount.js';
 import { dispatch as routeRequest } from './routes.js';
-import type { Refusal, RouteContext } from './routes.js';
-import type { ServerSnapshot } from './snapshot.js';
+import type { Listener, Refusal, RouteContext } from './routes.js';
+import { LIVE_MOUNT_KEYS, ReloadUnavailableError, ServerStoppingError, planReload } from './reload.js';
+import type { ReloadReport } from './reload.js';
+import type { ClientSnapshot, ServerSnapshot } from './snapshot.js';
 import { buildStatus } from './status.js';
 import type { ServerStatus } from './status.js';
 import { createMetrics } from './metrics.js';
@@ -44,9 +62,15 @@ export interface MountOptions extends MountSettingsInput, MountHooks {
   input: string;
 }
 
+/** A fresh configuration for a reload (re-read from the config file by `mkvserve --config`). */
+export type Reloader = () => Promise<{ config: ResolvedConfig; hooks?: Record<string, MountHooks> }>;
+
 export interface ServerRuntime {
   log?: Logger;
   createDemuxer?: DemuxerFactory;
+  /** Where reload() gets its configuration; without it, reload() rejects with ReloadUnavailableError
+   *  (applyConfig() still works). */
+  reloader?: Reloader;
 }
 
 /**
@@ -71,7 +95,7 @@ function resolveOptions(options: MkvServerOptions): { config: ResolvedConfig; ho
   if (options.config !== undefined) {
     return { config: options.config, hooks: new Map(Object.entries(options.hooks ?? {})) };
   }
-  const { mounts, log: _log, createDemuxer: _cd, config: _c, ...server } = options;
+  const { mounts, log: _log, createDemuxer: _cd, config: _c, reloader: _r, ...server } = options;
   if (!Array.isArray(mounts) || mounts.length === 0) throw new Error('MkvServer: at least one mount is needed');
   const hooks = new Map<string, MountHooks>();
   const layerMounts: Record<string, MountSettingsInput> = {};
@@ -93,23 +117,66 @@ function onOwnedSocketClose(this: OwnedSocket): void {
   this[kOwner]?.delete(this);
 }
 
+const kIpCount = Symbol('mkvserve.ipCount');
+type CountedSocket = Socket & { [kIpCount]?: Map<string, number> };
+/** Shared 'close' listener of an admitted viewer: its address counts one stream less. */
+function onCountedSocketClose(this: CountedSocket): void {
+  const counts = this[kIpCount];
+  if (!counts) return;
+  this[kIpCount] = undefined;
+  const key = clientAddress(this);
+  const n = (counts.get(key) ?? 1) - 1;
+  if (n <= 0) counts.delete(key);
+  else counts.set(key, n);
+}
+
+/** Connections of the separate admin listener: the same handling, routed as 'admin'. */
+class AdminPort implements ConnectionHandler {
+  constructor(private readonly server: MkvServer) {}
+  get headTimeoutMs(): number {
+    return this.server.headTimeoutMs;
+  }
+  get idleTimeoutMs(): number {
+    return this.server.idleTimeoutMs;
+  }
+  dispatch(socket: Socket, head: RequestHead): void {
+    this.server.route(socket, head, 'admin');
+  }
+  rejected(socket: Socket, status: number, reason: string): void {
+    this.server.rejected(socket, status, reason);
+  }
+  trustsPeer(socket: Socket): boolean {
+    return this.server.trustsPeer(socket);
+  }
+}
+
+/** How long a removed or restarted mount's clients may take to get their clean end (ms). */
+const RETIRE_DEADLINE_MS = 5000;
+
 export class MkvServer implements ConnectionHandler, RouteContext {
-  readonly config: ResolvedConfig;
   readonly log: Logger;
+  /** The mounts being served, in configuration order (the same Map across reloads). */
   readonly mounts = new Map<string, Mount>();
   /** ConnectionHandler: time allowed for a request head (ms). */
-  readonly headTimeoutMs: number;
+  headTimeoutMs: number;
   /** ConnectionHandler: a connection with nothing in flight is closed after this long (ms). */
-  readonly idleTimeoutMs: number;
+  idleTimeoutMs: number;
   readonly startedAt = Date.now();
   readonly flusher: Flusher;
   /** Resolves when every input ended and every client was served (never with keepAlive), or after stop(). */
   readonly done: Promise<void>;
-  readonly admin: AdminAccess;
-  readonly adminToken: string | undefined;
+  /** Admin access rule of the public listener. */
+  admin: AdminAccess;
+  adminToken: string | undefined;
   readonly cors: string | undefined;
-  private readonly settings: ServerConfig;
+  private running: ResolvedConfig;
+  private settings: ServerConfig;
+  private hooks: Map<string, MountHooks>;
+  private readonly createDemuxer: DemuxerFactory;
+  private readonly reloader: Reloader | undefined;
   private readonly net: net.Server;
+  private adminNet: net.Server | undefined;
+  private readonly adminPort = new AdminPort(this);
   private resolveDone!: () => void;
   private checkTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
@@ -119,18 +186,27 @@ export class MkvServer implements ConnectionHandler, RouteContext {
   private listening = false;
   private boundHost = '127.0.0.1';
   private boundPort = 0;
+  private adminHost: string | undefined;
+  private adminBoundPort = 0;
   private readonly sockets = new Set<Socket>();
-  /** Stream clients per address (only kept when maxClientsPerIp is set). */
-  private readonly perIp: Map<string, number> | undefined;
+  /** Stream viewers per client address (only kept when maxClientsPerIp is set). */
+  private perIp: Map<string, number> | undefined;
+  private trust: ProxyTrust;
+  /** Removed or restarted mounts whose clients are still getting their clean end, with a deadline. */
+  private readonly retired = new Map<Mount, number>();
+  /** Reloads and restarts run one at a time. */
+  private chain: Promise<unknown> = Promise.resolve();
   private metricsRenderer: MetricsRenderer | undefined;
   /** Totals (for metrics). */
   connections = 0;
   rejectedCount = 0;
   requests = 0;
+  reloads = 0;
 
   constructor(options: MkvServerOptions) {
     const { config, hooks } = resolveOptions(options);
-    this.config = config;
+    this.running = config;
+    this.hooks = hooks;
     const s = config.server;
     this.settings = s;
     this.log = options.log ?? nullLogger;
@@ -140,37 +216,46 @@ export class MkvServer implements ConnectionHandler, RouteContext {
     this.adminToken = s.adminToken;
     this.admin = adminAccess(s.host, s.adminToken);
     this.perIp = s.maxClientsPerIp > 0 ? new Map() : undefined;
+    this.trust = new ProxyTrust(s.trustedProxies);
+    this.reloader = options.reloader;
     if (config.mounts.length === 0) throw new Error('MkvServer: at least one mount is needed');
     this.flusher = new Flusher({ intervalMs: s.flushMs });
-    const createDemuxer = options.createDemuxer ?? defaultDemuxer;
-    for (const mc of config.mounts) {
-      const h = hooks.get(mc.name) ?? {};
-      const mount = new Mount(mc, {
-        flusher: this.flusher,
-        log: this.log,
-        createDemuxer,
-        serverCors: s.cors,
-        lingerMs: s.headTimeoutMs,
-        ...(h.open ? { open: h.open } : {}),
-        ...(h.inputName !== undefined ? { inputName: h.inputName } : {}),
-      });
-      mount.on('input-end', () => this.checkDone());
-      mount.on('client-close', (c) => this.onClientClose(c));
-      if (this.perIp) mount.on('client-open', (c) => this.onClientOpen(c));
-      this.mounts.set(mc.name, mount);
-    }
+    this.createDemuxer = options.createDemuxer ?? defaultDemuxer;
+    for (const mc of config.mounts) this.mounts.set(mc.name, this.createMount(mc));
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
     this.net = net.createServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }, (socket) =>
-      this.onConnection(socket),
+      this.onConnection(socket, this),
     );
+  }
+
+  /** The configuration being served (after reloads: the applied one). */
+  get config(): ResolvedConfig {
+    return this.running;
+  }
+
+  private createMount(mc: MountConfig): Mount {
+    const h = this.hooks.get(mc.name) ?? {};
+    const mount = new Mount(mc, {
+      flusher: this.flusher,
+      log: this.log,
+      createDemuxer: this.createDemuxer,
+      serverCors: this.settings.cors,
+      lingerMs: this.settings.headTimeoutMs,
+      ...(h.open ? { open: h.open } : {}),
+      ...(h.inputName !== undefined ? { inputName: h.inputName } : {}),
+    });
+    mount.on('input-end', () => this.checkDone());
+    mount.on('client-close', () => this.onClientClose(mount));
+    return mount;
   }
 
   /**
    * Checks every input that can be checked without opening it (a file exists and is readable), then
-   * listens and starts the inputs. Resolves with the bound address; rejects (nothing bound) with the
-   * input's InputError or a listen error whose message says what to do.
+   * listens (the public listener, then the admin listener when configured) and starts the inputs.
+   * Resolves with the bound address; rejects (nothing bound) with the input's InputError or a listen
+   * error whose message says what to do.
    */
   async start(): Promise<{ host: string; port: number; url: string }> {
     if (this.started) throw new Error('MkvServer: already started');
@@ -185,37 +270,57 @@ export class MkvServer implements ConnectionHandler, RouteContext {
       }
     }
     const { host, port, backlog } = this.settings;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => reject(listenError(err, host, port));
-      this.net.once('error', onError);
-      this.net.listen({ host, port, backlog }, () => {
-        this.net.off('error', onError);
-        resolve();
-      });
-    });
+    await listenOn(this.net, host, port, backlog, '--port', '--host');
+    const admin = this.settings.admin;
+    if (admin) {
+      const adminNet = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
+        this.onConnection(socket, this.adminPort),
+      );
+      try {
+        await listenOn(adminNet, admin.host, admin.port, backlog, 'server.admin.port', 'server.admin.host');
+      } catch (err) {
+        this.net.close();
+        throw err;
+      }
+      this.adminNet = adminNet;
+      adminNet.on('error', (err) => this.log.error('server_error', { listener: 'admin', error: err.message }));
+      const a = adminNet.address() as net.AddressInfo;
+      this.adminHost = a.address;
+      this.adminBoundPort = a.port;
+    }
     this.net.on('error', (err) => this.log.error('server_error', { error: err.message }));
     this.listening = true;
     const addr = this.net.address() as net.AddressInfo;
     this.boundHost = addr.address;
     this.boundPort = addr.port;
-    if (this.admin === 'forbidden') {
+    const adminListener: Listener = this.adminNet ? 'admin' : 'public';
+    if (this.adminAccessOn(adminListener) === 'forbidden') {
+      const where = this.adminNet ? `the admin listener ${this.adminHost}` : host;
       this.log.warn('admin_disabled', {
-        reason: `listening on ${host} (not loopback) without an admin token: /api/status and /metrics answer 403; set --admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN`,
+        reason: `listening on ${where} (not loopback) without an admin token: the API, /api/status and /metrics answer 403; set --admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN`,
       });
     }
     this.flusher.start();
     this.checkTimer = setInterval(() => this.check(), this.settings.checkIntervalMs);
-    this.log.info('listening', { url: this.url(''), mounts: [...this.mounts.keys()].join(',') });
+    this.log.info('listening', {
+      url: this.url(''),
+      mounts: [...this.mounts.keys()].join(','),
+      ...(this.adminNet ? { admin: this.adminUrl() } : {}),
+    });
     for (const m of this.mounts.values()) void m.run();
     return { host: this.boundHost, port: this.boundPort, url: this.url() };
   }
 
   /** Base URL (http://host:port) for `''`, the URL of a mount, or of the first mount when omitted. */
   url(mount?: string): string {
-    const h = this.boundHost.includes(':') ? `[${this.boundHost}]` : this.boundHost;
-    const base = `http://${h}:${this.boundPort}`;
+    const base = baseUrl(this.boundHost, this.boundPort);
     if (mount === undefined) return `${base}/${this.mounts.keys().next().value as string}`;
     return mount === '' ? base : `${base}/${mount}`;
+  }
+
+  /** Base URL of the admin listener, or undefined when there is none. */
+  adminUrl(): string | undefined {
+    return this.adminHost === undefined ? undefined : baseUrl(this.adminHost, this.adminBoundPort);
   }
 
   get port(): number {
@@ -226,10 +331,21 @@ export class MkvServer implements ConnectionHandler, RouteContext {
     return this.boundHost;
   }
 
-  /** Connected stream clients over all mounts. */
+  /** Port of the admin listener (0 when there is none). */
+  get adminPortNumber(): number {
+    return this.adminBoundPort;
+  }
+
+  /** The mounts being served and the removed or restarted ones still ending their clients. */
+  private *allMounts(): Generator<Mount> {
+    yield* this.mounts.values();
+    yield* this.retired.keys();
+  }
+
+  /** Connected stream clients over all mounts (also those of a mount being removed). */
   get clientCount(): number {
     let n = 0;
-    for (const m of this.mounts.values()) n += m.clients.size;
+    for (const m of this.allMounts()) n += m.clients.size;
     return n;
   }
 
@@ -247,22 +363,22 @@ export class MkvServer implements ConnectionHandler, RouteContext {
 
   private async doStop(): Promise<void> {
     this.closeListener();
-    for (const m of this.mounts.values()) {
+    for (const m of this.allMounts()) {
       m.source.stop();
       m.closePending(503, 'the server is shutting down\n');
     }
     // Idle sockets (reading a head, or finished) go now; streams are ended cleanly below.
     const streaming = new Set<Socket>();
-    for (const m of this.mounts.values()) for (const c of m.clients) streaming.add(c.socket);
+    for (const m of this.allMounts()) for (const c of m.clients) streaming.add(c.socket);
     for (const s of this.sockets) if (!streaming.has(s)) s.destroy();
-    for (const m of this.mounts.values()) for (const c of m.clients) this.flusher.mark(c);
+    for (const m of this.allMounts()) for (const c of m.clients) this.flusher.mark(c);
     while (this.clientCount > 0 && Date.now() < this.stopDeadline) {
       this.flusher.flushAll();
-      for (const m of this.mounts.values()) for (const c of m.clients) if (!c.ended) c.end('shutdown');
+      for (const m of this.allMounts()) for (const c of m.clients) if (!c.ended) c.end('shutdown');
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const s of this.sockets) s.destroy();
-    for (const m of this.mounts.values()) for (const c of [...m.clients]) c.destroy('shutdown');
+    for (const m of this.allMounts()) for (const c of [...m.clients]) c.destroy('shutdown');
     this.flusher.stop();
     if (this.checkTimer) clearInterval(this.checkTimer);
     this.checkTimer = undefined;
@@ -274,10 +390,12 @@ export class MkvServer implements ConnectionHandler, RouteContext {
     if (!this.listening) return;
     this.listening = false;
     this.net.close();
+    this.adminNet?.close();
   }
 
   /** Resolves `done` once all inputs ended and all clients are gone (unless keepAlive). */
   private checkDone(): void {
+    if (this.stopping) return;
     for (const m of this.mounts.values()) if (!m.inputEnded) return;
     if (this.settings.keepAlive) return;
     this.closeListener();
@@ -292,23 +410,24 @@ export class MkvServer implements ConnectionHandler, RouteContext {
 
   private check(): void {
     const now = Date.now();
-    for (const m of this.mounts.values()) m.check(now);
-  }
-
-  private onClientOpen(c: StreamClient): void {
-    this.perIp!.set(c.address, (this.perIp!.get(c.address) ?? 0) + 1);
-  }
-
-  private onClientClose(c: StreamClient): void {
-    if (this.perIp) {
-      const n = (this.perIp.get(c.address) ?? 1) - 1;
-      if (n <= 0) this.perIp.delete(c.address);
-      else this.perIp.set(c.address, n);
+    for (const m of this.allMounts()) m.check(now);
+    for (const [m, deadline] of this.retired) {
+      // A retired mount's source normally ends its stream at once; this is the safety net.
+      if (now > deadline) for (const c of m.clients) if (!c.ended) c.end('eof');
+      if (m.clients.size === 0) this.retired.delete(m);
     }
-    if (this.mounts.get(c.mount)?.inputEnded) this.checkDone();
   }
 
-  private onConnection(socket: Socket): void {
+  private onClientClose(mount: Mount): void {
+    if (this.retired.has(mount)) {
+      if (mount.clients.size === 0) this.retired.delete(mount);
+      if (!this.listening) this.checkDone(); // the last clients of a finished server may be these
+      return;
+    }
+    if (mount.inputEnded) this.checkDone();
+  }
+
+  private onConnection(socket: Socket, handler: ConnectionHandler): void {
     this.connections++;
     if (!this.listening || this.stopping) {
       socket.destroy();
@@ -317,41 +436,82 @@ export class MkvServer implements ConnectionHandler, RouteContext {
     this.sockets.add(socket);
     (socket as OwnedSocket)[kOwner] = this.sockets;
     socket.once('close', onOwnedSocketClose);
-    acceptConnection(socket, this);
+    acceptConnection(socket, handler);
+  }
+
+  /** ConnectionHandler: a trusted proxy may send a PROXY protocol header first. */
+  trustsPeer(socket: Socket): boolean {
+    return this.trust.size > 0 && this.trust.has(peerAddress(socket));
   }
 
   /** ConnectionHandler: bad or slow request head. */
   rejected(socket: Socket, status: number, reason: string): void {
     this.rejectedCount++;
-    this.log.warn('request_rejected', { address: socket.remoteAddress, status, reason });
+    const address = clientAddress(socket);
+    const peer = peerAddress(socket);
+    this.log.warn('request_rejected', { address, ...(peer !== address ? { proxy: peer } : {}), status, reason });
   }
 
   /** ConnectionHandler: routes one request (routes.ts). */
   dispatch(socket: Socket, head: RequestHead): void {
+    this.route(socket, head, 'public');
+  }
+
+  /** @internal Routes a request of either listener, after taking the client address from a trusted
+   *  proxy's X-Forwarded-For. */
+  route(socket: Socket, head: RequestHead, listener: Listener): void {
     this.requests++;
-    routeRequest(this, socket, head);
+    if (this.settings.xForwardedFor && this.trust.size > 0 && addressSource(socket) === 'peer') {
+      const xff = head.headers.get('x-forwarded-for');
+      if (xff !== undefined && this.trust.has(peerAddress(socket))) {
+        const client = forwardedClient(xff, this.trust);
+        if (client !== undefined) setClientAddress(socket, client, 0, 'x-forwarded-for');
+      }
+    }
+    routeRequest(this, socket, head, listener);
   }
 
   // RouteContext
+
+  adminAccessOn(listener: Listener): AdminAccess {
+    if (listener === 'admin' && this.adminHost !== undefined) return adminAccess(this.adminHost, this.adminToken);
+    return this.admin;
+  }
+
+  get adminOnPublic(): boolean {
+    return this.settings.admin === undefined || !this.settings.admin.exclusive;
+  }
 
   findMount(name: string): Mount | undefined {
     return this.mounts.get(name);
   }
 
-  admit(mount: Mount, socket: Socket): Refusal | undefined {
-    // Viewers waiting for a header count too: the waiting lists are bounded by the same limits (closed
-    // requests still in a list until it is next pruned count until then).
+  admit(mount: Mount, socket: Socket, isHead = false): Refusal | undefined {
+    // Viewers waiting for a header count too: the waiting lists are bounded by the same limits. Requests
+    // that gave up while waiting are dropped from the lists before anyone is refused.
     let total = 0;
-    for (const m of this.mounts.values()) total += m.viewerCount;
-    if (total >= this.settings.maxClients)
-      return { status: 503, text: 'too many clients: the server is full, try again later\n' };
+    for (const m of this.allMounts()) total += m.viewerCount;
+    if (total >= this.settings.maxClients) {
+      total = 0;
+      for (const m of this.allMounts()) total += m.clients.size + m.prunePending();
+      if (total >= this.settings.maxClients)
+        return { status: 503, text: 'too many clients: the server is full, try again later\n' };
+    }
     const mountMax = mount.config.maxClients;
-    if (mountMax > 0 && mount.viewerCount >= mountMax)
+    if (mountMax > 0 && mount.viewerCount >= mountMax && mount.clients.size + mount.prunePending() >= mountMax)
       return { status: 503, text: `too many clients: /${mount.name} is full, try again later\n` };
-    if (this.perIp) {
-      const n = this.perIp.get(socket.remoteAddress ?? '') ?? 0;
+    const perIp = this.perIp;
+    if (perIp) {
+      const key = clientAddress(socket);
+      const n = perIp.get(key) ?? 0;
       if (n >= this.settings.maxClientsPerIp)
         return { status: 429, text: 'too many streams from your address, close one and try again\n' };
+      if (!isHead) {
+        // Counted from admission (also while waiting for the header) until the socket closes.
+        perIp.set(key, n + 1);
+        (socket as CountedSocket)[kIpCount] = perIp;
+        socket.once('close', onCountedSocketClose);
+      }
     }
     return undefined;
   }
@@ -366,6 +526,7 @@ export class MkvServer implements ConnectionHandler, RouteContext {
       now: Date.now(),
       listening: this.url(''),
       loopback: isLoopbackHost(this.boundHost),
+      adminListening: this.adminUrl() ?? null,
       mounts,
       totals: {
         connections: this.connections,
@@ -380,6 +541,193 @@ export class MkvServer implements ConnectionHandler, RouteContext {
     this.log.error('route_error', { path, error: err instanceof Error ? err.message : String(err) });
   }
 
+  /** Ends stream client `id` now (API: DELETE /api/clients/:id); its snapshot, or undefined. */
+  kickClient(id: number): ClientSnapshot | undefined {
+    for (const m of this.allMounts()) {
+      for (const c of m.clients) {
+        if (c.id !== id || c.ended) continue;
+        const snap = m.snapshot(true).clientList!.find((x) => x.id === id)!;
+        this.log.info('client_kick', { mount: m.name, client: id, address: c.address });
+        c.destroy('kicked');
+        return snap;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Replaces mount `name` by a fresh one with the same settings: its input is opened again, its clients
+   * get a clean end of response (players reconnect), requests waiting for its header get 503. Rejects
+   * with a ConfigError when its input cannot be used (the mount is left as it was).
+   */
+  restartMount(name: string): Promise<{ name: string; clientsEnded: number } | undefined> {
+    return this.serially(async () => {
+      if (this.stopping) throw new ServerStoppingError();
+      const old = this.mounts.get(name);
+      if (!old) return undefined;
+      await this.preflight([old.config], this.hooks, [name]);
+      if (this.stopping) throw new ServerStoppingError();
+      const fresh = this.createMount(old.config);
+      this.mounts.set(name, fresh); // same position in the Map
+      const clientsEnded = this.retire(old, 'the mount is restarting, try again in a moment\n');
+      void fresh.run();
+      this.log.info('mount_restart', { mount: name, clients: clientsEnded });
+      return { name, clientsEnded };
+    });
+  }
+
+  /**
+   * Reloads: gets a fresh configuration from the reloader (`mkvserve --config` re-reads its file) and
+   * applies it (applyConfig). A configuration that does not validate is logged and rejected with its
+   * ConfigError; the running configuration stays.
+   */
+  async reload(): Promise<ReloadReport> {
+    if (this.stopping) throw new ServerStoppingError();
+    if (!this.reloader) {
+      const err = new ReloadUnavailableError();
+      this.log.warn('reload_unavailable', { reason: err.message });
+      throw err;
+    }
+    const reloader = this.reloader;
+    try {
+      const { config, hooks } = await reloader();
+      return await this.applyConfig(config, hooks);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        this.log.error('reload_failed', {
+          reason: 'invalid configuration: the running configuration stays',
+          issues: err.issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+        });
+      } else if (!(err instanceof ServerStoppingError)) {
+        this.log.error('reload_failed', { error: err instanceof Error ? err.message : String(err) });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Moves the running server to `next` (reload.ts plans it): added mounts start, removed ones end
+   * cleanly, changed ones restart (or are updated in place when only live settings changed), the others
+   * are not touched; server settings that can change live are applied, the others are reported in
+   * `restartNeeded`. The inputs of new and restarted mounts are checked first: if one cannot be used,
+   * nothing changes and a ConfigError names it.
+   */
+  applyConfig(next: ResolvedConfig, hooks?: Record<string, MountHooks>): Promise<ReloadReport> {
+    return this.serially(async () => {
+      if (this.stopping) throw new ServerStoppingError();
+      if (next.mounts.length === 0)
+        throw new ConfigError([{ path: 'mounts', message: 'at least one mount is needed' }]);
+      const nextHooks = new Map(this.hooks);
+      for (const [n, h] of Object.entries(hooks ?? {})) nextHooks.set(n, h);
+      const plan = planReload(this.running, next);
+      const starting = new Set([...plan.added, ...plan.restarted]);
+      await this.preflight(
+        plan.config.mounts.filter((m) => starting.has(m.name)),
+        nextHooks,
+        plan.restarted,
+      );
+      if (this.stopping) throw new ServerStoppingError();
+      this.hooks = nextHooks;
+      this.applyServerSettings(plan.config.server, plan.serverApplied);
+      const old = new Map(this.mounts);
+      const toRun: Mount[] = [];
+      this.mounts.clear();
+      for (const mc of plan.config.mounts) {
+        const current = old.get(mc.name);
+        if (current && !starting.has(mc.name)) {
+          // Unchanged, or only live settings: the same Mount, the same clients.
+          const live = current.config as Record<string, unknown>;
+          for (const k of LIVE_MOUNT_KEYS) live[k] = mc[k];
+          this.mounts.set(mc.name, current);
+          continue;
+        }
+        const fresh = this.createMount(mc);
+        this.mounts.set(mc.name, fresh);
+        toRun.push(fresh);
+      }
+      for (const [name, m] of old) {
+        if (this.mounts.get(name) === m) continue;
+        this.retire(
+          m,
+          this.mounts.has(name) ? 'the mount is restarting, try again in a moment\n' : 'this mount was removed\n',
+        );
+      }
+      this.running = plan.config;
+      this.reloads++;
+      for (const m of toRun) if (this.started) void m.run();
+      const { config: _c, ...report } = plan;
+      this.log.info('reload', {
+        added: report.added.join(','),
+        removed: report.removed.join(','),
+        restarted: report.restarted.join(','),
+        updated: report.updated.join(','),
+        unchanged: report.unchanged.join(','),
+        serverApplied: report.serverApplied.join(','),
+        ...(report.restartNeeded.length > 0
+          ? { restartNeeded: report.restartNeeded.join(','), hint: 'restart the process to apply these keys' }
+          : {}),
+      });
+      return report;
+    });
+  }
+
+  /** Runs reloads and restarts one after the other. */
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Checks the inputs of mounts about to start (`reopening`: those that had one already); throws a
+   *  ConfigError naming each one that cannot be used. */
+  private async preflight(mounts: MountConfig[], hooks = this.hooks, reopening: string[] = []): Promise<void> {
+    const issues: ConfigIssue[] = [];
+    for (const m of mounts) {
+      if (hooks.get(m.name)?.open) continue;
+      const kind = inputKindFor(m.input);
+      if (kind?.reopenable === false && reopening.includes(m.name)) {
+        issues.push({
+          path: `mounts.${m.name}.input`,
+          message: `${m.input === '-' ? 'stdin' : m.input} cannot be opened a second time: restart the process to change this mount`,
+        });
+        continue;
+      }
+      try {
+        await kind?.preflight?.(m.input);
+      } catch (err) {
+        issues.push({ path: `mounts.${m.name}.input`, message: (err as Error).message });
+      }
+    }
+    if (issues.length > 0) throw new ConfigError(issues);
+  }
+
+  /** Takes the live server settings of a reload (reload.ts LIVE_SERVER_KEYS). */
+  private applyServerSettings(s: ServerConfig, changed: string[]): void {
+    this.settings = s;
+    this.headTimeoutMs = s.headTimeoutMs;
+    this.idleTimeoutMs = s.idleTimeoutMs;
+    this.adminToken = s.adminToken;
+    this.admin = adminAccess(s.host, s.adminToken);
+    if (s.maxClientsPerIp === 0) this.perIp = undefined;
+    else this.perIp ??= new Map();
+    this.trust = new ProxyTrust(s.trustedProxies);
+    if (changed.includes('checkIntervalMs') && this.checkTimer) {
+      clearInterval(this.checkTimer);
+      this.checkTimer = setInterval(() => this.check(), s.checkIntervalMs);
+    }
+    if (changed.includes('keepAlive')) queueMicrotask(() => this.checkDone());
+  }
+
+  /** Takes a mount out of service: waiting requests get 503, its input stops, which ends its stream, so
+   *  its clients get what is queued and a clean end of response. Returns how many clients it had. */
+  private retire(m: Mount, why: string): number {
+    m.closePending(503, why);
+    const n = m.clients.size;
+    if (n > 0) this.retired.set(m, Date.now() + RETIRE_DEADLINE_MS);
+    m.source.stop();
+    return n;
+  }
+
   /** The /api/status object. */
   status(): ServerStatus {
     return buildStatus(this.snapshot(true));
@@ -392,17 +740,46 @@ export class MkvServer implements ConnectionHandler, RouteContext {
   }
 }
 
+function baseUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Listens, or rejects with a readable error (`portKey`/`hostKey` name the setting to change). */
+function listenOn(
+  server: net.Server,
+  host: string,
+  port: number,
+  backlog: number,
+  portKey: string,
+  hostKey: string,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => reject(listenError(err, host, port, portKey, hostKey));
+    server.once('error', onError);
+    server.listen({ host, port, backlog }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
 /** A listen failure as one readable message (the code is kept). */
-function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+function listenError(
+  err: NodeJS.ErrnoException,
+  host: string,
+  port: number,
+  portKey = '--port',
+  hostKey = '--host',
+): Error {
   const msg =
     err.code === 'EADDRINUSE'
-      ? `port ${port} on ${host} is already in use: stop the other server or choose another port (--port)`
+      ? `port ${port} on ${host} is already in use: stop the other server or choose another port (${portKey})`
       : err.code === 'EACCES'
-        ? `not allowed to listen on port ${port}: ports below 1024 need privileges; choose another port (--port)`
+        ? `not allowed to listen on port ${port}: ports below 1024 need privileges; choose another port (${portKey})`
         : err.code === 'EADDRNOTAVAIL'
-          ? `cannot listen on ${host}: that address is not on this machine (--host)`
+          ? `cannot listen on ${host}: that address is not on this machine (${hostKey})`
           : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
-            ? `cannot listen on ${host}: host name not found (--host)`
+            ? `cannot listen on ${host}: host name not found (${hostKey})`
             : `cannot listen on ${host}:${port}: ${err.message}`;
   const e = new Error(msg) as NodeJS.ErrnoException;
   if (err.code !== undefined) e.code = err.code;

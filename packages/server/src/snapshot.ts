@@ -29,6 +29,10 @@ export interface ClientSnapshot {
   lagMs: number;
   skips: number;
   state: SubscriberState;
+  /** The request's User-Agent (cut at 256 characters). */
+  userAgent: string | null;
+  /** The TCP peer when `address` came from a trusted proxy (PROXY protocol, X-Forwarded-For), else null. */
+  proxy: string | null;
 }
 
 export interface InputSnapshot {
@@ -114,6 +118,8 @@ export interface MountSnapshot {
   drops: number;
   /** Viewers refused by a limit (mount full, server full, per address). */
   refused: number;
+  /** This mount's client limit (0 = only the server's). */
+  maxClients: number;
   inputEnded: boolean;
   /** Push and TCP listen mounts: their sources; null (or absent) for other inputs. */
   ingest?: IngestSnapshot | null;
@@ -132,6 +138,8 @@ export interface ServerSnapshot {
   listening: string;
   /** Listening on a loopback address only. */
   loopback: boolean;
+  /** Base URL of the separate admin listener, when there is one. */
+  adminListening: string | null;
   mounts: MountSnapshot[];
   totals: { connections: number; requests: number; rejected: number; writes: number };
 }

@@ -1,9 +1,18 @@
 // GET /api/status: the JSON form of a server snapshot (mounts, inputs, tracks, bitrate, clients).
-// Built from the plain snapshot (snapshot.ts), never from the server object.
+// Built from the plain snapshot (snapshot.ts), never from the server object. The management API
+// (api.ts) uses the same per-mount and per-client forms, so a mount or a client reads the same
+// everywhere.
 
 import type { SubscriberState } from '@mkvserve/fanout';
 import type { PacingMode, SourceState } from './inputs/source.js';
-import type { IngestSnapshot, ServerSnapshot, SourceSnapshot, TrackSnapshot } from './snapshot.js';
+import type {
+  ClientSnapshot,
+  IngestSnapshot,
+  MountSnapshot,
+  ServerSnapshot,
+  SourceSnapshot,
+  TrackSnapshot,
+} from './snapshot.js';
 
 export type TrackStatus = TrackSnapshot;
 
@@ -18,6 +27,9 @@ export interface ClientStatus {
   lagMs: number;
   skips: number;
   state: SubscriberState;
+  userAgent: string | null;
+  /** The TCP peer (a trusted proxy) when `address` came from it, else null. */
+  proxy: string | null;
 }
 
 /** A source of a push or TCP listen mount, with readable times. */
@@ -68,6 +80,8 @@ export interface MountStatus {
   skips: number;
   drops: number;
   refused: number;
+  /** This mount's client limit (0 = only the server's). */
+  maxClients: number;
   /** Push and TCP listen mounts: how sources connect, the source now (with its address), counters. */
   ingest: IngestStatus | null;
   history: { bytes: number; clusters: number; joinPoints: number; durationSec: number; bitrate: number };
@@ -80,6 +94,8 @@ export interface ServerStatus {
   startedAt: string;
   uptimeSec: number;
   listening: string;
+  /** Base URL of the separate admin listener (API, status, metrics), or null. */
+  admin: string | null;
   rssBytes: number;
   memory: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
   mounts: MountStatus[];
@@ -105,6 +121,72 @@ function ingestStatus(i: IngestSnapshot | null, now: number): IngestStatus | nul
   return { ...i, source: sourceStatus(i.source, now), lastSource: sourceStatus(i.lastSource, now) };
 }
 
+/** The status form of one mount (`listening`: the public base URL; `now`: Date.now() of the snapshot). */
+export function mountStatus(m: MountSnapshot, listening: string, now = Date.now()): MountStatus {
+  const i = m.input;
+  return {
+    name: m.name,
+    path: `/${m.name}`,
+    url: `${listening}/${m.name}`,
+    contentType: m.contentType,
+    docType: m.docType,
+    input: {
+      name: i.display,
+      kind: i.kind,
+      state: i.state,
+      paced: i.pacing !== 'off',
+      pacing: i.pacing,
+      loop: i.loop,
+      reconnect: i.reconnect,
+      opens: i.opens,
+      loops: i.loops,
+      reconnects: i.reconnects,
+      splices: i.splices,
+      trackChanges: i.trackChanges,
+      bytesIn: i.bytesIn,
+      frames: i.frames,
+      bitrate: i.bitrate,
+      lastError: i.lastError,
+      positionSec: round3(i.positionNs),
+    },
+    tracks: m.tracks,
+    clients: m.clients,
+    waiting: m.waiting,
+    clientsTotal: m.clientsTotal,
+    bytesSent: m.bytesSent,
+    skips: m.skips,
+    drops: m.drops,
+    refused: m.refused,
+    maxClients: m.maxClients,
+    ingest: ingestStatus(m.ingest ?? null, now),
+    history: {
+      bytes: m.history.bytes,
+      clusters: m.history.clusters,
+      joinPoints: m.history.joinPoints,
+      durationSec: round3(m.history.durationNs),
+      bitrate: m.history.bitrate,
+    },
+  };
+}
+
+/** The status form of one client (`now`: Date.now() of the snapshot). */
+export function clientStatus(c: ClientSnapshot, now: number): ClientStatus {
+  return {
+    id: c.id,
+    address: c.address,
+    port: c.port,
+    mount: c.mount,
+    connectedSince: new Date(c.since).toISOString(),
+    durationSec: Math.round((now - c.since) / 100) / 10,
+    bytesSent: c.bytesSent,
+    lagMs: c.lagMs,
+    skips: c.skips,
+    state: c.state,
+    userAgent: c.userAgent,
+    proxy: c.proxy,
+  };
+}
+
 export function buildStatus(snap: ServerSnapshot): ServerStatus {
   const now = snap.now;
   const mounts: MountStatus[] = [];
@@ -112,63 +194,8 @@ export function buildStatus(snap: ServerSnapshot): ServerStatus {
   let bytesSent = 0;
   for (const m of snap.mounts) {
     bytesSent += m.bytesSent;
-    const i = m.input;
-    mounts.push({
-      name: m.name,
-      path: `/${m.name}`,
-      url: `${snap.listening}/${m.name}`,
-      contentType: m.contentType,
-      docType: m.docType,
-      input: {
-        name: i.display,
-        kind: i.kind,
-        state: i.state,
-        paced: i.pacing !== 'off',
-        pacing: i.pacing,
-        loop: i.loop,
-        reconnect: i.reconnect,
-        opens: i.opens,
-        loops: i.loops,
-        reconnects: i.reconnects,
-        splices: i.splices,
-        trackChanges: i.trackChanges,
-        bytesIn: i.bytesIn,
-        frames: i.frames,
-        bitrate: i.bitrate,
-        lastError: i.lastError,
-        positionSec: round3(i.positionNs),
-      },
-      tracks: m.tracks,
-      clients: m.clients,
-      waiting: m.waiting,
-      clientsTotal: m.clientsTotal,
-      bytesSent: m.bytesSent,
-      skips: m.skips,
-      drops: m.drops,
-      refused: m.refused,
-      ingest: ingestStatus(m.ingest ?? null, now),
-      history: {
-        bytes: m.history.bytes,
-        clusters: m.history.clusters,
-        joinPoints: m.history.joinPoints,
-        durationSec: round3(m.history.durationNs),
-        bitrate: m.history.bitrate,
-      },
-    });
-    for (const c of m.clientList ?? []) {
-      clients.push({
-        id: c.id,
-        address: c.address,
-        port: c.port,
-        mount: c.mount,
-        connectedSince: new Date(c.since).toISOString(),
-        durationSec: Math.round((now - c.since) / 100) / 10,
-        bytesSent: c.bytesSent,
-        lagMs: c.lagMs,
-        skips: c.skips,
-        state: c.state,
-      });
-    }
+    mounts.push(mountStatus(m, snap.listening, now));
+    for (const c of m.clientList ?? []) clients.push(clientStatus(c, now));
   }
   const mem = process.memoryUsage();
   return {
@@ -178,6 +205,7 @@ export function buildStatus(snap: ServerSnapshot): ServerStatus {
     startedAt: new Date(snap.startedAt).toISOString(),
     uptimeSec: Math.round((now - snap.startedAt) / 100) / 10,
     listening: snap.listening,
+    admin: snap.adminListening,
     rssBytes: mem.rss,
     memory: {
       rss: mem.rss,

@@ -1,5 +1,6 @@
-// Flusher: one coalesced (corked) write per client per turn, burst at attach, backpressure stops
-// pulling until 'drain', dropped/finished subscribers end or destroy the socket, slots spread work.
+// Flusher: every client is polled once per turn and gets everything pending in one write (one part:
+// a plain write; several: one corked writev), burst at attach, no pull while the socket needs drain,
+// dropped/finished subscribers end or destroy the socket, slots spread the work.
 import t from 'tap';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -45,6 +46,7 @@ class FakeSub implements SubscriberLike {
   onReadable: (() => void) | undefined;
   state = 'active';
   dropReason: string | undefined;
+  finishReason: string | undefined;
   lagNs = 0;
   bytesSent = 0;
   skips = 0;
@@ -63,6 +65,16 @@ class FakeSub implements SubscriberLike {
     }
     if (this.queue.length === 0 && this.finishAfter) this.state = 'finished';
     return out;
+  }
+  pullInto(out: Uint8Array[], max?: number): number {
+    const parts = this.pull(max);
+    if (parts === null) return -1;
+    let n = 0;
+    for (const p of parts) {
+      out.push(p);
+      n += p.length;
+    }
+    return n;
   }
   close(): void {
     if (this.state === 'active') this.state = 'closed';
@@ -111,19 +123,74 @@ t.test('head at attach, burst in one corked write on the join turn, then one wri
   t.equal(sock.flushes, 2, 'nothing new: no write');
 });
 
-t.test('backpressure: no pull while the socket needs drain; drain re-queues', async (t) => {
+t.test('backpressure: no pull while the socket needs drain; served again on the turn after it drained', async (t) => {
   const f = new Flusher({ intervalMs: 100, slices: 1 });
   const { sock, sub } = client(f);
   sock.writableNeedDrain = true;
   sub.push(10);
   const pulls = sub.pulls;
   f.tick();
-  t.equal(sub.pulls, pulls, 'not pulled while full');
-  sock.writableNeedDrain = false;
-  sock.emit('drain');
   f.tick();
-  t.equal(sub.pulls, pulls + 1, 'pulled after drain');
+  t.equal(sub.pulls, pulls, 'not pulled while full');
+  t.equal(sock.listenerCount('drain'), 0, 'no drain listener: polled, not woken');
+  sock.writableNeedDrain = false;
+  f.tick();
+  t.equal(sub.pulls, pulls + 1, 'pulled on the next turn');
   t.equal(sock.writes.length, 4);
+});
+
+t.test('one part: a plain write; several: one corked writev; nothing new: no write', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 1 });
+  const { sock, sub } = client(f);
+  const corks = sock.corks;
+  sub.push(500);
+  f.tick();
+  t.equal(sock.corks, corks, 'a single view goes out without cork/uncork');
+  t.equal(sock.writes.length, 4);
+  sub.push(20, 500);
+  f.tick();
+  t.equal(sock.corks, corks + 1, 'a Cluster start + view: one corked writev');
+  t.equal(sock.writes.length, 6);
+  const writes = f.writes;
+  f.tick();
+  t.equal(f.writes, writes, 'polled with nothing new: no write');
+  t.equal(sock.writes.length, 6);
+});
+
+t.test('every client of a mount gets the same response head bytes (converted once)', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 1 });
+  const a = client(f);
+  const b = client(f);
+  t.ok(a.sock.writes[0] instanceof Uint8Array);
+  t.equal(a.sock.writes[0], b.sock.writes[0], 'the very same Buffer');
+  t.equal(Buffer.from(a.sock.writes[0]).toString('latin1'), 'HTTP/1.1 200 OK\r\n\r\n');
+});
+
+t.test('a closed client is no longer served; the others are', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 1 });
+  const cs = Array.from({ length: 5 }, () => client(f));
+  t.equal(f.clients, 5);
+  cs[1].sock.destroy();
+  cs[3].sock.destroy();
+  t.equal(f.clients, 3, 'detached at close');
+  for (const x of cs) x.sub.push(10);
+  const pulls = cs.map((x) => x.sub.pulls);
+  f.tick();
+  t.same(
+    cs.map((x, i) => x.sub.pulls - pulls[i]),
+    [1, 0, 1, 0, 1],
+  );
+});
+
+t.test('a subscriber finished by a new track layout ends with reason new_input', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 1 });
+  const { sock, sub, c } = client(f);
+  sub.finishAfter = true;
+  sub.finishReason = 'layout';
+  sub.push(50);
+  f.tick();
+  t.equal(sock.endedBy, 'end', 'FIN, not a reset');
+  t.equal(c.reason, 'new_input');
 });
 
 t.test('join storm: bursts are bounded per event-loop turn, heads are not', async (t) => {
@@ -195,14 +262,14 @@ t.test('slots: each client is served on its own tick of the cycle', async (t) =>
   for (const x of cs) x.sub.push(10);
   const served: number[] = [];
   for (let k = 0; k < 5; k++) {
-    const before = cs.map((x) => x.sock.flushes);
+    const before = cs.map((x) => x.sock.writes.length);
     f.tick();
-    served.push(cs.filter((x, i) => x.sock.flushes > before[i]).length);
+    served.push(cs.filter((x, i) => x.sock.writes.length > before[i]).length);
   }
   t.same(served, [2, 2, 2, 2, 2], 'two clients per tick');
   t.ok(
-    cs.every((x) => x.sock.flushes === 2),
-    'every client served once per cycle',
+    cs.every((x) => x.sock.writes.length === 4),
+    'every client served once per cycle (head, burst, one write)',
   );
   t.equal(new Flusher({ intervalMs: 100 }).slices, 5, 'default: one slot per 20 ms');
 });

@@ -92,10 +92,23 @@ function snapshot(loopback: boolean): ServerSnapshot {
     skips: 0,
     drops: 0,
     refused: 0,
+    maxClients: 0,
     inputEnded: false,
     history: { bytes: 1, clusters: 1, joinPoints: 1, durationNs: 1e9, bitrate: 1 },
     clientList: [
-      { id: 7, address: EVIL, port: 1, mount: 'cam', since: 0, bytesSent: 5, lagMs: 0, skips: 0, state: 'active' },
+      {
+        id: 7,
+        address: EVIL,
+        port: 1,
+        mount: 'cam',
+        since: 0,
+        bytesSent: 5,
+        lagMs: 0,
+        skips: 0,
+        state: 'active',
+        userAgent: EVIL,
+        proxy: null,
+      },
     ],
   };
   return {
@@ -105,6 +118,7 @@ function snapshot(loopback: boolean): ServerSnapshot {
     now: 1000,
     listening: 'http://127.0.0.1:8080',
     loopback,
+    adminListening: null,
     mounts: [m],
     totals: { connections: 0, requests: 0, rejected: 0, writes: 0 },
   };

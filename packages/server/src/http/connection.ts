@@ -10,6 +10,9 @@
 //   kernel the peer has `idleTimeoutMs` to close before the socket is destroyed (an absolute deadline:
 //   a peer that keeps sending cannot extend it); a response that stops moving (a peer that does not
 //   read) is cut after `idleTimeoutMs` without progress.
+// - a PROXY protocol header (v1/v2, ./proxy-protocol.ts) before the head is read only from trusted
+//   proxies (bounded: 107 bytes for v1, 4 KiB for v2, within the same head deadline) and gives the client
+//   address (./client-address.ts); from any other peer it is answered 400.
 // Listeners are shared functions and timers take the socket as argument (no per-connection closures),
 // to keep the memory per connected client small.
 
@@ -17,6 +20,8 @@ import type { Socket } from 'node:net';
 import { HeadReader, MAX_HEAD_BYTES } from './parser.js';
 import type { RequestHead } from './parser.js';
 import { sendText } from './response.js';
+import { ProxyHeaderReader, startsLikeProxyHeader } from './proxy-protocol.js';
+import { peerAddress, setClientAddress } from './client-address.js';
 
 export interface ConnectionHandler {
   /** Called once with the parsed head; the handler owns the socket from then on. */
@@ -30,6 +35,12 @@ export interface ConnectionHandler {
   readonly idleTimeoutMs?: number;
   /** Called on every bad/slow request (for logs/metrics). */
   rejected?(socket: Socket, status: number, reason: string): void;
+  /**
+   * True when the peer is a trusted proxy: its connections may start with a PROXY protocol header (v1
+   * or v2) naming the client. From other peers such a header is answered 400. Called once per
+   * connection; without it no peer is trusted.
+   */
+  trustsPeer?(socket: Socket): boolean;
 }
 
 /**
@@ -44,6 +55,8 @@ interface ConnState {
   handler: ConnectionHandler;
   phase: Phase;
   reader: HeadReader | undefined;
+  /** Reading an optional PROXY header (trusted peers only, before the first byte of the head). */
+  proxy: ProxyHeaderReader | undefined;
   /** Bytes read after the head and discarded, and in how many reads; a peer that keeps sending is cut off. */
   extra: number;
   extraReads: number;
@@ -85,21 +98,48 @@ function clearTimer(st: ConnState): void {
   st.timer = undefined;
 }
 
+/** A bad head (or PROXY header): the error answer, then a short linger. */
+function failHead(s: ConnSocket, st: ConnState, status: number, reason: string): void {
+  st.reader = undefined;
+  st.proxy = undefined;
+  clearTimer(st);
+  s.removeListener('data', onHeadData);
+  startDiscarding(s, st, 0);
+  st.handler.rejected?.(s, status, reason);
+  respondError(s, st, status, `${reason}\n`);
+}
+
 function onHeadData(this: ConnSocket, chunk: Buffer): void {
   const st = this[kConn];
   if (!st || st.phase !== 'head') return;
+  let data: Uint8Array = chunk;
+  if (st.proxy !== undefined) {
+    const p = st.proxy.push(chunk);
+    if (p.kind === 'incomplete') return;
+    st.proxy = undefined;
+    if (p.kind === 'error') return failHead(this, st, 400, p.reason);
+    if (p.kind === 'none') data = p.bytes;
+    else {
+      const src = p.header.source;
+      if (!p.header.local && src) setClientAddress(this, src.address, src.port, 'proxy-protocol');
+      if (p.rest.length === 0) return;
+      data = p.rest;
+    }
+  } else if (st.reader === undefined && startsLikeProxyHeader(chunk)) {
+    return failHead(
+      this,
+      st,
+      400,
+      `PROXY protocol header from ${peerAddress(this)}, which is not a trusted proxy: add it to server.trustedProxies, or do not send one`,
+    );
+  }
   st.reader ??= new HeadReader(MAX_HEAD_BYTES);
-  const res = st.reader.push(chunk);
+  const res = st.reader.push(data);
   if (res.kind === 'incomplete') return;
+  if (res.kind === 'error') return failHead(this, st, res.status, res.reason);
   st.reader = undefined;
   clearTimer(st);
   this.removeListener('data', onHeadData);
-  if (res.kind === 'error') {
-    startDiscarding(this, st, 0);
-    st.handler.rejected?.(this, res.status, res.reason);
-    respondError(this, st, res.status, `${res.reason}\n`);
-    return;
-  }
   const head = res.head;
   if (mayHaveBody(head)) {
     // Nothing more is read until the route decides (see takeRequestBody / discardRequestBody).
@@ -148,8 +188,9 @@ function onHeadDeadline(s: ConnSocket): void {
   const st = s[kConn];
   if (!st || st.phase !== 'head' || s.destroyed) return;
   st.timer = undefined;
-  const received = st.reader?.received ?? 0;
+  const received = (st.reader?.received ?? 0) + (st.proxy?.received ?? 0);
   st.reader = undefined;
+  st.proxy = undefined;
   s.removeListener('data', onHeadData);
   startDiscarding(s, st, 0);
   const secs = st.handler.headTimeoutMs / 1000;
@@ -185,6 +226,7 @@ function onClose(this: ConnSocket): void {
   if (!st) return;
   clearTimer(st);
   st.reader = undefined;
+  st.proxy = undefined;
   st.rest = undefined;
 }
 
@@ -205,6 +247,7 @@ export function acceptConnection(socket: Socket, handler: ConnectionHandler): vo
     handler,
     phase: 'head',
     reader: undefined,
+    proxy: handler.trustsPeer?.(s) ? new ProxyHeaderReader() : undefined,
     extra: 0,
     extraReads: 0,
     rest: undefined,

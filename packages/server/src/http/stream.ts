@@ -1,27 +1,35 @@
 // Streaming responses: one StreamClient per connected viewer (socket + fanout subscriber), and the
-// Flusher, a shared timer that coalesces what each client is sent into one corked write per tick.
-// A joining client gets its response head at once (its own write: the first byte never waits for
-// anything); its burst (init part + GOP) follows from a join queue drained on setImmediate with a byte
-// budget per event-loop turn, so a join storm cannot starve accepts and other joiners' heads.
-// Backpressure stops pulling until 'drain'. Listeners are shared functions; the only per-client
-// closure is the onReadable hook.
+// Flusher, a shared timer that serves each client once per interval: the clients are spread over slots,
+// one slot per timer tick, and every client of the slot gets everything pending in ONE socket write
+// (a caught-up client's pending bytes are one view of the fanout's shared run; a Cluster start makes it
+// a short corked writev). Clients are polled, not woken: in the steady state every client has news every
+// interval, so per-client notifications (onReadable, 'drain' listeners, ready queues) would only add
+// work; a socket that needs draining is skipped until it has drained. A joining client gets its
+// response head at once (its own write: the first byte never waits); its burst (init part + GOP)
+// follows from a join queue drained on setImmediate with a byte budget per event-loop turn, so a join
+// storm cannot starve accepts and other joiners' heads, nor the established clients.
 
 import type { Socket } from 'node:net';
+import { clientAddress, clientPort } from './client-address.js';
 
 /** The fanout Subscriber surface used here (@mkvserve/fanout Subscriber satisfies it). */
 export interface SubscriberLike {
   onReadable: (() => void) | undefined;
   pull(maxBytes?: number): Uint8Array[] | null;
+  /** pull() into `out`: bytes appended, or -1 where pull() gives null. */
+  pullInto(out: Uint8Array[], maxBytes?: number): number;
   close(): void;
   readonly state: string;
   readonly dropReason?: string | undefined;
+  /** Why a finished subscriber finished: 'end' of input, or a new track 'layout'. */
+  readonly finishReason?: string | undefined;
   readonly lagNs: number;
   readonly bytesSent: number;
   readonly skips: number;
 }
 
 export type EndReason =
-  'eof' | 'client_closed' | 'error' | 'dropped_lag' | 'dropped_idle' | 'dropped' | 'shutdown' | 'new_input';
+  'eof' | 'client_closed' | 'error' | 'dropped_lag' | 'dropped_idle' | 'dropped' | 'shutdown' | 'new_input' | 'kicked';
 
 export interface ClientEvents {
   /** The client is gone (socket closed); called exactly once. */
@@ -41,10 +49,10 @@ export class StreamClient {
   readonly address: string;
   readonly port: number;
   readonly since = Date.now();
+  /** The request's User-Agent (for the API; set by the mount). */
+  userAgent: string | undefined = undefined;
   /** Bytes handed to the socket (response head included). */
   bytesWritten = 0;
-  /** Queued in the flusher's dirty list. */
-  queued = false;
   /** Why the response ended (set when we end or destroy it). */
   reason: EndReason | undefined;
   ended = false;
@@ -52,6 +60,8 @@ export class StreamClient {
   flusher: Flusher | undefined;
   /** @internal Flusher slot. */
   slot = 0;
+  /** @internal Index in the slot's client list (-1: not in it). */
+  slotIndex = -1;
   /** @internal In the flusher's join queue (burst not sent yet). */
   joining = false;
   private readonly events: ClientEvents;
@@ -61,8 +71,9 @@ export class StreamClient {
     this.socket = socket;
     this.sub = sub;
     this.mount = mount;
-    this.address = socket.remoteAddress ?? '';
-    this.port = socket.remotePort ?? 0;
+    // Behind a trusted proxy: the client's, not the proxy's (./client-address.ts).
+    this.address = clientAddress(socket);
+    this.port = clientPort(socket);
     this.events = events;
     (socket as ClientSocket)[kClient] = this;
     socket.on('close', onClientSocketClose);
@@ -85,7 +96,14 @@ export class StreamClient {
     this.reason ??= reason;
     this.ended = true;
     this.sub.close();
-    this.socket.destroy();
+    // A dropped viewer (too slow, or gone quiet) or one still there after the shutdown grace: reset
+    // the connection. A plain close would leave the kernel sending what it queued for this socket (up
+    // to net.ipv4.tcp_wmem's max, 4 MiB by default) to a peer that reads at its own pace, for minutes
+    // after we let go of it.
+    const s = this.socket;
+    if ((reason === 'shutdown' || reason.startsWith('dropped')) && typeof s.resetAndDestroy === 'function') {
+      s.resetAndDestroy();
+    } else s.destroy();
   }
 
   /** @internal */
@@ -96,6 +114,7 @@ export class StreamClient {
     this.sub.onReadable = undefined;
     if (this.reason === undefined) this.reason = 'client_closed';
     this.sub.close();
+    this.flusher?.detach(this);
     this.events.onClientClosed(this);
   }
 }
@@ -110,14 +129,15 @@ function onClientSocketEnd(this: ClientSocket): void {
   if (c && !c.ended) c.destroy('client_closed');
 }
 
+/** The EndReason of a finished response: end of input, or a new track layout (the player reconnects
+ *  and gets the new init part; a second EBML header mid-response would break it). */
+function finishedReason(sub: SubscriberLike): EndReason {
+  return sub.finishReason === 'layout' ? 'new_input' : 'eof';
+}
+
 /** The EndReason of a client whose subscriber was dropped. */
 function droppedReason(sub: SubscriberLike): EndReason {
   return sub.dropReason === 'idle' ? 'dropped_idle' : sub.dropReason === 'lag' ? 'dropped_lag' : 'dropped';
-}
-
-function onClientDrain(this: ClientSocket): void {
-  const c = this[kClient];
-  if (c && c.flusher) c.flusher.mark(c);
 }
 
 export interface FlusherOptions {
@@ -138,25 +158,31 @@ export interface FlusherOptions {
   onFinished?(c: StreamClient): void;
 }
 
+/** Response heads are the same text for every client of a mount: converted to bytes once. */
+const HEAD_CACHE_MAX = 64;
+
 /**
- * Shared write scheduler. Clients with something to send are queued (by the subscriber's
- * onReadable, the socket's 'drain', or a partial pull) in their slot's queue; the timer fires every
- * intervalMs / slices and serves one slot, so every client gets one coalesced write per interval
- * while the work (and the event-loop pause new connections see) is spread evenly.
+ * Shared write scheduler. Each attached client belongs to one of `slices` slots; the timer fires every
+ * intervalMs / slices and serves one slot: every client in it whose socket can take more is pulled
+ * and written once. So every client gets one coalesced write per interval (latency added: at most one
+ * interval), and the work, and the pause new connections see, is spread evenly.
  */
 export class Flusher {
   readonly intervalMs: number;
   readonly slices: number;
   readonly maxBytesPerTick: number;
   readonly joinBytesPerTurn: number;
-  private readonly queues: StreamClient[][];
+  private readonly slots: StreamClient[][];
   /** Joined clients waiting for their burst, oldest first, from joinHead on. */
   private joins: StreamClient[] = [];
   private joinHead = 0;
   private joinImmediate: NodeJS.Immediate | undefined;
   private readonly drainJoinsFn = (): void => this.drainJoins();
-  private spare: StreamClient[] = [];
+  /** What pullInto() fills for one client (reused: no array per write). */
+  private readonly parts: Uint8Array[] = [];
+  private readonly heads = new Map<string, Buffer>();
   private slot = 0;
+  private nextSlot = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly opts: FlusherOptions;
   /** Counters (for metrics). */
@@ -170,7 +196,7 @@ export class Flusher {
     this.slices = Math.max(1, Math.floor(opts.slices ?? Math.round(this.intervalMs / 20)));
     this.maxBytesPerTick = opts.maxBytesPerTick ?? 512 * 1024;
     this.joinBytesPerTurn = Math.max(1, opts.joinBytesPerTurn ?? 1024 * 1024);
-    this.queues = Array.from({ length: this.slices }, () => []);
+    this.slots = Array.from({ length: this.slices }, () => []);
   }
 
   start(): void {
@@ -188,19 +214,36 @@ export class Flusher {
   /** Starts serving a client: writes `head` right now, and queues the joining burst for this turn. */
   attach(c: StreamClient, head: string | Uint8Array): void {
     c.flusher = this;
-    c.slot = c.id % this.slices;
-    c.sub.onReadable = () => this.mark(c);
-    c.socket.on('drain', onClientDrain);
-    c.socket.write(head);
-    c.bytesWritten += typeof head === 'string' ? Buffer.byteLength(head) : head.byteLength;
+    c.slot = this.nextSlot;
+    this.nextSlot = (this.nextSlot + 1) % this.slices;
+    const bytes = typeof head === 'string' ? this.headBytes(head) : head;
+    c.socket.write(bytes);
+    c.bytesWritten += bytes.byteLength;
     c.joining = true;
     this.joins.push(c);
     this.joinImmediate ??= setImmediate(this.drainJoinsFn);
   }
 
+  private headBytes(head: string): Buffer {
+    let b = this.heads.get(head);
+    if (b === undefined) {
+      if (this.heads.size >= HEAD_CACHE_MAX) this.heads.clear();
+      b = Buffer.from(head, 'latin1');
+      this.heads.set(head, b);
+    }
+    return b;
+  }
+
   /** Clients whose burst is still queued. */
   get joinsPending(): number {
     return this.joins.length - this.joinHead;
+  }
+
+  /** Clients served every interval (their burst was sent). */
+  get clients(): number {
+    let n = 0;
+    for (const list of this.slots) n += list.length;
+    return n;
   }
 
   /** Writes the queued bursts, at most joinBytesPerTurn (at least one client) per call. */
@@ -216,11 +259,12 @@ export class Flusher {
       if (c.ended) continue;
       const bytes = this.serve(c, this.maxBytesPerTick, true);
       spent += bytes;
+      if (c.ended) continue;
       // A burst bigger than one turn's share: the rest goes first thing next turn.
-      if (bytes >= this.maxBytesPerTick && !c.ended && !c.socket.writableNeedDrain) {
+      if (bytes >= this.maxBytesPerTick && !c.socket.writableNeedDrain) {
         c.joining = true;
         list.push(c);
-      }
+      } else this.addToSlot(c);
     }
     if (this.joinHead >= list.length) {
       list.length = 0;
@@ -234,14 +278,31 @@ export class Flusher {
     }
   }
 
-  /** Queues a client for its slot's next turn. */
-  mark(c: StreamClient): void {
-    if (c.queued || c.ended || c.joining) return;
-    c.queued = true;
-    this.queues[c.slot].push(c);
+  private addToSlot(c: StreamClient): void {
+    if (c.slotIndex >= 0) return;
+    const list = this.slots[c.slot];
+    c.slotIndex = list.length;
+    list.push(c);
   }
 
-  /** Serves the queued clients of the next slot. */
+  /** Stops serving a client (its socket closed). */
+  detach(c: StreamClient): void {
+    const i = c.slotIndex;
+    if (i < 0) return;
+    const list = this.slots[c.slot];
+    const last = list.pop()!;
+    if (last !== c) {
+      list[i] = last;
+      last.slotIndex = i;
+    }
+    c.slotIndex = -1;
+  }
+
+  /** Kept for callers of the event-driven flusher: every attached client is served on its slot's
+   *  turn anyway, so there is nothing to queue. */
+  mark(_c: StreamClient): void {}
+
+  /** Serves the clients of the next slot. */
   tick(): void {
     this.ticks++;
     const i = this.slot;
@@ -249,34 +310,25 @@ export class Flusher {
     this.serveSlot(i);
   }
 
-  /** Serves every queued burst and every queued client of every slot now (shutdown). */
+  /** Serves every queued burst and every client of every slot now (shutdown). */
   flushAll(): void {
     while (this.joinsPending > 0) this.drainJoins(Infinity);
     for (let i = 0; i < this.slices; i++) this.serveSlot(i);
   }
 
   private serveSlot(i: number): void {
-    const list = this.queues[i];
-    if (list.length === 0) return;
-    this.queues[i] = this.spare;
-    for (let k = 0; k < list.length; k++) {
+    const list = this.slots[i];
+    const max = this.maxBytesPerTick;
+    // Backwards: a client that ends during its serve is swapped out with the last one, already served.
+    for (let k = list.length - 1; k >= 0; k--) {
       const c = list[k];
-      c.queued = false;
-      if (
-        !c.ended &&
-        this.serve(c, this.maxBytesPerTick, false) >= this.maxBytesPerTick &&
-        !c.socket.writableNeedDrain
-      ) {
-        // A full batch means more is waiting (the subscriber is not parked): come back next turn.
-        this.mark(c);
-      }
+      if (c.ended) this.detach(c);
+      else this.serve(c, max, false);
     }
-    list.length = 0;
-    this.spare = list;
   }
 
-  /** Pulls and writes (one corked write) for one client; returns the bytes written. `join`: its
-   *  first serve (the burst). */
+  /** Pulls and writes (one write, or one corked writev) for one client; returns the bytes written.
+   *  `join`: its first serve (the burst). */
   private serve(c: StreamClient, maxBytes: number, join: boolean): number {
     const s = c.socket;
     const sub = c.sub;
@@ -286,37 +338,33 @@ export class Flusher {
       return 0;
     }
     if (s.destroyed) return 0;
-    // Not pulling counts against the subscriber's lag; 'drain' re-queues it. (A joiner's head alone
-    // never fills the socket's buffer.)
+    // Not pulling counts against the subscriber's lag. (A joiner's head alone never fills the
+    // socket's buffer.)
     if (s.writableNeedDrain && !join) return 0;
-    const parts = sub.pull(maxBytes === Infinity ? undefined : maxBytes);
-    if (parts === null) {
+    const parts = this.parts;
+    const n = sub.pullInto(parts, maxBytes === Infinity ? undefined : maxBytes);
+    if (parts.length === 1) {
+      s.write(parts[0]);
+      this.writes++;
+    } else if (parts.length > 1) {
+      s.cork();
+      for (let k = 0; k < parts.length; k++) s.write(parts[k]);
+      s.uncork();
+      this.writes++;
+    }
+    while (parts.length > 0) parts.pop(); // (cheaper than setting length)
+    const bytes = n > 0 ? n : 0;
+    c.bytesWritten += bytes;
+    this.bytes += bytes;
+    if (n < 0 || sub.state === 'finished') {
+      // Finished (after the last bytes just written, if any), dropped or closed.
       if (sub.state === 'dropped') {
         c.destroy(droppedReason(sub));
         this.opts.onDropped?.(c);
       } else {
-        c.end(sub.state === 'finished' ? 'eof' : 'shutdown');
+        c.end(sub.state === 'finished' ? finishedReason(sub) : 'shutdown');
         this.opts.onFinished?.(c);
       }
-      return 0;
-    }
-    let bytes = 0;
-    if (parts.length > 0) {
-      s.cork();
-      for (let i = 0; i < parts.length; i++) {
-        const p = parts[i];
-        s.write(p);
-        bytes += p.byteLength;
-      }
-      s.uncork();
-      this.writes++;
-    }
-    c.bytesWritten += bytes;
-    this.bytes += bytes;
-    // A finished subscriber reports it on the next pull: ask right away.
-    if (sub.state === 'finished') {
-      c.end('eof');
-      this.opts.onFinished?.(c);
     }
     return bytes;
   }
