@@ -16,6 +16,7 @@ import type { JoinMode } from '@mkvserve/fanout';
 import { mountNameProblem } from './mount-name.js';
 import { inputKindFor, inputSpecProblem } from './inputs/kinds.js';
 import { addressRuleProblem } from './ingest/allowlist.js';
+import { parseTcpListen } from './ingest/tcp-spec.js';
 
 const FANOUT = new LiveStream().options;
 
@@ -514,9 +515,21 @@ export function resolveConfig(layers: ConfigLayer[], opts: ResolveOptions = {}):
       issues.push({ path: 'server.admin.port', message: 'the admin listener needs a port (0 = any free port)' });
   }
   const list: MountConfig[] = [];
+  /** TCP listen ports already taken by a mount (0 = any free port: never shared). */
+  const tcpPorts = new Map<number, string>();
   for (const [name, { cfg, ref, origin }] of mounts) {
     cfg['token'] = ref ? readSecret(ref, env, `mounts.${name}.token`, issues, at(origin)) : undefined;
     const kind = typeof cfg['input'] === 'string' ? inputKindFor(cfg['input'])?.kind : undefined;
+    const tcp = kind === 'tcp' ? parseTcpListen(cfg['input'] as string) : undefined;
+    if (tcp !== undefined && typeof tcp !== 'string' && tcp.port !== 0) {
+      const other = tcpPorts.get(tcp.port);
+      if (other !== undefined)
+        issues.push({
+          path: `mounts.${name}.input`,
+          message: `port ${tcp.port} is already the TCP listen input of mount ${other}: give each TCP mount its own port`,
+        });
+      else tcpPorts.set(tcp.port, name);
+    }
     if (kind === 'push' && cfg['token'] === undefined && !ref) {
       const fromEnv = env[SOURCE_TOKEN_ENV];
       if (fromEnv !== undefined && fromEnv !== '') cfg['token'] = fromEnv;

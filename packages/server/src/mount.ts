@@ -74,9 +74,8 @@ function createIngest(config: MountConfig, log: Logger): IngestPoint | undefined
   return new IngestPoint({
     mount: config.name,
     tcp,
-    token: config.token,
+    live: config,
     allowSources: config.allowSources,
-    takeover: config.takeover,
     idleTimeoutMs: config.sourceIdleTimeoutMs,
     log,
   });

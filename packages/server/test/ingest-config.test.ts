@@ -125,4 +125,28 @@ t.test('config: ingest keys, their defaults and errors', async (t) => {
     /^mounts\.m\.sourceIdleTimeoutMs: expected a number of milliseconds from 100/,
   ]);
   t.match(bad({ mounts: { m: { input: 'tcp://x:1' } } }), [/^mounts\.m\.input: .*only listening is supported/]);
+  // Two TCP mounts on one port: refused (port 0, any free port, may repeat).
+  try {
+    resolveConfigFrom(
+      [
+        {
+          mounts: {
+            a: { input: 'tcp://:9000?listen' },
+            b: { input: 'tcp://0.0.0.0:9000?listen' },
+            c: { input: 'tcp://:0?listen' },
+            d: { input: 'tcp://:0?listen' },
+          },
+        },
+      ],
+      { env },
+    );
+    t.fail('no error');
+  } catch (e) {
+    t.same((e as ConfigError).issues, [
+      {
+        path: 'mounts.b.input',
+        message: 'port 9000 is already the TCP listen input of mount a: give each TCP mount its own port',
+      },
+    ]);
+  }
 });

@@ -28,10 +28,13 @@ export interface IngestOptions {
   mount: string;
   /** `push` (HTTP) or a parsed `tcp://HOST:PORT?listen`. */
   tcp: TcpListenSpec | undefined;
-  /** Source token (HTTP push); ignored for TCP, which has no place for one. */
-  token: string | undefined;
+  /**
+   * The mount's live settings, read each time they are used (a reload changes `token` and `takeover` in
+   * place on the running mount): the source token (HTTP push; ignored for TCP, which has no place for
+   * one) and whether a new source takes over.
+   */
+  live: { readonly token: string | undefined; readonly takeover: boolean };
   allowSources: readonly string[] | undefined;
-  takeover: boolean;
   idleTimeoutMs: number;
   log: Logger;
 }
@@ -77,7 +80,6 @@ function summary(s: SourceSession): SourceSnapshot {
 export class IngestPoint implements IngestOpener {
   readonly mount: string;
   readonly protocol: 'http' | 'tcp';
-  readonly takeover: boolean;
   /** Sources accepted (sniffed as Matroska) over the mount's life. */
   sources = 0;
   /** Sources lost, timed out, taken over or unusable (not those that ended cleanly). */
@@ -86,7 +88,7 @@ export class IngestPoint implements IngestOpener {
   refused = 0;
   /** Bytes of the sources that ended. */
   bytesEnded = 0;
-  private readonly token: string | undefined;
+  private readonly live: IngestOptions['live'];
   private readonly allow: AddressAllowlist | undefined;
   private readonly idleTimeoutMs: number;
   private readonly log: Logger;
@@ -104,18 +106,27 @@ export class IngestPoint implements IngestOpener {
   constructor(opts: IngestOptions) {
     this.mount = opts.mount;
     this.protocol = opts.tcp ? 'tcp' : 'http';
-    this.token = opts.tcp ? undefined : opts.token;
-    this.takeover = opts.takeover;
+    this.live = opts.live;
     this.idleTimeoutMs = opts.idleTimeoutMs;
     this.log = opts.log;
     this.allow = opts.allowSources ? new AddressAllowlist(opts.allowSources) : undefined;
     if (opts.tcp) {
       this.tcp = new TcpSourceListener(opts.tcp, (s) => this.acceptTcp(s));
-      if (opts.token !== undefined)
+      if (opts.live.token !== undefined)
         this.log.warn('ingest_token_ignored', {
           reason: 'plain TCP has no place for a token: it is not checked (use allowSources, or input: push)',
         });
     }
+  }
+
+  /** The source token (HTTP push only), as configured now. */
+  private get token(): string | undefined {
+    return this.protocol === 'http' ? this.live.token : undefined;
+  }
+
+  /** Whether a new source takes over, as configured now. */
+  get takeover(): boolean {
+    return this.live.takeover;
   }
 
   /** A source is connected (sniffed and in place). */

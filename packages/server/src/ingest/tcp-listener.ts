@@ -10,6 +10,13 @@ import type { TcpListenSpec } from './tcp-spec.js';
 
 /** Connections held at once (the source, a taking-over candidate, refusals being closed); more are closed. */
 const MAX_TCP_CONNECTIONS = 8;
+/** A port still held for a moment by a mount being replaced (restart, reload): bind attempts, 50 ms apart. */
+const BIND_ATTEMPTS = 10;
+
+/** `host:port` of the TCP listen inputs bound in this process (a mount being restarted holds its port
+ *  until it is replaced: the check before the restart must not call that port "in use"). */
+const held = new Set<string>();
+const heldKey = (spec: TcpListenSpec): string => `${spec.host}:${spec.port}`;
 
 /** A bind failure as one readable message. */
 export function tcpListenError(err: NodeJS.ErrnoException, spec: TcpListenSpec): InputError {
@@ -29,6 +36,7 @@ export function tcpListenError(err: NodeJS.ErrnoException, spec: TcpListenSpec):
 
 /** Binds and closes at once: tells before the server starts whether the port can be had. */
 export async function probeTcpListen(spec: TcpListenSpec): Promise<void> {
+  if (spec.port !== 0 && held.has(heldKey(spec))) return; // ours: released when its mount is replaced
   const srv = net.createServer();
   try {
     await new Promise<void>((resolve, reject) => {
@@ -53,21 +61,33 @@ export class TcpSourceListener {
     this.server.maxConnections = MAX_TCP_CONNECTIONS;
   }
 
-  /** Binds; rejects with an InputError (code LISTEN). */
+  /** Binds (a port still held by the mount this one replaces is retried for a moment); rejects with an
+   *  InputError (code LISTEN). */
   async listen(): Promise<{ host: string; port: number }> {
     if (this.bound) return this.bound;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => reject(tcpListenError(err, this.spec));
-      this.server.once('error', onError);
-      this.server.listen({ host: this.spec.host, port: this.spec.port, backlog: 16, exclusive: true }, () => {
-        this.server.off('error', onError);
-        resolve();
-      });
-    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const onError = (err: NodeJS.ErrnoException): void => reject(err);
+          this.server.once('error', onError);
+          this.server.listen({ host: this.spec.host, port: this.spec.port, backlog: 16, exclusive: true }, () => {
+            this.server.off('error', onError);
+            resolve();
+          });
+        });
+        break;
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code !== 'EADDRINUSE' || attempt >= BIND_ATTEMPTS || this.closed) throw tcpListenError(e, this.spec);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     this.server.on('error', () => {}); // after listening: per-connection errors only
     const a = this.server.address() as net.AddressInfo;
     this.bound = { host: a.address, port: a.port };
-    if (this.closed) this.server.close();
+    if (this.closed)
+      this.server.close(); // closed while binding
+    else if (this.spec.port !== 0) held.add(heldKey(this.spec));
     return this.bound;
   }
 
@@ -86,6 +106,7 @@ export class TcpSourceListener {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.bound && this.spec.port !== 0) held.delete(heldKey(this.spec));
     if (this.server.listening) this.server.close();
   }
 }
