@@ -424,3 +424,26 @@ t.test('allowSources: other addresses get 403; listed ones may push without a to
   t.equal(st.ingest!.refused, 1);
   t.equal(st.input.frames, parseMedia(data).frames.length);
 });
+
+t.test('behind a trusted proxy (X-Forwarded-For): the source address is the client the proxy names', async (t) => {
+  const s = await startServer(
+    [{ name: 'lan', input: 'push', token: TOKEN, allowSources: ['192.0.2.0/24'], sourceIdleTimeoutMs: 500 }],
+    { trustedProxies: ['127.0.0.1'] },
+  );
+  t.teardown(() => s.close());
+  const data = readFileSync(FIX('vp8-vorbis.webm'));
+  const head = (xff: string): string =>
+    `PUT /lan HTTP/1.1\r\nAuthorization: Bearer ${TOKEN}\r\nX-Forwarded-For: ${xff}\r\nContent-Length: ${data.length}\r\n\r\n`;
+  const outside = await rawPut(s.port, head('198.51.100.4'), data);
+  t.match(
+    outside,
+    /^HTTP\/1\.1 403 [\s\S]*your address \(198\.51\.100\.4\)/,
+    'allowSources applies to the real client',
+  );
+  const inside = await rawPut(s.port, head('192.0.2.9'), data);
+  t.match(inside, /^HTTP\/1\.1 200 OK/);
+  await waitEvent(s, 'source_connect');
+  t.equal(s.events('source_connect')[0]['address'], '192.0.2.9', 'the log names the client, not the proxy');
+  await waitEvent(s, 'source_end');
+  t.equal(s.status('lan').ingest!.lastSource?.address, '192.0.2.9', 'and so does the status');
+});

@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import type { RequestHead } from '../http/parser.js';
 import { acceptBody, refuseRequest } from '../http/body.js';
 import { basicChallenge, credentialsMatch, isLoopbackHost, parseAuthorization } from '../http/auth.js';
+import { clientAddress, clientPort, peerAddress } from '../http/client-address.js';
 import type { Credentials } from '../http/auth.js';
 import { InputError } from '../inputs/open.js';
 import type { IngestInput, IngestOpener } from '../inputs/source.js';
@@ -226,7 +227,9 @@ export class IngestPoint implements IngestOpener {
 
   /** Takes one push request (the route found the mount). Decides before anything of the body is read. */
   acceptPush(socket: Socket, head: RequestHead): void {
-    const address = socket.remoteAddress ?? '';
+    // Behind a trusted proxy (PROXY protocol, X-Forwarded-For: ../http/client-address.ts), the source's own
+    // address: what allowSources, the logs and the status use.
+    const address = clientAddress(socket);
     const refuse = (status: number, reason: string, text: string, headers: [string, string][] = []): void => {
       this.refused++;
       const level = status === 401 && reason === 'no_credentials' ? 'info' : 'warn';
@@ -291,7 +294,7 @@ export class IngestPoint implements IngestOpener {
       {
         protocol: 'http',
         address,
-        port: socket.remotePort ?? 0,
+        port: clientPort(socket),
         method: head.method,
         ...(ua !== undefined ? { userAgent: ua.slice(0, 200) } : {}),
         resumable: body.framing.kind === 'length',
@@ -339,7 +342,7 @@ export class IngestPoint implements IngestOpener {
   // TCP listen.
 
   private acceptTcp(socket: Socket): void {
-    const address = socket.remoteAddress ?? '';
+    const address = peerAddress(socket);
     const refuse = (reason: string, detail: string): void => {
       this.refused++;
       this.log.warn('source_refused', { address, port: socket.remotePort, reason, detail });
