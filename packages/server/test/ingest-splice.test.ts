@@ -81,6 +81,9 @@ async function killAndReconnect(t: Test, protocol: 'http' | 'tcp'): Promise<void
   const lastTs = Math.max(...m.frames.map((f) => f.timestamp)) / 1e9;
   t.ok(lastTs > killedAt + 4, `the new source's media follows (${lastTs.toFixed(2)} s > ${killedAt.toFixed(2)} s)`);
   t.equal(ffmpegErrors(cap.body), '', 'ffmpeg decodes the whole capture without an error');
+  const video = m.header?.tracks.find((x) => x.kind === 'video')?.number;
+  const after = m.frames.find((f) => f.track === video && f.timestamp > killedAt * 1e9 + 1e6);
+  t.equal(after?.keyframe, true, 'the viewer continues from a keyframe of the new source');
   const st = s.status('live');
   t.equal(st.input.splices, kills, 'a splice per new source');
   t.equal(st.ingest!.sources, kills + 1);
@@ -104,10 +107,7 @@ t.test('TCP source killed mid-cluster and replaced within the grace period', { s
 
 t.test(
   'a new source with another track layout ends the viewers cleanly (no second EBML header)',
-  {
-    skip: !hasFfmpeg && 'no ffmpeg',
-    todo: 'needs the fanout change that ends subscribers at a layout change (fanout branch, issue 8 item 22)',
-  },
+  { skip: !hasFfmpeg && 'no ffmpeg' },
   async (t) => {
     const s = await startServer([
       { name: 'live', input: 'push', token: TOKEN, sourceGraceMs: GRACE, sourceIdleTimeoutMs: 3000 },
