@@ -10,7 +10,7 @@ import net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIX, ffmpegErrors, hasFfmpeg, parseMedia, rawRequest, sleep, waitFor } from '../testlib/helpers.js';
+import { FIX, ffmpegErrors, get, hasFfmpeg, parseMedia, rawRequest, sleep, waitFor } from '../testlib/helpers.js';
 import { TOKEN, ffmpegPush, hasCurl, hasGstSoup, proc, startServer, view, waitEvent } from '../testlib/ingest.js';
 import type { TestServer } from '../testlib/ingest.js';
 
@@ -48,6 +48,10 @@ t.test(
     t.equal(during.source?.address, '127.0.0.1', 'the source address is in the status');
     t.equal(during.source?.method, 'PUT');
     t.match(during.source?.userAgent, /^Lavf/);
+    const api = JSON.parse((await get(s.port, '/api/mounts/live')).body.toString()) as {
+      mount: { ingest: { source: { address: string } | null } };
+    };
+    t.equal(api.mount.ingest.source?.address, '127.0.0.1', 'and in the management API');
     const exit = await ff.exit;
     t.equal(exit.code, 0, `ffmpeg exit 0 ${ff.stderr()}`);
     const first = s.events('source_refused')[0];
