@@ -27,6 +27,10 @@ const SERVE_EPILOG = `Examples:
   mkvserve movie.mkv                       serve a file at http://127.0.0.1:8080/stream
   mkvserve --mount movie=movie.mkv --mount live=https://example.org/live.webm --reconnect
   ffmpeg -re -i in.mp4 -c:v libvpx -c:a libopus -f webm - | mkvserve - --port 9000
+  mkvserve --mount cam=tcp://0.0.0.0:9000?listen   plain TCP ingest, unauthenticated
+    then: ffmpeg -f x11grab -i :0 -c:v libvpx -f webm tcp://SERVER:9000
+  MKVSERVE_SOURCE_TOKEN=s3cret mkvserve --mount live=push   HTTP push with a token
+    then: ffmpeg -re -i in.mkv -c copy -f matroska -method PUT http://source:s3cret@HOST:8080/live
   mkvserve --config mkvserve.yaml --port 9000      (flags override the file)
   mkvserve inspect movie.mkv --summary
   mkvserve remux live-capture.webm fixed.webm
@@ -42,6 +46,8 @@ ffmpeg line that makes WebM), /status shows clients and bitrate per mount as the
 curl http://HOST:PORT/ lists the mounts as text; /api/status is JSON, /metrics Prometheus.
 Security: listens on 127.0.0.1 unless --host says otherwise. Streams, / and the player pages
 are public; /api/* and /metrics are open on loopback and need the admin token beyond it.
+Push mounts need their token; plain TCP ingest has none: it binds 127.0.0.1 unless the input names
+an address, and --allow-sources limits who may connect.
 
 Secrets: --admin-token-file FILE or $MKVSERVE_ADMIN_TOKEN keep the token out of "ps" (--admin-token does not).
 Reload: with --config, SIGHUP (or POST /api/reload with the admin token) reads the file again.
@@ -74,6 +80,10 @@ const MOUNT_FLAGS = {
   speed: 'speed',
   join: 'join',
   'source-grace-ms': 'sourceGraceMs',
+  'source-token-file': 'tokenFile',
+  'allow-sources': 'allowSources',
+  takeover: 'takeover',
+  'source-idle-timeout-ms': 'sourceIdleTimeoutMs',
 } as const;
 
 const NUMERIC = new Set([
@@ -86,6 +96,7 @@ const NUMERIC = new Set([
   'young-gen-mb',
   'speed',
   'source-grace-ms',
+  'source-idle-timeout-ms',
 ]);
 
 /** A number when the text is one, else the text itself (the resolver then says what was expected). */
@@ -149,9 +160,34 @@ function serveBuilder(y: Argv, cfg: typeof ConfigModule): Argv {
     })
     .option('source-grace-ms', {
       requiresArg: true,
-      describe: 'When a reconnecting input is lost, its clients stay connected this long (ms)',
+      describe:
+        'When a reconnecting input or a pushed source is lost, its clients stay connected this long (ms); a source back in time is spliced in',
       ...d(M.sourceGraceMs),
       group: 'Serve:',
+    })
+    .option('source-token-file', {
+      type: 'string',
+      describe: `File holding the token of push mounts (--mount NAME=push; or set $MKVSERVE_SOURCE_TOKEN): sources send it as Authorization: Bearer TOKEN, Basic with the token as the password, or ?token=TOKEN`,
+      group: 'Ingest:',
+    })
+    .option('allow-sources', {
+      type: 'string',
+      array: true,
+      describe:
+        'Addresses or CIDR ranges that may push (repeatable or comma-separated); others are refused. Plain TCP (tcp://HOST:PORT?listen) is unauthenticated: this is its only check beyond the address it binds',
+      group: 'Ingest:',
+    })
+    .option('takeover', {
+      type: 'boolean',
+      describe: 'Push and TCP mounts: a new source replaces the connected one (default: refused, 409)',
+      ...d(M.takeover),
+      group: 'Ingest:',
+    })
+    .option('source-idle-timeout-ms', {
+      requiresArg: true,
+      describe: 'Push and TCP mounts: a source that sends nothing for this long is dropped (ms; never a total limit)',
+      ...d(M.sourceIdleTimeoutMs),
+      group: 'Ingest:',
     })
     .option('keep-alive', {
       type: 'boolean',
@@ -254,7 +290,12 @@ async function serveLayers(a: CliArgs): Promise<{
   for (const [flag, key] of Object.entries(MOUNT_FLAGS)) {
     const v = a[flag];
     if (v === undefined) continue;
-    perMount[key] = typeof v === 'string' && NUMERIC.has(flag) ? numberOrText(v) : v;
+    perMount[key] =
+      flag === 'allow-sources' && Array.isArray(v)
+        ? v.flatMap((x) => String(x).split(',')).filter((x) => x !== '')
+        : typeof v === 'string' && NUMERIC.has(flag)
+          ? numberOrText(v)
+          : v;
     flagOf.set(key, `--${flag}`);
   }
   // --mount NAME=INPUT (repeatable) and the single-input form.

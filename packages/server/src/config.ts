@@ -14,7 +14,9 @@ import * as z from 'zod';
 import { LiveStream } from '@mkvserve/fanout';
 import type { JoinMode } from '@mkvserve/fanout';
 import { mountNameProblem } from './mount-name.js';
-import { inputSpecProblem } from './inputs/kinds.js';
+import { inputKindFor, inputSpecProblem } from './inputs/kinds.js';
+import { addressRuleProblem } from './ingest/allowlist.js';
+import { parseTcpListen } from './ingest/tcp-spec.js';
 
 const FANOUT = new LiveStream().options;
 
@@ -113,14 +115,23 @@ export const MOUNT_DEFAULTS = {
   cors: undefined as string | undefined,
   /** When the source is lost, connected clients wait this long for it to come back (ms). */
   sourceGraceMs: 10_000,
-  /** Push inputs: a second source takes over instead of being refused with 409. */
+  /** Push and TCP inputs: a second source takes over (the current one is closed) instead of being refused
+   *  (409 for HTTP push, closed for TCP). */
   takeover: false,
+  /** Push and TCP inputs: addresses or CIDR ranges (`192.0.2.7`, `10.0.0.0/8`, `::1`) a source may connect
+   *  from; others are refused (403 / closed). Not set: any address (a push mount then needs its token). */
+  allowSources: undefined as string[] | undefined,
+  /** Push and TCP inputs: a connected source that sends nothing for this long is dropped (ms). There is
+   *  never a limit on how long a source streams. */
+  sourceIdleTimeoutMs: 10_000,
 };
 
 /** Secrets can be given literally (config file, library), from a file, or from an environment variable:
  *  `adminToken` / `adminTokenFile` / `adminTokenEnv`, and per mount `token` / `tokenFile` / `tokenEnv`.
  *  When none is given, the admin token comes from $MKVSERVE_ADMIN_TOKEN. */
 export const ADMIN_TOKEN_ENV = 'MKVSERVE_ADMIN_TOKEN';
+/** A push mount without `token` / `tokenFile` / `tokenEnv` takes its source token from this variable. */
+export const SOURCE_TOKEN_ENV = 'MKVSERVE_SOURCE_TOKEN';
 
 // ---------------------------------------------------------------------------------------------------
 // Schema of one partial layer: every key optional, unknown keys refused, each with "expected ..." text.
@@ -229,6 +240,17 @@ const mountSchema = strict(
     cors: text('an origin such as * or https://example.com').optional(),
     sourceGraceMs: ms(0, 3_600_000).optional(),
     takeover: bool().optional(),
+    allowSources: z
+      .array(
+        z.string(expected('an address or CIDR range')).superRefine((v, ctx) => {
+          const problem = addressRuleProblem(v);
+          if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+        expected('a list of addresses or CIDR ranges, such as [127.0.0.1, 10.0.0.0/8, "::1"]'),
+      )
+      .min(1, expected('a non-empty list of addresses or CIDR ranges (leave the key out to allow any address)'))
+      .optional(),
+    sourceIdleTimeoutMs: ms(100, 3_600_000).optional(),
     token: secret(),
     tokenFile: secretFile(),
     tokenEnv: secretEnv(),
@@ -493,8 +515,30 @@ export function resolveConfig(layers: ConfigLayer[], opts: ResolveOptions = {}):
       issues.push({ path: 'server.admin.port', message: 'the admin listener needs a port (0 = any free port)' });
   }
   const list: MountConfig[] = [];
+  /** TCP listen ports already taken by a mount (0 = any free port: never shared). */
+  const tcpPorts = new Map<number, string>();
   for (const [name, { cfg, ref, origin }] of mounts) {
     cfg['token'] = ref ? readSecret(ref, env, `mounts.${name}.token`, issues, at(origin)) : undefined;
+    const kind = typeof cfg['input'] === 'string' ? inputKindFor(cfg['input'])?.kind : undefined;
+    const tcp = kind === 'tcp' ? parseTcpListen(cfg['input'] as string) : undefined;
+    if (tcp !== undefined && typeof tcp !== 'string' && tcp.port !== 0) {
+      const other = tcpPorts.get(tcp.port);
+      if (other !== undefined)
+        issues.push({
+          path: `mounts.${name}.input`,
+          message: `port ${tcp.port} is already the TCP listen input of mount ${other}: give each TCP mount its own port`,
+        });
+      else tcpPorts.set(tcp.port, name);
+    }
+    if (kind === 'push' && cfg['token'] === undefined && !ref) {
+      const fromEnv = env[SOURCE_TOKEN_ENV];
+      if (fromEnv !== undefined && fromEnv !== '') cfg['token'] = fromEnv;
+      else if (cfg['allowSources'] === undefined)
+        issues.push({
+          path: `mounts.${name}.token`,
+          message: `a push mount needs a source token (token, tokenFile or tokenEnv; --source-token-file FILE or $${SOURCE_TOKEN_ENV}), or allowSources to take sources from listed addresses without one`,
+        });
+    }
     if (typeof cfg['input'] !== 'string')
       issues.push({
         path: `mounts.${name}.input`,

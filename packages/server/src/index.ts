@@ -8,8 +8,15 @@ export { MkvServer } from './server.js';
 export type { MkvServerOptions, MountOptions, MountHooks, ServerRuntime } from './server.js';
 export { Mount } from './mount.js';
 export type { MountEvents } from './mount.js';
-export type { ServerStatus, MountStatus, ClientStatus, TrackStatus } from './status.js';
-export type { ServerSnapshot, MountSnapshot, ClientSnapshot, InputSnapshot } from './snapshot.js';
+export type { ServerStatus, MountStatus, ClientStatus, TrackStatus, IngestStatus, SourceStatus } from './status.js';
+export type {
+  ServerSnapshot,
+  MountSnapshot,
+  ClientSnapshot,
+  InputSnapshot,
+  IngestSnapshot,
+  SourceSnapshot,
+} from './snapshot.js';
 export type { SourceState, PacingMode, DemuxerFactory, DemuxerLike, DemuxCallbacks } from './inputs/source.js';
 
 // Configuration: the defaults table, the checker of partial layers, the resolver, reload diffs.
@@ -18,6 +25,7 @@ export {
   MOUNT_DEFAULTS,
   DEFAULT_MOUNT_NAME,
   ADMIN_TOKEN_ENV,
+  SOURCE_TOKEN_ENV,
   ConfigError,
   parseLayer,
   resolveConfig,

@@ -19,8 +19,8 @@ interface Family {
   help: string;
 }
 
-/** Per mount (label `mount`). */
-const MOUNT_FAMILIES: (Family & { value: (m: MountSnapshot) => number })[] = [
+/** Per mount (label `mount`); a family whose value is undefined for a mount has no sample for it. */
+const MOUNT_FAMILIES: (Family & { value: (m: MountSnapshot) => number | undefined })[] = [
   { name: 'mkvserve_clients_connected', type: 'gauge', help: 'Connected stream clients.', value: (m) => m.clients },
   {
     name: 'mkvserve_clients_waiting',
@@ -101,6 +101,36 @@ const MOUNT_FAMILIES: (Family & { value: (m: MountSnapshot) => number })[] = [
     value: (m) => m.input.trackChanges,
   },
   {
+    name: 'mkvserve_ingest_source_connected',
+    type: 'gauge',
+    help: 'Push and TCP listen mounts: 1 while a source is connected.',
+    value: (m) => (m.ingest ? (m.ingest.source ? 1 : 0) : undefined),
+  },
+  {
+    name: 'mkvserve_ingest_sources_total',
+    type: 'counter',
+    help: 'Push and TCP listen mounts: sources accepted.',
+    value: (m) => m.ingest?.sources,
+  },
+  {
+    name: 'mkvserve_ingest_source_drops_total',
+    type: 'counter',
+    help: 'Push and TCP listen mounts: sources lost (connection broken), timed out, taken over or unusable.',
+    value: (m) => m.ingest?.drops,
+  },
+  {
+    name: 'mkvserve_ingest_refused_total',
+    type: 'counter',
+    help: 'Push and TCP listen mounts: sources refused (address, token, busy, not Matroska).',
+    value: (m) => m.ingest?.refused,
+  },
+  {
+    name: 'mkvserve_ingest_source_bytes',
+    type: 'gauge',
+    help: 'Push and TCP listen mounts: bytes received from the source connected now.',
+    value: (m) => (m.ingest ? (m.ingest.source?.bytes ?? 0) : undefined),
+  },
+  {
     name: 'mkvserve_history_bytes',
     type: 'gauge',
     help: 'Bytes of media held in the shared history for late joiners.',
@@ -175,7 +205,10 @@ export function createMetrics(snapshot: () => ServerSnapshot): MetricsRenderer {
           ...conf,
           collect(this: Counter<'mount'>) {
             this.reset();
-            for (const m of current?.mounts ?? []) this.inc({ mount: m.name }, Math.max(0, value(m)));
+            for (const m of current?.mounts ?? []) {
+              const v = value(m);
+              if (v !== undefined) this.inc({ mount: m.name }, Math.max(0, v));
+            }
           },
         });
       } else {
@@ -183,7 +216,10 @@ export function createMetrics(snapshot: () => ServerSnapshot): MetricsRenderer {
           ...conf,
           collect(this: Gauge<'mount'>) {
             this.reset();
-            for (const m of current?.mounts ?? []) this.set({ mount: m.name }, value(m));
+            for (const m of current?.mounts ?? []) {
+              const v = value(m);
+              if (v !== undefined) this.set({ mount: m.name }, v);
+            }
           },
         });
       }

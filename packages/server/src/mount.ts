@@ -18,6 +18,9 @@ import type { ClientEvents, EndReason, Flusher } from './http/stream.js';
 import { Source } from './inputs/source.js';
 import type { DemuxerFactory, FrameSink } from './inputs/source.js';
 import type { Input } from './inputs/open.js';
+import { inputKindFor } from './inputs/kinds.js';
+import { IngestPoint } from './ingest/point.js';
+import { parseTcpListen } from './ingest/tcp-spec.js';
 import { redactInput } from './redact.js';
 import type { ClientSnapshot, MountSnapshot } from './snapshot.js';
 
@@ -62,16 +65,37 @@ export function contentTypeFor(docType: string | undefined): string {
   return docType === 'webm' ? 'video/webm' : 'video/x-matroska';
 }
 
+/** The ingest point of a push or TCP listen mount (undefined for other inputs). */
+function createIngest(config: MountConfig, log: Logger): IngestPoint | undefined {
+  const kind = inputKindFor(config.input)?.kind;
+  if (kind !== 'push' && kind !== 'tcp') return undefined;
+  const tcp = kind === 'tcp' ? parseTcpListen(config.input) : undefined;
+  if (typeof tcp === 'string') throw new Error(`mount ${config.name}: ${tcp}`);
+  return new IngestPoint({
+    mount: config.name,
+    tcp,
+    live: config,
+    allowSources: config.allowSources,
+    idleTimeoutMs: config.sourceIdleTimeoutMs,
+    log,
+  });
+}
+
 export class Mount extends EventEmitter<MountEvents> implements FrameSink, ClientEvents {
   readonly name: string;
   readonly config: MountConfig;
   readonly live: LiveStream;
   readonly source: Source;
   readonly clients = new Set<StreamClient>();
-  /** The input as it may be shown (redacted). */
-  readonly display: string;
+  /** The input as it may be shown (redacted; a TCP listen input: its bound address once listening). */
+  get display(): string {
+    return this.displayName ?? this.ingest?.display ?? '';
+  }
+  private readonly displayName: string | undefined;
   /** Access-Control-Allow-Origin of the stream (the mount's, else the server's). */
   readonly cors: string | undefined;
+  /** Where sources connect, for push and TCP listen inputs (else undefined). */
+  readonly ingest: IngestPoint | undefined;
   header: MatroskaHeader | undefined;
   inputEnded = false;
   /** Totals over the mount's life. */
@@ -98,8 +122,10 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
     this.flusher = deps.flusher;
     this.lingerMs = deps.lingerMs;
     this.cors = config.cors ?? deps.serverCors;
-    this.display = deps.inputName ?? (config.input === '-' ? 'stdin' : redactInput(config.input));
     this.log = deps.log.child({ mount: config.name });
+    this.ingest = deps.open ? undefined : createIngest(config, this.log);
+    this.displayName =
+      deps.inputName ?? (this.ingest ? undefined : config.input === '-' ? 'stdin' : redactInput(config.input));
     const sc = config.slowClients;
     this.live = new LiveStream({
       // Buffers, so that sockets write the fanout's shared views as they are.
@@ -116,6 +142,7 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
       name: this.display,
       createDemuxer: deps.createDemuxer,
       ...(deps.open ? { open: deps.open } : {}),
+      ...(this.ingest ? { ingest: this.ingest } : {}),
       loop: config.loop,
       reconnect: config.reconnect,
       realtime: config.realtime,
@@ -184,6 +211,18 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
    * the list now and then (amortized O(1)).
    */
   accept(socket: Socket, head: RequestHead): void {
+    if (this.sourceGone(Date.now())) {
+      // A push/TCP mount whose source left longer than sourceGraceMs ago: nothing is coming for now.
+      this.refused++;
+      sendText(
+        socket,
+        503,
+        `no source is connected to /${this.name} right now; try again later\n`,
+        head.method === 'HEAD',
+        [['Retry-After', 5]],
+      );
+      return;
+    }
     if (this.header) {
       this.start(socket, head);
       return;
@@ -286,6 +325,17 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
     }
   }
 
+  /** A push or TCP listen mount whose last source left more than sourceGraceMs ago (none since). */
+  sourceGone(now: number): boolean {
+    return (
+      this.ingest !== undefined &&
+      !this.ingest.connected &&
+      this.source.state === 'waiting' &&
+      this.source.lastFrameAt > 0 &&
+      now - this.source.lastFrameAt > this.config.sourceGraceMs
+    );
+  }
+
   get skips(): number {
     let n = this.skipsClosed;
     for (const c of this.clients) n += c.sub.skips;
@@ -348,6 +398,7 @@ export class Mount extends EventEmitter<MountEvents> implements FrameSink, Clien
       refused: this.refused,
       maxClients: this.config.maxClients,
       inputEnded: this.inputEnded,
+      ingest: this.ingest?.snapshot() ?? null,
       history: {
         bytes: st.historyBytes,
         clusters: st.historyClusters,

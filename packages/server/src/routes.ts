@@ -11,6 +11,7 @@
 import type { Socket } from 'node:net';
 import type { RequestHead } from './http/parser.js';
 import { sendResponse, sendText } from './http/response.js';
+import { refuseRequest } from './http/body.js';
 import type { HeaderList } from './http/response.js';
 import { bearerMatches } from './http/auth.js';
 import type { AdminAccess } from './http/auth.js';
@@ -180,6 +181,27 @@ const stream: Handler = (ctx, req) => {
   mount.accept(req.socket, req.head);
 };
 
+/** Push ingest: a source sends its stream as the request body (ingest/point.ts decides before reading it).
+ *  A mount that does not take pushed streams answers 405 (its input is a file, URL or TCP listen). */
+const push: Handler = (ctx, req) => {
+  const mount = ctx.findMount(req.param);
+  if (!mount) {
+    refuseRequest(req.socket, req.head, 404, `no mount /${req.param}: a push mount is configured with input: push`);
+    return;
+  }
+  if (mount.ingest?.protocol !== 'http') {
+    refuseRequest(
+      req.socket,
+      req.head,
+      405,
+      `/${mount.name} does not take pushed streams (its input is not push): only GET and HEAD`,
+      [['Allow', GET_HEAD.join(', ')]],
+    );
+    return;
+  }
+  mount.ingest.acceptPush(req.socket, req.head);
+};
+
 /** Every route of the server. */
 export const ROUTES: readonly RouteDef[] = [
   { pattern: '/', methods: GET_HEAD, handler: listing },
@@ -193,6 +215,7 @@ export const ROUTES: readonly RouteDef[] = [
   { pattern: '/api/mounts/:name/restart', methods: ['POST'], admin: 'write', handler: restartMount },
   { pattern: '/api/reload', methods: ['POST'], admin: 'write', handler: reload },
   { pattern: '/:mount', methods: GET_HEAD, handler: stream },
+  { pattern: '/:mount', methods: ['PUT', 'POST', 'SOURCE'], handler: push },
   { pattern: '/:mount/player', methods: GET_HEAD, handler: playerPage },
 ];
 

@@ -59,6 +59,49 @@ export interface InputSnapshot {
   positionNs: number;
 }
 
+/** One source connected to a push or TCP listen mount. */
+export interface SourceSnapshot {
+  id: number;
+  protocol: 'http' | 'tcp';
+  address: string;
+  port: number;
+  /** HTTP method (PUT, POST, SOURCE). */
+  method?: string;
+  userAgent?: string;
+  /** Date.now() when it connected. */
+  since: number;
+  bytes: number;
+  /** HTTP requests that made up the stream (a PUT per buffer batch: GStreamer). */
+  requests: number;
+  state: 'sniffing' | 'streaming' | 'between' | 'ended';
+  /** How it ended (null while connected). */
+  end: 'ended' | 'lost' | 'timeout' | 'taken_over' | 'error' | 'stopped' | null;
+  endedAt: number | null;
+}
+
+/** How a push or TCP listen mount takes sources, and what came (no secret in it). */
+export interface IngestSnapshot {
+  protocol: 'http' | 'tcp';
+  /** The bound tcp:// address (TCP listen), else null. */
+  listen: string | null;
+  /** `token` (the mount's token is checked) or `none` (plain TCP; push with allowSources only). */
+  auth: 'token' | 'none';
+  allowSources: string[] | null;
+  takeover: boolean;
+  /** The source connected now. */
+  source: SourceSnapshot | null;
+  /** The last source that ended. */
+  lastSource: SourceSnapshot | null;
+  /** Sources accepted. */
+  sources: number;
+  /** Sources lost (connection broken), timed out, taken over or unusable. */
+  drops: number;
+  /** Connections and requests refused (address, token, busy, not Matroska). */
+  refused: number;
+  /** Bytes received from all sources. */
+  bytes: number;
+}
+
 export interface MountSnapshot {
   name: string;
   contentType: string | null;
@@ -78,6 +121,8 @@ export interface MountSnapshot {
   /** This mount's client limit (0 = only the server's). */
   maxClients: number;
   inputEnded: boolean;
+  /** Push and TCP listen mounts: their sources; null (or absent) for other inputs. */
+  ingest?: IngestSnapshot | null;
   history: { bytes: number; clusters: number; joinPoints: number; durationNs: number; bitrate: number };
   /** Per client (only when asked for: it costs one entry per client). */
   clientList?: ClientSnapshot[];

@@ -5,7 +5,14 @@
 
 import type { SubscriberState } from '@mkvserve/fanout';
 import type { PacingMode, SourceState } from './inputs/source.js';
-import type { ClientSnapshot, MountSnapshot, ServerSnapshot, TrackSnapshot } from './snapshot.js';
+import type {
+  ClientSnapshot,
+  IngestSnapshot,
+  MountSnapshot,
+  ServerSnapshot,
+  SourceSnapshot,
+  TrackSnapshot,
+} from './snapshot.js';
 
 export type TrackStatus = TrackSnapshot;
 
@@ -24,6 +31,18 @@ export interface ClientStatus {
   /** The TCP peer (a trusted proxy) when `address` came from it, else null. */
   proxy: string | null;
 }
+
+/** A source of a push or TCP listen mount, with readable times. */
+export type SourceStatus = Omit<SourceSnapshot, 'since' | 'endedAt'> & {
+  connectedSince: string;
+  endedAt: string | null;
+  durationSec: number;
+};
+
+export type IngestStatus = Omit<IngestSnapshot, 'source' | 'lastSource'> & {
+  source: SourceStatus | null;
+  lastSource: SourceStatus | null;
+};
 
 export interface MountStatus {
   name: string;
@@ -63,6 +82,8 @@ export interface MountStatus {
   refused: number;
   /** This mount's client limit (0 = only the server's). */
   maxClients: number;
+  /** Push and TCP listen mounts: how sources connect, the source now (with its address), counters. */
+  ingest: IngestStatus | null;
   history: { bytes: number; clusters: number; joinPoints: number; durationSec: number; bitrate: number };
 }
 
@@ -84,8 +105,24 @@ export interface ServerStatus {
 
 const round3 = (ns: number): number => Math.round(ns / 1e6) / 1000;
 
-/** The status form of one mount (`listening`: the public base URL). */
-export function mountStatus(m: MountSnapshot, listening: string): MountStatus {
+function sourceStatus(s: SourceSnapshot | null, now: number): SourceStatus | null {
+  if (s === null) return null;
+  const { since, endedAt, ...rest } = s;
+  return {
+    ...rest,
+    connectedSince: new Date(since).toISOString(),
+    endedAt: endedAt === null ? null : new Date(endedAt).toISOString(),
+    durationSec: Math.round(((endedAt ?? now) - since) / 100) / 10,
+  };
+}
+
+function ingestStatus(i: IngestSnapshot | null, now: number): IngestStatus | null {
+  if (i === null) return null;
+  return { ...i, source: sourceStatus(i.source, now), lastSource: sourceStatus(i.lastSource, now) };
+}
+
+/** The status form of one mount (`listening`: the public base URL; `now`: Date.now() of the snapshot). */
+export function mountStatus(m: MountSnapshot, listening: string, now = Date.now()): MountStatus {
   const i = m.input;
   return {
     name: m.name,
@@ -121,6 +158,7 @@ export function mountStatus(m: MountSnapshot, listening: string): MountStatus {
     drops: m.drops,
     refused: m.refused,
     maxClients: m.maxClients,
+    ingest: ingestStatus(m.ingest ?? null, now),
     history: {
       bytes: m.history.bytes,
       clusters: m.history.clusters,
@@ -156,7 +194,7 @@ export function buildStatus(snap: ServerSnapshot): ServerStatus {
   let bytesSent = 0;
   for (const m of snap.mounts) {
     bytesSent += m.bytesSent;
-    mounts.push(mountStatus(m, snap.listening));
+    mounts.push(mountStatus(m, snap.listening, now));
     for (const c of m.clientList ?? []) clients.push(clientStatus(c, now));
   }
   const mem = process.memoryUsage();

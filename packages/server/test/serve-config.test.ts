@@ -89,12 +89,18 @@ t.test('a bad config file: every problem on its own line, exit 1, nothing bound'
   t.equal(run.stdout(), '');
 });
 
-t.test('ingest inputs are accepted by the config and refused at start with a clear message', async (t) => {
-  const run = runCli(['--mount', 'cam=tcp://127.0.0.1:9000?listen', '--port', '0'], { stdin: 'ignore' });
-  const exit = await run.exit;
-  t.equal(exit.code, 1);
-  t.match(run.stderr(), /^mkvserve: mount cam: TCP listen ingest .* is not supported yet/m);
-});
+t.test(
+  'a push mount without a token is refused at start, saying what to do (ingest tests: ingest-*.test.ts)',
+  async (t) => {
+    const run = runCli(['--mount', 'live=push', '--port', '0'], {
+      stdin: 'ignore',
+      env: { MKVSERVE_SOURCE_TOKEN: '' },
+    });
+    const exit = await run.exit;
+    t.equal(exit.code, 1);
+    t.match(run.stderr(), /mounts\.live\.token: a push mount needs a source token .*allowSources/);
+  },
+);
 
 t.test('a second SIGTERM ends the grace period at once', async (t) => {
   const run = runCli([FIX('demo.webm'), '--loop', '--port', '0', '--speed', '20', '--shutdown-grace-ms', '5000'], {

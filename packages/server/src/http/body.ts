@@ -198,6 +198,7 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
   private readonly onEndFn = (): void => this.onEnd();
   private readonly onCloseFn = (): void => this.onClose();
   private readonly onTimeoutFn = (): void => this.onIdle();
+  private onComplete: (() => void) | undefined;
 
   /** @internal Use acceptBody(). */
   constructor(socket: Socket, framing: BodyFraming, rest: Uint8Array, opts: BodyOptions, refused?: string) {
@@ -233,6 +234,17 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
   /** True once the whole body was received (it may still be queued for the consumer). */
   get complete(): boolean {
     return this.state === 'done';
+  }
+
+  /**
+   * Calls `cb` once, when the whole body has been received (it may still be queued for the consumer),
+   * or at once when it already was; never when the body fails. A route that paces its consumer (push
+   * ingest) answers here, so the client is not kept waiting (and cut by the idle timeout) while the
+   * last queued bytes are consumed.
+   */
+  whenComplete(cb: () => void): void {
+    if (this.state === 'done') cb();
+    else if (this.state === 'reading') this.onComplete = cb;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
@@ -394,17 +406,25 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
       this.waiter = undefined;
       w.resolve({ value: undefined, done: true });
     }
+    const cb = this.onComplete;
+    this.onComplete = undefined;
+    cb?.();
   }
 
   private fail(code: BodyErrorCode, message: string, status?: number): void {
     if (this.state !== 'reading') return;
     this.state = 'failed';
     this.error = new BodyError(code, this.wireBytes, message);
+    this.onComplete = undefined;
     this.socket.removeListener('data', this.onDataFn);
-    // Queued data is dropped: the body is unusable past this point.
-    this.queue.length = 0;
-    this.queueHead = 0;
-    this.queuedBytes = 0;
+    // Queued data is dropped (the body is unusable past this point), except when the client went away:
+    // what arrived before is intact and is still delivered, then the error (a live source that was
+    // killed keeps its last bytes: push ingest).
+    if (code !== 'ABORTED') {
+      this.queue.length = 0;
+      this.queueHead = 0;
+      this.queuedBytes = 0;
+    }
     const w = this.waiter;
     this.waiter = undefined;
     if (status !== undefined && !this.responded) this.respond(status, message);

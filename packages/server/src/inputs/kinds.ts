@@ -1,14 +1,16 @@
 // The registry of input kinds: which spec strings a kind handles, its syntax check (used by the config
 // resolver, so a bad input is a config error naming the key), the checks that can run before the port
 // is bound (a file exists and is readable), how to open one pass, and how it is paced by default.
-// Ingest kinds (`tcp://HOST:PORT?listen`, `push`) are registered with their syntax; the ingest work
-// replaces their `open`/`preflight` with real ones through registerInputKind().
+// Ingest kinds (`tcp://HOST:PORT?listen`, `push`): a source connects to us, through the mount's ingest
+// point (../ingest/point.ts); here are their syntax check and the TCP port check before listening.
 
 import { access, stat } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { InputError, openInput } from './open.js';
 import type { Input, OpenInputOptions } from './open.js';
+import { parseTcpListen } from '../ingest/tcp-spec.js';
+import { probeTcpListen } from '../ingest/tcp-listener.js';
 
 export interface InputKindDef {
   /** Short name (`file`, `stdin`, `url`, `tcp`, `push`). */
@@ -51,14 +53,11 @@ export function inputSpecProblem(spec: string): string | undefined {
   return k.validate?.(spec);
 }
 
-const notYet = (what: string) => (): Promise<never> => {
-  return Promise.reject(
-    new InputError(
-      'UNSUPPORTED',
-      `${what} is not supported yet by this version of mkvserve (it is accepted in the configuration for the ingest work that comes next)`,
-    ),
+/** Push and TCP listen inputs are served by a mount's ingest point (../ingest/point.ts), never opened alone. */
+const ingestOnly = (what: string) => (): Promise<never> =>
+  Promise.reject(
+    new InputError('UNSUPPORTED', `${what} takes sources through a mount (MkvServer), it cannot be opened on its own`),
   );
-};
 
 // Fallback: a path (registered first = tried last).
 registerInputKind({
@@ -125,25 +124,22 @@ registerInputKind({
   kind: 'tcp',
   matches: (s) => /^tcp:\/\//i.test(s),
   validate(s) {
-    let u: URL;
-    try {
-      u = new URL(s);
-    } catch {
-      return `invalid tcp URL "${s}" (expected tcp://HOST:PORT?listen)`;
-    }
-    if (!u.searchParams.has('listen')) return `"${s}": only listening is supported (tcp://HOST:PORT?listen)`;
-    if (u.port === '') return `"${s}": a port is needed (tcp://HOST:PORT?listen)`;
-    return undefined;
+    const r = parseTcpListen(s);
+    return typeof r === 'string' ? r : undefined;
   },
-  preflight: notYet('TCP listen ingest (tcp://HOST:PORT?listen)'),
-  open: notYet('TCP listen ingest (tcp://HOST:PORT?listen)'),
+  // Binds and closes the port at once: a port in use is reported before the server starts.
+  async preflight(s) {
+    const r = parseTcpListen(s);
+    if (typeof r === 'string') throw new InputError('BAD_URL', r);
+    await probeTcpListen(r);
+  },
+  open: ingestOnly('a TCP listen input (tcp://HOST:PORT?listen)'),
   reopenable: true,
 });
 
 registerInputKind({
   kind: 'push',
   matches: (s) => s === 'push',
-  preflight: notYet('HTTP push ingest (input: push)'),
-  open: notYet('HTTP push ingest (input: push)'),
+  open: ingestOnly('a push input'),
   reopenable: true,
 });

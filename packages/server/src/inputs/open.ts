@@ -17,7 +17,8 @@ function loadUndici(): Promise<Undici> {
   return undiciModule;
 }
 
-export type InputKind = 'file' | 'stdin' | 'url';
+/** `push` and `tcp`: a source that connected to us (../ingest/). */
+export type InputKind = 'file' | 'stdin' | 'url' | 'push' | 'tcp';
 
 export interface Input {
   kind: InputKind;
@@ -44,7 +45,8 @@ export type InputErrorCode =
   | 'HTTP_STATUS'
   | 'HTTP'
   | 'TIMEOUT'
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  | 'LISTEN';
 
 export class InputError extends Error {
   readonly code: InputErrorCode;

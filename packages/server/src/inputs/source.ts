@@ -24,7 +24,21 @@ export type DemuxCallbacks = Required<Pick<DemuxHandler, 'onHeader' | 'onFrame'>
 };
 export type DemuxerFactory = (cb: DemuxCallbacks) => DemuxerLike;
 
+/** `waiting`: for a reconnect (after a backoff), or for a source to connect (push and TCP listen inputs). */
 export type SourceState = 'idle' | 'opening' | 'streaming' | 'waiting' | 'ended' | 'failed' | 'stopped';
+
+/** One connected source's bytes (push, TCP listen): `fail` tells the source why it is dropped, `cut`
+ *  that its stream stopped inside an element (a source that left mid-Cluster was lost, not ended). */
+export type IngestInput = Input & { fail?(reason: string): void; cut?(reason: string): void };
+
+/** Where sources connect to us (push and TCP listen inputs: ../ingest/point.ts). */
+export interface IngestOpener {
+  /** Resolves with the next source to connect; rejects when closed or when it cannot work at all
+   *  (a TCP port that cannot be bound). */
+  open(signal: AbortSignal): Promise<IngestInput>;
+  /** Stops taking sources and closes the current one. */
+  close(): void;
+}
 
 /** How the current pass is paced: like a file (always), like a live input (only what runs ahead of
  *  real time by more than liveLeadMs), or not at all. */
@@ -38,6 +52,9 @@ export interface SourceOptions {
   createDemuxer: DemuxerFactory;
   /** Custom opener (tests, embedding); default: the input kind's. */
   open?: (spec: string, signal: AbortSignal) => Promise<Input>;
+  /** A source that connects to us (push, TCP listen): each pass waits for the next source, without
+   *  backoff, until stop(); a source with the same track layout as the last one is spliced in. */
+  ingest?: IngestOpener;
   loop: boolean;
   reconnect: boolean;
   /** true: pace like a file; false: never; 'auto': files always, other inputs when ahead of real time. */
@@ -93,7 +110,7 @@ export class Source {
   private stopped = false;
   /** Aborts a pending open (e.g. an HTTP request waiting for headers) at stop(). */
   private readonly abort = new AbortController();
-  private input: Input | undefined;
+  private input: IngestInput | undefined;
   private pacer: Pacer | undefined;
   private wake: (() => void) | undefined;
   private readonly rate = new RateMeter();
@@ -146,6 +163,7 @@ export class Source {
     this.stopped = true;
     this.abort.abort();
     this.pacer?.abort();
+    this.opts.ingest?.close();
     this.input?.close();
     this.wake?.();
   }
@@ -160,6 +178,8 @@ export class Source {
 
   private opener(): (spec: string, signal: AbortSignal) => Promise<Input> {
     if (this.opts.open) return this.opts.open;
+    const ingest = this.opts.ingest;
+    if (ingest) return (_s, signal) => ingest.open(signal);
     const kind = inputKindFor(this.spec);
     if (!kind) throw new InputError('BAD_URL', `unsupported input ${this.name}`);
     return (s, signal) => kind.open(s, { signal });
@@ -167,16 +187,19 @@ export class Source {
 
   private async loop(): Promise<void> {
     const open = this.opener();
-    const canReopen = this.opts.open !== undefined || inputKindFor(this.spec)?.reopenable !== false;
+    const ingest = this.opts.ingest !== undefined;
+    const canReopen = this.opts.open !== undefined || ingest || inputKindFor(this.spec)?.reopenable !== false;
     let backoff = this.opts.backoffMs;
     let pass = 0;
     for (;;) {
       if (this.stopped) break;
-      this.state = 'opening';
+      this.state = ingest ? 'waiting' : 'opening';
       let framesThisPass = 0;
       let failure: string | undefined;
+      let opened = false;
       try {
         const input = await open(this.spec, this.abort.signal);
+        opened = true;
         this.input = input;
         this.kind = input.kind;
         this.opens++;
@@ -186,6 +209,8 @@ export class Source {
         if (err instanceof StopSignal || this.stopped) break;
         failure = (err as Error).message;
         this.lastError = failure;
+        // A source that sent something unusable is told why (HTTP: 400 with the reason).
+        this.input?.fail?.(failure);
       } finally {
         this.input?.close();
         this.input = undefined;
@@ -197,6 +222,17 @@ export class Source {
         this.log.info('input_eof', { input: this.name, frames: framesThisPass, bytes: this.bytesIn, pass });
       }
       pass++;
+      if (ingest) {
+        // The ingest point could not start (a TCP port that cannot be bound): nothing will connect.
+        if (!opened) {
+          this.state = 'failed';
+          this.finish();
+          return;
+        }
+        // The source is gone: wait for the next one (clients stay for sourceGraceMs, see mount.ts).
+        this.pacer?.reset();
+        continue;
+      }
       const reopen = canReopen && this.kind !== 'stdin';
       if (!reopen && (this.opts.loop || this.opts.reconnect)) {
         this.log.warn('input_option_ignored', {
@@ -260,7 +296,10 @@ export class Source {
       },
       onError: (e) => {
         if (e.fatal) fatal ??= e;
-        else this.log.warn('input_demux_warning', { input: this.name, error: e.message, code: e.code });
+        else {
+          this.log.warn('input_demux_warning', { input: this.name, error: e.message, code: e.code });
+          if (e.code === 'TRUNCATED') (input as IngestInput).cut?.(e.message);
+        }
       },
     });
     // A closure, so that the compiler does not narrow `fatal` (set by the demuxer's callbacks) to undefined.
@@ -323,7 +362,11 @@ export class Source {
   private pacingFor(h: MatroskaHeader, input: Input): PacingMode {
     const rt = this.opts.realtime;
     if (rt === false) return 'off';
-    if (rt === true || input.regularFile === true || looksLikeFile(h)) return 'file';
+    if (rt === true) return 'file';
+    // A source that connects to us is live whatever its header says (ffmpeg -re writes a file-like one):
+    // only what it sends ahead of real time is held (curl -T file.webm is paced after liveLeadMs).
+    if (input.kind === 'push' || input.kind === 'tcp') return 'live';
+    if (input.regularFile === true || looksLikeFile(h)) return 'file';
     return 'live';
   }
 
