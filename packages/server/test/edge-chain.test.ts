@@ -5,6 +5,8 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import net from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   FIX,
   ffmpegErrors,
@@ -75,6 +77,16 @@ async function restartOrigin(port: number): Promise<CliRun> {
   }
 }
 
+/** The edge's input_* log lines (JSON), for a failure message. */
+function inputLog(run: CliRun): string {
+  return run
+    .stderr()
+    .split('\n')
+    .filter((l) => l.includes('"event":"input_'))
+    .slice(-12)
+    .join('\n');
+}
+
 /** The checks every edge viewer's bytes must pass. */
 function checkCapture(t: Test, body: Buffer, what: string): void {
   const m = parseMedia(body);
@@ -87,7 +99,10 @@ function checkCapture(t: Test, body: Buffer, what: string): void {
   let back = 0;
   for (let i = 1; i < video.length; i++) if (video[i].timestamp <= video[i - 1].timestamp) back++;
   t.equal(back, 0, `${what}: video timestamps always increase`);
-  t.equal(ffmpegErrors(body, 'webm'), '', `${what}: ffmpeg decodes it without error`);
+  const errors = ffmpegErrors(body, 'webm');
+  if (errors && process.env.MKVSERVE_KEEP_CAPTURES)
+    writeFileSync(join(process.env.MKVSERVE_KEEP_CAPTURES, `${what}.webm`), body);
+  t.equal(errors, '', `${what}: ffmpeg decodes it without error ${errors.split('\n', 1)[0]}`);
   const probe = ffprobePackets(body);
   const vIndex = probe.streams.find((s) => s.codec_type === 'video')?.index;
   const firstVideo = probe.packets.find((p) => p.stream_index === vIndex);
@@ -130,11 +145,15 @@ t.test('origin -> edge -> late joiners, and the edge across origin restarts', { 
     await origin.exit;
     await sleep(1000); // the edge loses its source for a while
     origin = await restartOrigin(originPort);
+    // The edge retries with a backoff doubling to 10 s while the origin is down, so its next attempt can
+    // come up to 10 s after the origin is back (more on a loaded machine).
     await waitFor(
       () => stayer.bytes > bytesBefore + 100_000,
-      20_000,
+      40_000,
       `the edge viewer to receive the restarted origin’s stream (${how})`,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; the edge's input log:\n${inputLog(edge)}`);
+    });
     const after = (await statusOf(edgePort)).mounts[0];
     t.ok(after.input.reconnects > before.reconnects, `${how}: the edge reconnected (${after.input.reconnects})`);
     t.ok(after.input.splices > before.splices, `${how}: the new stream was spliced (${after.input.splices})`);
