@@ -61,6 +61,7 @@ const SERVER_FLAGS = {
   cors: 'cors',
   'keep-alive': 'keepAlive',
   'flush-ms': 'flushMs',
+  'flush-max-ms': 'flushMaxMs',
   backlog: 'backlog',
   'max-clients': 'maxClients',
   'max-clients-per-ip': 'maxClientsPerIp',
@@ -89,6 +90,7 @@ const MOUNT_FLAGS = {
 const NUMERIC = new Set([
   'port',
   'flush-ms',
+  'flush-max-ms',
   'backlog',
   'max-clients',
   'max-clients-per-ip',
@@ -227,6 +229,13 @@ function serveBuilder(y: Argv, cfg: typeof ConfigModule): Argv {
       requiresArg: true,
       describe: 'Write coalescing interval: each client gets everything pending in one write at most this often (ms)',
       ...d(S.flushMs),
+      group: 'Limits:',
+    })
+    .option('flush-max-ms', {
+      requiresArg: true,
+      describe:
+        'While the event loop is saturated, the coalescing interval doubles up to this (ms; = --flush-ms: never)',
+      ...d(S.flushMaxMs),
       group: 'Limits:',
     })
     .option('backlog', {

@@ -30,6 +30,10 @@ export const SERVER_DEFAULTS = {
   cors: undefined as string | undefined,
   /** Write coalescing: each client gets everything pending in one write at most this often (ms). */
   flushMs: 100,
+  /** When the event loop is saturated (a join storm, a shared core), the coalescing interval is stretched
+   *  up to this many ms (doubling from flushMs): fewer, larger writes free the process to accept and
+   *  answer new viewers. Equal to flushMs: never stretched. */
+  flushMaxMs: 400,
   /** A request head must be complete within this many ms. */
   headTimeoutMs: 5000,
   /** A connection with nothing in flight (its response complete) is closed after this many ms. */
@@ -185,6 +189,7 @@ const serverSchema = strict(
     port: intIn(0, 65535).optional(),
     cors: text('an origin such as * or https://example.com').optional(),
     flushMs: ms(1, 10_000).optional(),
+    flushMaxMs: ms(1, 10_000).optional(),
     headTimeoutMs: ms(1).optional(),
     idleTimeoutMs: ms(1).optional(),
     checkIntervalMs: ms(10, 60_000).optional(),

@@ -219,7 +219,19 @@ export class MkvServer implements ConnectionHandler, RouteContext {
     this.trust = new ProxyTrust(s.trustedProxies);
     this.reloader = options.reloader;
     if (config.mounts.length === 0) throw new Error('MkvServer: at least one mount is needed');
-    this.flusher = new Flusher({ intervalMs: s.flushMs });
+    this.flusher = new Flusher({
+      intervalMs: s.flushMs,
+      maxIntervalMs: s.flushMaxMs,
+      onStretch: (factor, previous, utilization) =>
+        this.log[factor > previous ? 'warn' : 'info']('flush_stretch', {
+          intervalMs: factor * s.flushMs,
+          eventLoopUtilization: Math.round(utilization * 100) / 100,
+          reason:
+            factor > previous
+              ? 'the event loop is saturated: fewer, larger writes per client, so new viewers are answered'
+              : 'the event loop has time again',
+        }),
+    });
     this.createDemuxer = options.createDemuxer ?? defaultDemuxer;
     for (const mc of config.mounts) this.mounts.set(mc.name, this.createMount(mc));
     this.done = new Promise((resolve) => {

@@ -1,10 +1,11 @@
 // Flusher: every client is polled once per turn and gets everything pending in one write (one part:
 // a plain write; several: one corked writev), burst at attach, no pull while the socket needs drain,
-// dropped/finished subscribers end or destroy the socket, slots spread the work.
+// dropped/finished subscribers end or destroy the socket, slots spread the work, a saturated event loop
+// stretches the interval (fewer, larger writes) and a calm one shrinks it back.
 import t from 'tap';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Flusher, StreamClient } from '../src/http/stream.js';
+import { Flusher, STRETCH_BUSY, STRETCH_CALM, STRETCH_CALM_CHECKS, StreamClient } from '../src/http/stream.js';
 import type { SubscriberLike } from '../src/http/stream.js';
 
 class FakeSocket extends EventEmitter {
@@ -281,4 +282,65 @@ t.test('half-close by the viewer ends its stream', async (t) => {
   sock.emit('end');
   t.ok(sock.destroyed);
   t.equal(closed[0]?.reason, 'client_closed');
+});
+
+t.test('a saturated event loop stretches the interval: the same bytes in fewer writes; calm shrinks it', async (t) => {
+  const events: [number, number][] = [];
+  const f = new Flusher({
+    intervalMs: 100,
+    slices: 5,
+    maxIntervalMs: 400,
+    onStretch: (factor, previous) => events.push([factor, previous]),
+  });
+  t.equal(f.maxFactor, 4, 'up to 400 ms = 4 x 100 ms');
+  t.equal(new Flusher({ intervalMs: 100, maxIntervalMs: 399 }).maxFactor, 2, 'powers of two within the bound');
+  t.equal(new Flusher({ intervalMs: 100 }).maxFactor, 1, 'no bound given: never stretched');
+  t.equal(new Flusher({ intervalMs: 500, maxIntervalMs: 400 }).maxFactor, 1, 'a bound below the interval: never');
+  const cs = Array.from({ length: 5 }, () => client(f));
+  /** Runs `rounds` full passes over the slots, each client getting 10 bytes of news per round; returns
+   *  the writes and bytes the clients got. */
+  const run = (rounds: number): { writes: number; bytes: number } => {
+    const w0 = f.writes; // writes and corked writevs
+    const b0 = cs.reduce((n, x) => n + x.c.bytesWritten, 0);
+    for (let r = 0; r < rounds; r++) {
+      for (const x of cs) x.sub.push(10);
+      for (let k = 0; k < f.slices; k++) f.tick();
+    }
+    for (let k = 0; k < 4 * f.slices; k++) f.tick(); // whatever is pending goes out
+    return {
+      writes: f.writes - w0,
+      bytes: cs.reduce((n, x) => n + x.c.bytesWritten, 0) - b0,
+    };
+  };
+  const normal = run(8);
+  t.same(normal, { writes: 40, bytes: 400 }, 'not stretched: one write per client per round');
+
+  f.adapt(STRETCH_BUSY + 0.01);
+  t.equal(f.stretch, 2);
+  f.adapt(1);
+  t.equal(f.stretch, 4);
+  f.adapt(1);
+  t.equal(f.stretch, 4, 'never beyond maxIntervalMs');
+  const stretched = run(8);
+  t.equal(stretched.bytes, 400, 'stretched: the same bytes');
+  t.equal(stretched.writes, 15, 'one write per client every 4th round: 3 of the 12 rounds, not 8 (40 writes)');
+
+  f.adapt(0.9);
+  t.equal(f.stretch, 4, 'busy but not saturated: stays');
+  for (let i = 0; i < STRETCH_CALM_CHECKS - 1; i++) f.adapt(STRETCH_CALM - 0.1);
+  t.equal(f.stretch, 4, 'calm for a moment only: stays (it would saturate again at once)');
+  f.adapt(STRETCH_CALM - 0.1);
+  t.equal(f.stretch, 2, `calm for ${STRETCH_CALM_CHECKS} checks in a row: halved`);
+  f.adapt(0.7);
+  for (let i = 0; i < STRETCH_CALM_CHECKS - 1; i++) f.adapt(0.1);
+  t.equal(f.stretch, 2, 'the calm streak starts again after a busier check');
+  f.adapt(0.1);
+  t.equal(f.stretch, 1);
+  t.same(events, [
+    [2, 1],
+    [4, 2],
+    [2, 4],
+    [1, 2],
+  ]);
+  t.same(run(4), { writes: 20, bytes: 200 }, 'back to one write per client per round');
 });

@@ -7,9 +7,15 @@
 // work; a socket that needs draining is skipped until it has drained. A joining client gets its
 // response head at once (its own write: the first byte never waits); its burst (init part + GOP)
 // follows from a join queue drained on setImmediate with a byte budget per event-loop turn, so a join
-// storm cannot starve accepts and other joiners' heads, nor the established clients.
+// storm cannot starve accepts and other joiners' heads, nor the established clients. The other way
+// round: when the event loop is saturated (a join storm near the core's limit, a core shared with other
+// processes), the interval is stretched (x2, x4 ... up to maxIntervalMs), since the cost of serving is
+// writes per second, not bytes: fewer, larger writes leave the process time to accept and answer new
+// viewers, whose connections otherwise wait in the kernel's accept queue for seconds (measured: see
+// the server README, Performance). Established clients lose nothing: seconds of kernel buffer absorb it.
 
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { clientAddress, clientPort } from './client-address.js';
 
 /** The fanout Subscriber surface used here (@mkvserve/fanout Subscriber satisfies it). */
@@ -152,6 +158,13 @@ export interface FlusherOptions {
    *  client per turn). The rest of the join queue goes on the next turn (setImmediate), after the
    *  pending I/O (accepts, request heads) was handled. */
   joinBytesPerTurn?: number;
+  /** Most ms between two writes to a client when the event loop is saturated (default: intervalMs,
+   *  never stretched). Checked every STRETCH_CHECK_MS: the stretch doubles while the loop is busier
+   *  than STRETCH_BUSY and halves after STRETCH_CALM_CHECKS checks in a row below STRETCH_CALM. */
+  maxIntervalMs?: number;
+  /** Called when the stretch changes: each client is now served every `factor` x intervalMs (it was
+   *  `previous` x intervalMs). */
+  onStretch?(factor: number, previous: number, utilization: number): void;
   /** Called after a subscriber turns out dropped (the socket is destroyed by then). */
   onDropped?(c: StreamClient): void;
   /** Called after a finished response was ended. */
@@ -160,6 +173,14 @@ export interface FlusherOptions {
 
 /** Response heads are the same text for every client of a mount: converted to bytes once. */
 const HEAD_CACHE_MAX = 64;
+/** Event-loop utilization above which the write interval is stretched (the loop is saturated). */
+export const STRETCH_BUSY = 0.95;
+/** Utilization below which a stretched interval is shrunk again. */
+export const STRETCH_CALM = 0.5;
+/** How often the utilization is checked (ms). */
+export const STRETCH_CHECK_MS = 250;
+/** Calm checks in a row before a stretched interval is halved (2 s). */
+export const STRETCH_CALM_CHECKS = 8;
 
 /**
  * Shared write scheduler. Each attached client belongs to one of `slices` slots; the timer fires every
@@ -172,6 +193,16 @@ export class Flusher {
   readonly slices: number;
   readonly maxBytesPerTick: number;
   readonly joinBytesPerTurn: number;
+  /** Largest stretch: each client served every maxFactor x intervalMs at most. */
+  readonly maxFactor: number;
+  /** Current stretch (1 = every interval): a power of two up to maxFactor. */
+  private factor = 1;
+  /** Checks in a row that found the loop calm. */
+  private calmChecks = 0;
+  /** Rounds (passes over all slots) so far: a stretched flusher serves every factor-th round. */
+  private round = 0;
+  private adaptTimer: NodeJS.Timeout | undefined;
+  private elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
   private readonly slots: StreamClient[][];
   /** Joined clients waiting for their burst, oldest first, from joinHead on. */
   private joins: StreamClient[] = [];
@@ -196,17 +227,34 @@ export class Flusher {
     this.slices = Math.max(1, Math.floor(opts.slices ?? Math.round(this.intervalMs / 20)));
     this.maxBytesPerTick = opts.maxBytesPerTick ?? 512 * 1024;
     this.joinBytesPerTurn = Math.max(1, opts.joinBytesPerTurn ?? 1024 * 1024);
+    let f = 1;
+    while (f * 2 * this.intervalMs <= (opts.maxIntervalMs ?? 0)) f *= 2;
+    this.maxFactor = f;
     this.slots = Array.from({ length: this.slices }, () => []);
   }
 
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => this.tick(), this.intervalMs / this.slices);
+    if (this.maxFactor > 1) {
+      this.elu = performance.eventLoopUtilization();
+      this.adaptTimer = setInterval(() => {
+        const now = performance.eventLoopUtilization();
+        const d = performance.eventLoopUtilization(now, this.elu);
+        // A check that came late runs right before the next one: judge spans of a full period only.
+        if (d.idle + d.active < STRETCH_CHECK_MS / 2) return;
+        this.elu = now;
+        this.adapt(d.utilization);
+      }, STRETCH_CHECK_MS);
+      this.adaptTimer.unref();
+    }
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.adaptTimer) clearInterval(this.adaptTimer);
+    this.adaptTimer = undefined;
     if (this.joinImmediate) clearImmediate(this.joinImmediate);
     this.joinImmediate = undefined;
   }
@@ -302,12 +350,33 @@ export class Flusher {
    *  turn anyway, so there is nothing to queue. */
   mark(_c: StreamClient): void {}
 
-  /** Serves the clients of the next slot. */
+  /** The current stretch: each client is served every `stretch` x intervalMs (1 = not stretched). */
+  get stretch(): number {
+    return this.factor;
+  }
+
+  /** Takes the event loop's utilization (0..1) over the last check: stretches the interval (x2, up to
+   *  maxFactor) while the loop is saturated, shrinks it (/2) once it was calm for STRETCH_CALM_CHECKS
+   *  checks in a row (a stretched loop looks calm at once: shrinking at the first calm check would
+   *  saturate it again, back and forth). */
+  adapt(utilization: number): void {
+    const before = this.factor;
+    this.calmChecks = utilization < STRETCH_CALM ? this.calmChecks + 1 : 0;
+    if (utilization > STRETCH_BUSY && this.factor < this.maxFactor) this.factor *= 2;
+    else if (this.calmChecks >= STRETCH_CALM_CHECKS && this.factor > 1) {
+      this.factor /= 2;
+      this.calmChecks = 0;
+    }
+    if (this.factor !== before) this.opts.onStretch?.(this.factor, before, utilization);
+  }
+
+  /** Serves the clients of the next slot (every factor-th round only, while stretched). */
   tick(): void {
     this.ticks++;
     const i = this.slot;
     this.slot = (i + 1) % this.slices;
-    this.serveSlot(i);
+    if (this.round % this.factor === 0) this.serveSlot(i);
+    if (this.slot === 0) this.round++;
   }
 
   /** Serves every queued burst and every client of every slot now (shutdown). */
