@@ -165,6 +165,12 @@ const SERVER_FAMILIES: (Family & { value: (s: ServerSnapshot) => number })[] = [
     help: 'Coalesced socket writes to stream clients.',
     value: (s) => s.totals.writes,
   },
+  {
+    name: 'mkvserve_flush_interval_seconds',
+    type: 'gauge',
+    help: 'Write coalescing interval now: flushMs, stretched up to flushMaxMs while the event loop is saturated.',
+    value: (s) => s.flushIntervalMs / 1000,
+  },
 ];
 
 /** Every mkvserve_* family name and type (documentation and tests). */

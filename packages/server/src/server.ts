@@ -546,6 +546,7 @@ export class MkvServer implements ConnectionHandler, RouteContext {
         rejected: this.rejectedCount,
         writes: this.flusher.writes,
       },
+      flushIntervalMs: this.flusher.intervalMs * this.flusher.stretch,
     };
   }
 

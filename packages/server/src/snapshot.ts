@@ -142,4 +142,6 @@ export interface ServerSnapshot {
   adminListening: string | null;
   mounts: MountSnapshot[];
   totals: { connections: number; requests: number; rejected: number; writes: number };
+  /** The write coalescing interval now (flushMs, or more while the event loop is saturated). */
+  flushIntervalMs: number;
 }

@@ -101,6 +101,8 @@ export interface ServerStatus {
   mounts: MountStatus[];
   clients: ClientStatus[];
   totals: { clients: number; connections: number; requests: number; rejected: number; bytesSent: number };
+  /** The write coalescing interval now (ms): flushMs, more while the event loop is saturated. */
+  flushIntervalMs: number;
 }
 
 const round3 = (ns: number): number => Math.round(ns / 1e6) / 1000;
@@ -223,5 +225,6 @@ export function buildStatus(snap: ServerSnapshot): ServerStatus {
       rejected: snap.totals.rejected,
       bytesSent,
     },
+    flushIntervalMs: snap.flushIntervalMs,
   };
 }

@@ -104,6 +104,7 @@ t.test('status JSON and metrics text', async (t) => {
   t.match(st.headers.get('content-type'), /application\/json/);
   const j = JSON.parse(st.body.toString());
   t.equal(j.name, 'mkvserve');
+  t.equal(j.flushIntervalMs, 100, 'the write interval now: flushMs (not stretched: the loop is not saturated)');
   t.equal(j.mounts.length, 1);
   const m = j.mounts[0];
   t.equal(m.name, 'stream');

@@ -121,6 +121,7 @@ function snapshot(loopback: boolean): ServerSnapshot {
     adminListening: null,
     mounts: [m],
     totals: { connections: 0, requests: 0, rejected: 0, writes: 0 },
+    flushIntervalMs: 100,
   };
 }
 

@@ -175,8 +175,9 @@ export interface FlusherOptions {
 const HEAD_CACHE_MAX = 64;
 /** Event-loop utilization above which the write interval is stretched (the loop is saturated). */
 export const STRETCH_BUSY = 0.95;
-/** Utilization below which a stretched interval is shrunk again. */
-export const STRETCH_CALM = 0.5;
+/** Utilization below which a stretched interval is shrunk again: halving the interval can double the
+ *  work, so below 0.4 the loop stays under 0.8 afterwards and does not saturate again at once. */
+export const STRETCH_CALM = 0.4;
 /** How often the utilization is checked (ms). */
 export const STRETCH_CHECK_MS = 250;
 /** Calm checks in a row before a stretched interval is halved (2 s). */
