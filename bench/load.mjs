@@ -229,6 +229,20 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
     // mkvserve: a few joiners during the mass join are demuxed: each must start on a keyframe.
     const probes = [];
     let probeTimer;
+    // mkvserve stretches its write interval while its event loop is saturated: read it at the window's
+    // start and end (from /metrics: no per-client listing), so the table says what interval was measured.
+    const flushMs = [];
+    const readFlush = () =>
+      kind === 'mkvserve' || kind === 'ref'
+        ? fetch(`http://127.0.0.1:${s.port}/metrics`)
+            .then((res) => res.text())
+            .then((txt) => {
+              const m = /^mkvserve_flush_interval_seconds (\S+)/m.exec(txt);
+              if (m) flushMs.push(Math.round(Number(m[1]) * 1000));
+            })
+            .catch(() => {})
+        : Promise.resolve();
+    const flushReads = [];
     if (kind === 'mkvserve' || kind === 'ref') {
       const every = Math.max(200, (n / rate) * 50); // about 20 over the ramp
       probeTimer = setInterval(() => {
@@ -275,6 +289,7 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
           core0 = coreTimes();
           sample();
           sampler = setInterval(sample, 500);
+          flushReads.push(readFlush());
         },
         end: () => {
           cpu1 = procCpuSeconds(s.pid);
@@ -283,6 +298,7 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
           clearInterval(sampler);
           sample();
           memEnd = procMem(s.pid);
+          flushReads.push(readFlush());
         },
       },
       hardMs,
@@ -290,6 +306,7 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
     clearInterval(sampler);
     clearInterval(probeTimer);
     const probed = await Promise.all(probes);
+    await Promise.all(flushReads);
     const keyframeJoins = probes.length
       ? {
           ok: probed.filter((p) => p.ok).length,
@@ -310,6 +327,7 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
       n,
       rate,
       keyframeJoins,
+      flushMs,
       client: r,
       cpuPct,
       connectCpuPct,
@@ -500,6 +518,7 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
             r.keyframeJoins
               ? `joiners probed during the ramp starting on a keyframe: ${r.keyframeJoins.ok}/${r.keyframeJoins.of}${r.keyframeJoins.why.length ? ` (${r.keyframeJoins.why.join('; ')})` : ''}${r.keyframeJoins.noData ? `, ${r.keyframeJoins.noData} more got no data within 3 s` : ''}`
               : '',
+            r.flushMs?.length ? `write interval at the window's start / end: ${r.flushMs.join(' / ')} ms` : '',
             r.error,
             r.client.closedBeforeWindowEnd ? `${r.client.closedBeforeWindowEnd} closed early` : '',
             r.client.failedConnect
