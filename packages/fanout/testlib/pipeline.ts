@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { MatroskaDemuxer } from '@mkvserve/ebml';
 import type { Frame, MatroskaHeader } from '@mkvserve/ebml';
 import { LiveStream } from '../src/index.js';
+import { concat } from './helpers.js';
 import type { JoinMode, LiveStreamOptions, Subscriber } from '../src/index.js';
 
 export type DemuxEvent = { header: MatroskaHeader } | { frame: Frame };
@@ -117,9 +118,7 @@ export function runLive(
   return {
     stream,
     thrown,
-    runs: runs
-      .filter((r) => r.sub !== undefined)
-      .map((r) => ({ plan: r.plan, sub: r.sub!, bytes: concatBytes(r.parts) })),
+    runs: runs.filter((r) => r.sub !== undefined).map((r) => ({ plan: r.plan, sub: r.sub!, bytes: concat(r.parts) })),
   };
 }
 
@@ -128,18 +127,6 @@ function subscribe(stream: LiveStream, plan: JoinPlan): Subscriber {
     ...(plan.join !== undefined ? { join: plan.join } : {}),
     ...(plan.rebase !== undefined ? { rebase: plan.rebase } : {}),
   });
-}
-
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** What a re-demux of one subscriber's bytes shows; `problems` is empty when they are clean. */

@@ -7,8 +7,7 @@ import t from 'tap';
 import net from 'node:net';
 import { MkvServer } from '../src/server.js';
 import type { MkvServerOptions } from '../src/server.js';
-import type { Input } from '../src/inputs/open.js';
-import { FIX, parseMedia, rawRequest, sleep, waitFor } from '../testlib/helpers.js';
+import { FIX, parseMedia, rawRequest, sleep, waitFor, silentInput } from '../testlib/helpers.js';
 import type { Capture } from '../testlib/helpers.js';
 
 async function start(t: { teardown(fn: () => unknown): void }, opts: Partial<MkvServerOptions>): Promise<MkvServer> {
@@ -27,18 +26,6 @@ const looped = (name: string, extra: Record<string, unknown> = {}) => ({
 });
 
 /** An input that sends nothing until it is closed: its viewers wait for the header. */
-const silent = async (): Promise<Input> => {
-  let release: (() => void) | undefined;
-  return {
-    kind: 'url',
-    name: 'silent',
-    // eslint-disable-next-line require-yield -- an input that stays silent until it is closed
-    chunks: (async function* () {
-      await new Promise<void>((r) => (release = r));
-    })(),
-    close: () => release?.(),
-  };
-};
 
 /** Opens a viewer from `from`; resolves with the socket once the response head is in (or at once for a
  *  request that waits for a header, when `waitHead` is false). */
@@ -127,7 +114,7 @@ t.test('a burst of 20 simultaneous viewers on a mount of 5: exactly 5 streams, 1
 t.test('viewers waiting for a header count toward the limits (total, mount, address)', async (t) => {
   const s = await start(t, {
     maxClientsPerIp: 1,
-    mounts: [{ name: 'wait', input: 'silent', open: silent, maxClients: 2 }],
+    mounts: [{ name: 'wait', input: 'silent', open: silentInput, maxClients: 2 }],
   });
   const a = await viewer(s.port, '/wait', '127.0.0.2', false);
   t.teardown(() => a.sock.destroy());

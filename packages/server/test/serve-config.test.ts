@@ -7,8 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MkvServer } from '../src/server.js';
-import type { Input } from '../src/inputs/open.js';
-import { FIX, get, parseMedia, runCli, sleep, waitFor } from '../testlib/helpers.js';
+import { FIX, get, parseMedia, runCli, sleep, waitFor, silentInput } from '../testlib/helpers.js';
 
 const portOf = (url: string): number => Number(new URL(url).port);
 
@@ -124,19 +123,7 @@ t.test('a second SIGTERM ends the grace period at once', async (t) => {
 });
 
 t.test('requests waiting for a header get 503 at shutdown', async (t) => {
-  const silent = async (): Promise<Input> => {
-    let release: (() => void) | undefined;
-    return {
-      kind: 'url',
-      name: 'silent',
-      // eslint-disable-next-line require-yield -- an input that stays silent until it is closed
-      chunks: (async function* () {
-        await new Promise<void>((r) => (release = r));
-      })(),
-      close: () => release?.(),
-    };
-  };
-  const s = new MkvServer({ port: 0, mounts: [{ name: 'stream', input: 'silent', open: silent }] });
+  const s = new MkvServer({ port: 0, mounts: [{ name: 'stream', input: 'silent', open: silentInput }] });
   await s.start();
   const cap = get(s.port, '/stream', 5000);
   await waitFor(() => s.mounts.get('stream')!.pending.length === 1, 5000, 'the request waiting');

@@ -7,24 +7,17 @@ import type { AddressInfo } from 'node:net';
 import { MkvServer } from '../src/server.js';
 import { closeHttpAgents } from '../src/inputs/open.js';
 import net from 'node:net';
-import type { Input } from '../src/inputs/open.js';
-import { FIX, get, parseMedia, videoTrack, mediaSpan, ffmpegErrors, hasFfmpeg, waitFor } from '../testlib/helpers.js';
-
-/** An input that never sends a byte until it is closed: stream requests wait for a header. */
-async function silentInput(): Promise<Input> {
-  let release: (() => void) | undefined;
-  return {
-    kind: 'url',
-    name: 'silent',
-    // eslint-disable-next-line require-yield -- an input that stays silent until it is closed
-    chunks: (async function* () {
-      await new Promise<void>((r) => {
-        release = r;
-      });
-    })(),
-    close: () => release?.(),
-  };
-}
+import {
+  FIX,
+  get,
+  parseMedia,
+  videoTrack,
+  mediaSpan,
+  ffmpegErrors,
+  hasFfmpeg,
+  silentInput,
+  waitFor,
+} from '../testlib/helpers.js';
 
 t.teardown(() => closeHttpAgents());
 

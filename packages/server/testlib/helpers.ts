@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MatroskaDemuxer } from '@mkvserve/ebml';
 import type { Frame, MatroskaHeader } from '@mkvserve/ebml';
+import type { Input } from '../src/inputs/open.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const FIX = (name: string): string => join(ROOT, 'fixtures', name);
@@ -219,4 +220,20 @@ export async function waitFor(
     if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/** An input that never sends a byte until it is closed: stream requests wait for its header. */
+export async function silentInput(): Promise<Input> {
+  let release: (() => void) | undefined;
+  return {
+    kind: 'url',
+    name: 'silent',
+    // eslint-disable-next-line require-yield -- an input that stays silent until it is closed
+    chunks: (async function* () {
+      await new Promise<void>((r) => {
+        release = r;
+      });
+    })(),
+    close: () => release?.(),
+  };
 }
