@@ -9,7 +9,7 @@
 // Every step is bounded in time; every server is killed at the end.
 // Usage: node bench/load.mjs [--quick] [--clients 1000,5000,7500,10000] [--servers mkvserve,bare,cubemap]
 //                            [--rounds 1] [--window 30] [--warmup 10] [--cycles 10000] [--slow 60]
-//                            [--cpu-prof DIR] [--mkvserve-cli PATH] [--mkvserve-args "..."]
+//                            [--cpu-prof DIR] [--ttfb-dump DIR] [--mkvserve-cli PATH] [--mkvserve-args "..."]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,6 +68,7 @@ export const LOAD_DEFAULTS = {
   serverCore: 0,
   clientCore: 1,
   cpuProf: '',
+  ttfbDump: '',
   slow: 0,
   slowRate: 10000,
   slowRcvbuf: 16384,
@@ -269,6 +270,11 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
       '-T',
       String(o.connectTimeout),
     ];
+    // --ttfb-dump DIR: every connection's start (s into the ramp) and ttfb (ms), one file per run.
+    if (o.ttfbDump) {
+      mkdirSync(o.ttfbDump, { recursive: true });
+      args.push('-J', join(o.ttfbDump, `${kind}-N${n}-${Date.now()}.txt`));
+    }
     const hardMs = (o.connectTimeout + o.warmup + o.window + 60) * 1000;
     log(`${kind} N=${n}: connecting at ${rate}/s (window ${o.window} s after ${o.warmup} s warm-up)`);
     const r = await runClient(

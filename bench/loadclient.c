@@ -43,6 +43,7 @@ typedef struct {
   int hdr_len;
   char hdr[16];
   double t_start, t_first, t_closed;
+  int lport; /* local port (for matching with a server's logs) */
   uint64_t bytes, bytes_ws, bytes_we;
   int err; /* errno of the failure, or -1 for EOF */
 } conn_t;
@@ -73,6 +74,7 @@ static const char *host = "127.0.0.1", *path = "/stream";
 static int port = 0, nclients = 100, rate = 2000, maxpending = 512, cycles = 0, concurrency = 50, minbytes = 1;
 static int slow_rate = 0, slow_rcvbuf = 16384;
 static double slow_duration = 60;
+static const char *ttfb_dump = NULL; /* -J FILE: one line per connection: "start_s ttfb_ms" (-1: no byte) */
 static double warmup = 5, window_s = 30, bitrate = 0, keepfrac = 0.9, connect_timeout = 30, hardmax = 0, cycle_tmo = 5;
 static struct sockaddr_in addr;
 static char req[512];
@@ -91,6 +93,9 @@ static int open_conn(conn_t *c, uint32_t idx) {
   int r = connect(c->fd, (struct sockaddr *)&addr, sizeof addr);
   if (r < 0 && errno != EINPROGRESS) { c->err = errno; close(c->fd); c->fd = -1; c->state = 4; c->t_closed = now(); return -1; }
   c->state = 1;
+  struct sockaddr_in la;
+  socklen_t ll = sizeof la;
+  if (getsockname(c->fd, (struct sockaddr *)&la, &ll) == 0) c->lport = ntohs(la.sin_port);
   struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.u32 = idx};
   epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
   return 0;
@@ -146,6 +151,7 @@ static int on_event(conn_t *c, uint32_t events, uint32_t idx) {
 static void usage(void) {
   fprintf(stderr, "usage: loadclient -p PORT [-H 127.0.0.1] [-u /stream] [-n N] [-w warmup_s] [-W window_s] [-b bitrate_bps]\n"
                   "                  [-k 0.9] [-r connects_per_s] [-P max_pending] [-T connect_timeout_s] [-x hard_max_s]\n"
+                  "                  [-J ttfb_dump_file]\n"
                   "       loadclient -p PORT -c CYCLES [-C concurrency] [-B min_bytes] [-t per_conn_timeout_s]\n"
                   "       loadclient -p PORT -S bytes_per_s [-R rcvbuf] [-D duration_s]\n");
   exit(2);
@@ -157,7 +163,7 @@ static int run_slow(void);
 
 int main(int argc, char **argv) {
   int o;
-  while ((o = getopt(argc, argv, "H:p:u:n:w:W:b:k:r:P:T:x:c:C:B:t:S:R:D:")) != -1) {
+  while ((o = getopt(argc, argv, "H:p:u:n:w:W:b:k:r:P:T:x:c:C:B:t:S:R:D:J:")) != -1) {
     switch (o) {
       case 'H': host = optarg; break;
       case 'p': port = atoi(optarg); break;
@@ -178,6 +184,7 @@ int main(int argc, char **argv) {
       case 'S': slow_rate = atoi(optarg); break;
       case 'R': slow_rcvbuf = atoi(optarg); break;
       case 'D': slow_duration = atof(optarg); break;
+      case 'J': ttfb_dump = optarg; break;
       default: usage();
     }
   }
@@ -247,7 +254,8 @@ static int run_stream(void) {
   if (!cs || !evs) { perror("calloc"); return 1; }
   double t0 = now(), t_phase = t0, t_ws = 0, t_we = 0, cpu_ws = 0, cpu_we = 0, t_connected = 0;
   int phase = 0; /* 0 connecting, 1 warm-up, 2 window */
-  int opened = 0, pending = 0, got_first = 0, aborted = 0;
+  int opened = 0, pending = 0, got_first = 0, aborted = 0, loop_over20 = 0;
+  double loop_max_ms = 0;
   for (;;) {
     double t = now();
     if (phase == 0) {
@@ -278,6 +286,7 @@ static int run_stream(void) {
     }
     if (t - t0 > hardmax) { aborted = 1; break; }
     int n = epoll_wait(ep, evs, 4096, 5);
+    double tb = now();
     for (int k = 0; k < n; k++) {
       uint32_t idx = evs[k].data.u32;
       conn_t *c = &cs[idx];
@@ -285,6 +294,10 @@ static int run_stream(void) {
       if (on_event(c, evs[k].events, idx)) got_first++;
       if (was_pending && !(c->state == 1 || c->state == 2)) pending--; /* got its first byte or failed */
     }
+    /* The client's own stalls: a first byte is noticed only when the batch it is in gets handled. */
+    double tl = (now() - tb) * 1000.0;
+    if (tl > loop_max_ms) loop_max_ms = tl;
+    if (tl > 20) loop_over20++;
   }
   /* Statistics */
   int status200 = 0, non200 = 0, failed_connect = 0, closed_early = 0, open_end = 0, keeping = 0, nr = 0, nt = 0;
@@ -307,6 +320,19 @@ static int run_stream(void) {
       if (open_at_end) { open_end++; if (r >= keepfrac * bitrate) keeping++; }
     }
   }
+  if (ttfb_dump) {
+    FILE *f = fopen(ttfb_dump, "w");
+    if (f) {
+      struct timespec rt;
+      clock_gettime(CLOCK_REALTIME, &rt);
+      fprintf(f, "# t0 %.6f (CLOCK_MONOTONIC s) realtime %.6f (s, at the end); columns: start_s ttfb_ms local_port\n", t0,
+              rt.tv_sec + rt.tv_nsec / 1e9 - (now() - t0));
+      for (int i = 0; i < opened; i++)
+        fprintf(f, "%.4f %.2f %d\n", cs[i].t_start - t0, cs[i].t_first > 0 ? (cs[i].t_first - cs[i].t_start) * 1000.0 : -1.0,
+                cs[i].lport);
+      fclose(f);
+    }
+  }
   qsort(rates, nr, sizeof(double), cmpd);
   qsort(ttfb, nt, sizeof(double), cmpd);
   printf("{\"mode\":\"stream\",\"clients\":%d,\"opened\":%d,\"connected\":%d,\"status200\":%d,\"non200\":%d,"
@@ -314,13 +340,13 @@ static int run_stream(void) {
          "\"keepThresholdBps\":%.0f,\"connectPhaseS\":%.3f,\"warmupS\":%.3f,\"windowS\":%.3f,\"aborted\":%s,"
          "\"rateKbps\":{\"min\":%.1f,\"p1\":%.1f,\"p10\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"max\":%.1f},"
          "\"ttfbMs\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"max\":%.2f},"
-         "\"totalBytes\":%llu,\"windowBytes\":%llu,\"windowGbps\":%.4f,\"clientCpuPct\":%.1f}\n",
+         "\"totalBytes\":%llu,\"windowBytes\":%llu,\"windowGbps\":%.4f,\"clientCpuPct\":%.1f,\"clientBatchMaxMs\":%.1f,\"clientBatchesOver20ms\":%d}\n",
          nclients, opened, got_first, status200, non200, failed_connect, closed_early, open_end, keeping,
          keepfrac * bitrate, t_connected - t0, t_ws > 0 ? t_ws - t_connected : 0, win, aborted ? "true" : "false",
          pct(rates, nr, 0) / 1e3, pct(rates, nr, 1) / 1e3, pct(rates, nr, 10) / 1e3, pct(rates, nr, 50) / 1e3,
          pct(rates, nr, 90) / 1e3, pct(rates, nr, 100) / 1e3, pct(ttfb, nt, 50), pct(ttfb, nt, 90), pct(ttfb, nt, 99),
          pct(ttfb, nt, 100), (unsigned long long)total, (unsigned long long)wbytes,
-         win > 0 ? wbytes * 8.0 / win / 1e9 : 0, win > 0 ? (cpu_we - cpu_ws) / win * 100.0 : 0);
+         win > 0 ? wbytes * 8.0 / win / 1e9 : 0, win > 0 ? (cpu_we - cpu_ws) / win * 100.0 : 0, loop_max_ms, loop_over20);
   for (int i = 0; i < opened; i++) close_conn(&cs[i], 0);
   return aborted ? 3 : 0;
 }

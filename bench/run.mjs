@@ -31,6 +31,7 @@ const HELP = `usage: node bench/run.mjs [options]
   --cycle-concurrency N  load: cycles in flight at once (default 50)
   --slow S             load: one slow viewer for S seconds, its kernel send queue (default 0 = skip)
   --cpu-prof DIR       load: run the Node servers with --cpu-prof into DIR; report the split
+  --ttfb-dump DIR      load: write every connection's start (s) and ttfb (ms) to DIR/<server>-N<n>-<t>.txt
   --ref-cli PATH       load: also run another mkvserve build (e.g. a checkout of main) as 'ref'
   --mkvserve-args "A"  load: extra arguments for mkvserve
   --load-seconds S     load: length of the generated 2 Mbit/s WebM (default 90)

@@ -5,7 +5,15 @@
 import t from 'tap';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Flusher, STRETCH_BUSY, STRETCH_CALM, STRETCH_CALM_CHECKS, StreamClient } from '../src/http/stream.js';
+import {
+  Flusher,
+  JOIN_PRESSURE_MS,
+  SERVE_CHECK_EVERY,
+  STRETCH_BUSY,
+  STRETCH_CALM,
+  STRETCH_CALM_CHECKS,
+  StreamClient,
+} from '../src/http/stream.js';
 import type { SubscriberLike } from '../src/http/stream.js';
 
 class FakeSocket extends EventEmitter {
@@ -223,6 +231,74 @@ t.test('join storm: bursts are bounded per event-loop turn, heads are not', asyn
   t.ok(
     cs.every((x) => x.sock.writes.length === 4),
     'every burst complete, in order',
+  );
+  f.stop();
+});
+
+t.test('a slot is served within the turn budget; the rest goes on after the poll phase', async (t) => {
+  // Node accepts one connection per event-loop turn: a long turn holds back every joiner behind it.
+  const f = new Flusher({ intervalMs: 100, slices: 1, turnBudgetMs: 0, joinTurnBudgetMs: 0 });
+  const cs = Array.from({ length: 3 * SERVE_CHECK_EVERY + 2 }, () => client(f));
+  const writes = (): number[] => cs.map((x) => x.sock.writes.length - 3); // head + init + burst before
+  for (const x of cs) x.sub.push(10);
+  f.tick();
+  t.equal(
+    writes().filter((n) => n === 1).length,
+    SERVE_CHECK_EVERY,
+    'the clock is read every SERVE_CHECK_EVERY clients: a spent budget yields',
+  );
+  t.equal(f.yields, 1);
+  t.equal(f.slotsDue, 1, 'the slot is still due');
+  f.tick(); // its next tick while it is still being served: not queued twice
+  t.equal(f.slotsDue, 1);
+  for (let i = 0; i < 10 && f.slotsDue > 0; i++) await new Promise((r) => setImmediate(r));
+  t.equal(f.slotsDue, 0);
+  t.same(writes(), Array(cs.length).fill(1), 'every client served exactly once, none twice');
+  // A client leaving while its slot is half served: the others are still served once.
+  for (const x of cs) x.sub.push(10);
+  f.tick();
+  cs[0].sock.destroy();
+  cs[cs.length - 1].sock.destroy();
+  for (let i = 0; i < 10 && f.slotsDue > 0; i++) await new Promise((r) => setImmediate(r));
+  const after = writes().slice(1, -1);
+  t.ok(
+    after.every((n) => n === 2 || n === 3),
+    'every remaining client served (a client moved by a removal may be polled twice: nothing new, no write)',
+  );
+  t.same(
+    after.filter((n) => n !== 2),
+    [],
+    'no client got a second write',
+  );
+  f.stop();
+});
+
+t.test('while viewers join, turns are short; without joins, a turn serves a whole slot', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 1, turnBudgetMs: 1000, joinTurnBudgetMs: 0 });
+  const cs = Array.from({ length: 4 * SERVE_CHECK_EVERY }, () => client(f));
+  for (const x of cs) x.sub.push(10);
+  f.tick(); // a client attached just now: the join budget (0 ms) applies
+  t.equal(f.yields, 1, 'joining: the turn yields after the first clients');
+  for (let i = 0; i < 10 && f.slotsDue > 0; i++) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, JOIN_PRESSURE_MS + 10));
+  for (const x of cs) x.sub.push(10);
+  const y = f.yields;
+  f.tick();
+  t.equal(f.yields, y, 'no join for a while: the whole slot in one turn');
+  t.equal(f.slotsDue, 0);
+  f.stop();
+});
+
+t.test('flushAll serves everything at once, whatever the budget', async (t) => {
+  const f = new Flusher({ intervalMs: 100, slices: 2, turnBudgetMs: 0, joinTurnBudgetMs: 0 });
+  const cs = Array.from({ length: 4 * SERVE_CHECK_EVERY }, () => client(f));
+  for (const x of cs) x.sub.push(10);
+  f.tick(); // half of the first slot served, the rest due
+  f.flushAll();
+  t.equal(f.slotsDue, 0);
+  t.ok(
+    cs.every((x) => x.sock.writes.length === 4),
+    'every client got its news in this turn',
   );
   f.stop();
 });

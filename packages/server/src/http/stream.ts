@@ -7,7 +7,12 @@
 // work; a socket that needs draining is skipped until it has drained. A joining client gets its
 // response head at once (its own write: the first byte never waits); its burst (init part + GOP)
 // follows from a join queue drained on setImmediate with a byte budget per event-loop turn, so a join
-// storm cannot starve accepts and other joiners' heads, nor the established clients. The other way
+// storm cannot starve accepts and other joiners' heads, nor the established clients. Serving a slot
+// is bounded in time too, because Node (libuv 1.46) accepts ONE connection per event-loop turn: while
+// viewers are joining, every turn is kept short (joinTurnBudgetMs of serving, then the poll phase
+// accepts the next one), otherwise a turn serves for up to turnBudgetMs. Measured: with 8 ms turns
+// during a ramp of 500 joins/s, the accept queue grew to 70 and joiners waited 150-600 ms for their
+// first byte, though every accepted one was answered within 1 ms. The other way
 // round: when the event loop is saturated (a join storm near the core's limit, a core shared with other
 // processes), the interval is stretched (x2, x4 ... up to maxIntervalMs), since the cost of serving is
 // writes per second, not bytes: fewer, larger writes leave the process time to accept and answer new
@@ -154,10 +159,17 @@ export interface FlusherOptions {
   slices?: number;
   /** Most bytes pulled for one client per turn (default 512 KiB); more waits for its next turn. */
   maxBytesPerTick?: number;
-  /** Most burst bytes written to joining clients per event-loop turn (default 1 MiB; at least one
+  /** Most burst bytes written to joining clients per event-loop turn (default 256 KiB; at least one
    *  client per turn). The rest of the join queue goes on the next turn (setImmediate), after the
    *  pending I/O (accepts, request heads) was handled. */
   joinBytesPerTurn?: number;
+  /** Most ms serving slots takes in one event-loop turn before it yields to pending I/O (request
+   *  heads, joins, write completions) and goes on at setImmediate (default 8; checked every
+   *  SERVE_CHECK_EVERY clients, so at least that many are served per turn). */
+  turnBudgetMs?: number;
+  /** The same while viewers are joining (a client attached in the last JOIN_PRESSURE_MS): Node accepts
+   *  one connection per turn, so turns are kept this short (default 0.25). */
+  joinTurnBudgetMs?: number;
   /** Most ms between two writes to a client when the event loop is saturated (default: intervalMs,
    *  never stretched). Checked every STRETCH_CHECK_MS: the stretch doubles while the loop is busier
    *  than STRETCH_BUSY and halves after STRETCH_CALM_CHECKS checks in a row below STRETCH_CALM. */
@@ -182,6 +194,11 @@ export const STRETCH_CALM = 0.4;
 export const STRETCH_CHECK_MS = 250;
 /** Calm checks in a row before a stretched interval is halved (2 s). */
 export const STRETCH_CALM_CHECKS = 8;
+/** Serving a slot looks at the clock after this many clients (the turn budget's granularity: a
+ *  client's write costs 10-150 us, the clock 0.1 us). */
+export const SERVE_CHECK_EVERY = 4;
+/** A client attached within this many ms: viewers are joining, turns are kept short. */
+export const JOIN_PRESSURE_MS = 50;
 
 /**
  * Shared write scheduler. Each attached client belongs to one of `slices` slots; the timer fires every
@@ -205,6 +222,20 @@ export class Flusher {
   private adaptTimer: NodeJS.Timeout | undefined;
   private elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
   private readonly slots: StreamClient[][];
+  readonly turnBudgetMs: number;
+  readonly joinTurnBudgetMs: number;
+  /** performance.now() of the last attach. */
+  private lastJoinMs = -Infinity;
+  /** Slots due to be served, in order, from dueHead on (a slot at most once: queued[slot]). */
+  private due: number[] = [];
+  private dueHead = 0;
+  private readonly queued: boolean[];
+  /** Where serving the first due slot stopped (the next index to serve, going down; -1: not begun). */
+  private resumeAt = -1;
+  private serveImmediate: NodeJS.Immediate | undefined;
+  private readonly serveDueFn = (): void => this.serveDue();
+  /** Turns that ran out of budget and yielded (for tests and metrics). */
+  yields = 0;
   /** Joined clients waiting for their burst, oldest first, from joinHead on. */
   private joins: StreamClient[] = [];
   private joinHead = 0;
@@ -227,11 +258,14 @@ export class Flusher {
     this.intervalMs = Math.max(1, opts.intervalMs ?? 40);
     this.slices = Math.max(1, Math.floor(opts.slices ?? Math.round(this.intervalMs / 20)));
     this.maxBytesPerTick = opts.maxBytesPerTick ?? 512 * 1024;
-    this.joinBytesPerTurn = Math.max(1, opts.joinBytesPerTurn ?? 1024 * 1024);
+    this.joinBytesPerTurn = Math.max(1, opts.joinBytesPerTurn ?? 256 * 1024);
     let f = 1;
     while (f * 2 * this.intervalMs <= (opts.maxIntervalMs ?? 0)) f *= 2;
     this.maxFactor = f;
     this.slots = Array.from({ length: this.slices }, () => []);
+    this.queued = Array.from({ length: this.slices }, () => false);
+    this.turnBudgetMs = Math.max(0, opts.turnBudgetMs ?? 8);
+    this.joinTurnBudgetMs = Math.max(0, opts.joinTurnBudgetMs ?? 0.25);
   }
 
   start(): void {
@@ -258,10 +292,13 @@ export class Flusher {
     this.adaptTimer = undefined;
     if (this.joinImmediate) clearImmediate(this.joinImmediate);
     this.joinImmediate = undefined;
+    if (this.serveImmediate) clearImmediate(this.serveImmediate);
+    this.serveImmediate = undefined;
   }
 
   /** Starts serving a client: writes `head` right now, and queues the joining burst for this turn. */
   attach(c: StreamClient, head: string | Uint8Array): void {
+    this.lastJoinMs = performance.now();
     c.flusher = this;
     c.slot = this.nextSlot;
     this.nextSlot = (this.nextSlot + 1) % this.slices;
@@ -371,30 +408,70 @@ export class Flusher {
     if (this.factor !== before) this.opts.onStretch?.(this.factor, before, utilization);
   }
 
-  /** Serves the clients of the next slot (every factor-th round only, while stretched). */
+  /** Serves the clients of the next slot (every factor-th round only, while stretched), within this
+   *  turn's budget; the rest of it goes on at setImmediate. */
   tick(): void {
     this.ticks++;
     const i = this.slot;
     this.slot = (i + 1) % this.slices;
-    if (this.round % this.factor === 0) this.serveSlot(i);
+    if (this.round % this.factor === 0 && !this.queued[i]) {
+      this.queued[i] = true;
+      this.due.push(i);
+      if (this.serveImmediate === undefined) this.serveDue();
+    }
     if (this.slot === 0) this.round++;
+  }
+
+  /** Slots due and not fully served yet. */
+  get slotsDue(): number {
+    return this.due.length - this.dueHead;
   }
 
   /** Serves every queued burst and every client of every slot now (shutdown). */
   flushAll(): void {
     while (this.joinsPending > 0) this.drainJoins(Infinity);
-    for (let i = 0; i < this.slices; i++) this.serveSlot(i);
+    this.serveDue(Infinity);
+    for (let i = 0; i < this.slices; i++) {
+      this.queued[i] = true;
+      this.due.push(i);
+    }
+    this.serveDue(Infinity);
   }
 
-  private serveSlot(i: number): void {
-    const list = this.slots[i];
+  /** Serves the due slots, in order, until the turn's budget is spent (checked every
+   *  SERVE_CHECK_EVERY clients); what is left goes on at setImmediate, after the poll phase. */
+  private serveDue(budgetMs?: number): void {
+    if (this.serveImmediate) clearImmediate(this.serveImmediate);
+    this.serveImmediate = undefined;
+    const t = performance.now();
+    const budget = budgetMs ?? (t - this.lastJoinMs < JOIN_PRESSURE_MS ? this.joinTurnBudgetMs : this.turnBudgetMs);
+    const deadline = t + budget;
     const max = this.maxBytesPerTick;
-    // Backwards: a client that ends during its serve is swapped out with the last one, already served.
-    for (let k = list.length - 1; k >= 0; k--) {
-      const c = list[k];
-      if (c.ended) this.detach(c);
-      else this.serve(c, max, false);
+    let served = 0;
+    while (this.dueHead < this.due.length) {
+      const i = this.due[this.dueHead];
+      const list = this.slots[i];
+      // Backwards: a client that ends during its serve is swapped out with the last one, already
+      // served. Between turns, clients may leave (one served already may then move below `k` and be
+      // polled twice: harmless, it has nothing new) or join (at the end: they just had their burst).
+      let k = this.resumeAt < 0 ? list.length - 1 : Math.min(this.resumeAt, list.length - 1);
+      for (; k >= 0; k--) {
+        const c = list[k];
+        if (c.ended) this.detach(c);
+        else this.serve(c, max, false);
+        if (++served % SERVE_CHECK_EVERY === 0 && k > 0 && performance.now() >= deadline) {
+          this.resumeAt = k - 1;
+          this.yields++;
+          this.serveImmediate = setImmediate(this.serveDueFn);
+          return;
+        }
+      }
+      this.resumeAt = -1;
+      this.queued[i] = false;
+      this.dueHead++;
     }
+    this.due.length = 0;
+    this.dueHead = 0;
   }
 
   /** Pulls and writes (one write, or one corked writev) for one client; returns the bytes written.
