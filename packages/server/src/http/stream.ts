@@ -8,11 +8,14 @@
 // response head at once (its own write: the first byte never waits); its burst (init part + GOP)
 // follows from a join queue drained on setImmediate with a byte budget per event-loop turn, so a join
 // storm cannot starve accepts and other joiners' heads, nor the established clients. Serving a slot
-// is bounded in time too, because Node (libuv 1.46) accepts ONE connection per event-loop turn: while
-// viewers are joining, every turn is kept short (joinTurnBudgetMs of serving, then the poll phase
-// accepts the next one), otherwise a turn serves for up to turnBudgetMs. Measured: with 8 ms turns
-// during a ramp of 500 joins/s, the accept queue grew to 70 and joiners waited 150-600 ms for their
-// first byte, though every accepted one was answered within 1 ms. The other way
+// is bounded in time while viewers are joining, because Node (libuv 1.46) accepts ONE connection per
+// event-loop turn: every turn is then kept short (joinTurnBudgetMs of serving, then the poll phase
+// accepts the next one). Measured: with 8-150 ms turns during a ramp of 500 joins/s, the accept queue
+// grew to 70 and joiners waited 150-600 ms for their first byte, though every accepted one was
+// answered within 1 ms. Without joins a slot is served in one go (turnBudgetMs: no limit): its timer
+// ticks then come late, which lengthens the real interval a little under load, as in any Node write
+// loop; serving in short turns all the time kept the nominal interval and cost 17-20 % more CPU at
+// 7,500 clients (more writes, not more work per write). The other way
 // round: when the event loop is saturated (a join storm near the core's limit, a core shared with other
 // processes), the interval is stretched (x2, x4 ... up to maxIntervalMs), since the cost of serving is
 // writes per second, not bytes: fewer, larger writes leave the process time to accept and answer new
@@ -164,7 +167,7 @@ export interface FlusherOptions {
    *  pending I/O (accepts, request heads) was handled. */
   joinBytesPerTurn?: number;
   /** Most ms serving slots takes in one event-loop turn before it yields to pending I/O (request
-   *  heads, joins, write completions) and goes on at setImmediate (default 8; checked every
+   *  heads, joins, write completions) and goes on at setImmediate (default: no limit; checked every
    *  SERVE_CHECK_EVERY clients, so at least that many are served per turn). */
   turnBudgetMs?: number;
   /** The same while viewers are joining (a client attached in the last JOIN_PRESSURE_MS): Node accepts
@@ -264,7 +267,7 @@ export class Flusher {
     this.maxFactor = f;
     this.slots = Array.from({ length: this.slices }, () => []);
     this.queued = Array.from({ length: this.slices }, () => false);
-    this.turnBudgetMs = Math.max(0, opts.turnBudgetMs ?? 8);
+    this.turnBudgetMs = Math.max(0, opts.turnBudgetMs ?? Infinity);
     this.joinTurnBudgetMs = Math.max(0, opts.joinTurnBudgetMs ?? 0.25);
   }
 
@@ -459,7 +462,7 @@ export class Flusher {
         const c = list[k];
         if (c.ended) this.detach(c);
         else this.serve(c, max, false);
-        if (++served % SERVE_CHECK_EVERY === 0 && k > 0 && performance.now() >= deadline) {
+        if (deadline !== Infinity && ++served % SERVE_CHECK_EVERY === 0 && k > 0 && performance.now() >= deadline) {
           this.resumeAt = k - 1;
           this.yields++;
           this.serveImmediate = setImmediate(this.serveDueFn);
