@@ -202,6 +202,11 @@ export const STRETCH_CALM_CHECKS = 8;
 export const SERVE_CHECK_EVERY = 4;
 /** A client attached within this many ms: viewers are joining, turns are kept short. */
 export const JOIN_PRESSURE_MS = 50;
+/** Default joinTurnBudgetMs: serving while viewers join yields this often (ms). */
+export const JOIN_TURN_BUDGET_MS = 0.25;
+/** Default joinBytesPerTurn: a joiner's burst (init part + GOP) is ~250-500 KB at 2 Mbit/s, so about
+ *  one burst per turn, as many as Node accepts. */
+export const JOIN_BYTES_PER_TURN = 256 * 1024;
 
 /**
  * Shared write scheduler. Each attached client belongs to one of `slices` slots; the timer fires every
@@ -261,14 +266,14 @@ export class Flusher {
     this.intervalMs = Math.max(1, opts.intervalMs ?? 40);
     this.slices = Math.max(1, Math.floor(opts.slices ?? Math.round(this.intervalMs / 20)));
     this.maxBytesPerTick = opts.maxBytesPerTick ?? 512 * 1024;
-    this.joinBytesPerTurn = Math.max(1, opts.joinBytesPerTurn ?? 256 * 1024);
+    this.joinBytesPerTurn = Math.max(1, opts.joinBytesPerTurn ?? JOIN_BYTES_PER_TURN);
     let f = 1;
     while (f * 2 * this.intervalMs <= (opts.maxIntervalMs ?? 0)) f *= 2;
     this.maxFactor = f;
     this.slots = Array.from({ length: this.slices }, () => []);
     this.queued = Array.from({ length: this.slices }, () => false);
     this.turnBudgetMs = Math.max(0, opts.turnBudgetMs ?? Infinity);
-    this.joinTurnBudgetMs = Math.max(0, opts.joinTurnBudgetMs ?? 0.25);
+    this.joinTurnBudgetMs = Math.max(0, opts.joinTurnBudgetMs ?? JOIN_TURN_BUDGET_MS);
   }
 
   start(): void {
