@@ -531,6 +531,10 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
               ? `${r.client.failedConnect} without a response after the ${fmt(r.client.connectPhaseS, 0)} s connect phase (server CPU ${fmt(r.connectCpuPct, 0)} % meanwhile)`
               : '',
             r.client.opened < r.n ? `only ${r.client.opened} opened` : '',
+            // The client notices a first byte when it handles that epoll batch: a slow batch inflates ttfb.
+            r.client.clientBatchMaxMs > 20
+              ? `the load client's longest epoll batch took ${fmt(r.client.clientBatchMaxMs, 0)} ms (ttfb includes it)`
+              : '',
           ]
             .filter(Boolean)
             .join('; '),

@@ -157,6 +157,9 @@ export class LiveStream {
   private tsOffset = 0;
   private newestEndNs = 0;
   private anyFrame = false;
+  /** Per track: the last frame's timestamp, and the last step between two of its frames (ns). */
+  private readonly lastTs = new Map<number, number>();
+  private readonly step = new Map<number, number>();
   private frames = 0;
   private dropped = 0;
   private undeclared = 0;
@@ -378,8 +381,16 @@ export class LiveStream {
     this.tsOffset = offset;
     this.anyFrame = true;
     if (ts > this.newestNs) this.newestNs = ts;
+    const prev = this.lastTs.get(frame.track);
+    if (prev !== undefined && ts > prev && ts - prev <= MAX_TRUSTED_DURATION_NS) this.step.set(frame.track, ts - prev);
+    this.lastTs.set(frame.track, ts);
+    // Without a duration (SimpleBlocks, no DefaultDuration), the track's last step stands in: a spliced
+    // source then starts at least one frame after this one. (ffmpeg maps video to frame slots: a
+    // keyframe placed at the last audio frame's end, a few ms after the last frame of a 30 fps stream,
+    // shared its slot: "non monotonically increasing dts".)
     const d = frame.duration;
-    const end = d !== undefined && d > 0 && d <= MAX_TRUSTED_DURATION_NS ? ts + d : ts;
+    const dur = d !== undefined && d > 0 && d <= MAX_TRUSTED_DURATION_NS ? d : (this.step.get(frame.track) ?? 0);
+    const end = ts + dur;
     if (end > this.newestEndNs) this.newestEndNs = end;
   }
 

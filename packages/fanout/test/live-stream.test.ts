@@ -660,6 +660,41 @@ t.test('a restarted source with the same layout is spliced from its first keyfra
   t.equal(sub.finishReason, 'end');
 });
 
+t.test('a splice leaves at least one frame step after the last video frame, durations or not', async (t) => {
+  // As from a WebM: SimpleBlocks without durations. The last audio frame ends 25 ms after the last
+  // video frame; the restarted source starts with a keyframe at 0. Placed at the audio's end, the
+  // keyframe came 25 ms after a frame of a 40 ms step, and ffmpeg put both in one frame slot.
+  const noDur = (f: Frame): Frame => ({ ...f, duration: undefined });
+  const s = new LiveStream({ clock: () => 0 });
+  s.setHeader(makeHeader());
+  const sub = s.subscribe({ join: 'next-keyframe' });
+  const first = [
+    vf(0, true),
+    af(0),
+    vf(40, false),
+    af(20),
+    af(40),
+    af(60),
+    vf(80, false),
+    { ...af(85), duration: ms(20) },
+  ];
+  const parts = feedPulling(
+    s,
+    sub,
+    first.map((f) => (f.track === 1 ? noDur(f) : f)),
+  );
+  s.setHeader(makeHeader());
+  parts.push(...feedPulling(s, sub, [vf(0, true), af(0), vf(40, false)].map(noDur)));
+  s.end();
+  parts.push(...drain(sub));
+  const video = allBlocks(walk(concat(parts))[0])
+    .filter((b) => b.track === 1)
+    .map((b) => b.ticks);
+  t.same(video.slice(0, 3), [0, 40, 80]);
+  t.ok(video[3] - video[2] >= 40, `the spliced keyframe is ${video[3] - video[2]} ms after the last frame (>= 40)`);
+  t.equal(video[4] - video[3], 40, 'and the new source keeps its own steps');
+});
+
 t.test('frames of undeclared tracks are dropped and counted; a duplicate track number is declared once', async (t) => {
   const h = makeHeader();
   const dup = { ...h, tracks: [...h.tracks, { ...h.tracks[1], codecId: 'A_VORBIS' }, { ...h.tracks[0], number: 0 }] };
