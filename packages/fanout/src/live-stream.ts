@@ -157,8 +157,11 @@ export class LiveStream {
   private tsOffset = 0;
   private newestEndNs = 0;
   private anyFrame = false;
-  /** Per track: the last frame's timestamp, and the last step between two of its frames (ns). */
+  /** Per track: the last frame's timestamp, the last step between two of its frames, and the larger
+   *  of the last two steps (ns; ms-rounded 30 fps alternates 33 and 34 ms: the larger is over one frame
+   *  period, so a frame one step later never falls in the same frame slot). */
   private readonly lastTs = new Map<number, number>();
+  private readonly lastStep = new Map<number, number>();
   private readonly step = new Map<number, number>();
   private frames = 0;
   private dropped = 0;
@@ -382,7 +385,12 @@ export class LiveStream {
     this.anyFrame = true;
     if (ts > this.newestNs) this.newestNs = ts;
     const prev = this.lastTs.get(frame.track);
-    if (prev !== undefined && ts > prev && ts - prev <= MAX_TRUSTED_DURATION_NS) this.step.set(frame.track, ts - prev);
+    if (prev !== undefined && ts > prev && ts - prev <= MAX_TRUSTED_DURATION_NS) {
+      const d1 = ts - prev;
+      const d0 = this.lastStep.get(frame.track) ?? d1;
+      this.lastStep.set(frame.track, d1);
+      this.step.set(frame.track, d0 > d1 ? d0 : d1);
+    }
     this.lastTs.set(frame.track, ts);
     // Without a duration (SimpleBlocks, no DefaultDuration), the track's last step stands in: a spliced
     // source then starts at least one frame after this one. (ffmpeg maps video to frame slots: a

@@ -693,6 +693,19 @@ t.test('a splice leaves at least one frame step after the last video frame, dura
   t.same(video.slice(0, 3), [0, 40, 80]);
   t.ok(video[3] - video[2] >= 40, `the spliced keyframe is ${video[3] - video[2]} ms after the last frame (>= 40)`);
   t.equal(video[4] - video[3], 40, 'and the new source keeps its own steps');
+
+  // 30 fps in whole ms: steps of 33 and 34. A gap of 33 ms is less than a frame period (33.3 ms): the
+  // larger of the last two steps is used.
+  const s2 = new LiveStream({ clock: () => 0 });
+  s2.setHeader(makeHeader());
+  const sub2 = s2.subscribe({ join: 'next-keyframe' });
+  const parts2 = feedPulling(s2, sub2, [vf(0, true), vf(33, false), vf(67, false), vf(100, false)].map(noDur));
+  s2.setHeader(makeHeader());
+  parts2.push(...feedPulling(s2, sub2, [vf(0, true)].map(noDur)));
+  s2.end();
+  parts2.push(...drain(sub2));
+  const v2 = allBlocks(walk(concat(parts2))[0]).map((b) => b.ticks);
+  t.same(v2, [0, 33, 67, 100, 134], 'spliced 34 ms after the last frame');
 });
 
 t.test('frames of undeclared tracks are dropped and counted; a duplicate track number is declared once', async (t) => {
