@@ -74,7 +74,7 @@ static const char *host = "127.0.0.1", *path = "/stream";
 static int port = 0, nclients = 100, rate = 2000, maxpending = 512, cycles = 0, concurrency = 50, minbytes = 1;
 static int slow_rate = 0, slow_rcvbuf = 16384;
 static double slow_duration = 60;
-static const char *ttfb_dump = NULL; /* -J FILE: one line per connection: "start_s ttfb_ms" (-1: no byte) */
+static const char *ttfb_dump = NULL; /* -J FILE: one line per connection: "start_s ttfb_ms local_port" (ttfb -1: no byte) */
 static double warmup = 5, window_s = 30, bitrate = 0, keepfrac = 0.9, connect_timeout = 30, hardmax = 0, cycle_tmo = 5;
 static struct sockaddr_in addr;
 static char req[512];

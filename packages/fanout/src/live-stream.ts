@@ -117,6 +117,15 @@ const DEFAULTS = {
   holdMaxBytes: 1024 * 1024,
 };
 
+/** A track's timing, for the end of a frame that has no duration. */
+interface TrackSteps {
+  /** The last frame's timestamp (ns, after restart offsets). */
+  ts: number;
+  /** The last step between two of its frames, and the one before (ns; 0: none yet). */
+  step: number;
+  prevStep: number;
+}
+
 /** A frame held back until the first video keyframe (timestamp after restart offsets). */
 interface HeldFrame {
   frame: Frame;
@@ -157,12 +166,8 @@ export class LiveStream {
   private tsOffset = 0;
   private newestEndNs = 0;
   private anyFrame = false;
-  /** Per track: the last frame's timestamp, the last step between two of its frames, and the larger
-   *  of the last two steps (ns; ms-rounded 30 fps alternates 33 and 34 ms: the larger is over one frame
-   *  period, so a frame one step later never falls in the same frame slot). */
-  private readonly lastTs = new Map<number, number>();
-  private readonly lastStep = new Map<number, number>();
-  private readonly step = new Map<number, number>();
+  /** Per track: the last frame's timestamp and the last two steps between its frames (ns). */
+  private readonly trackSteps = new Map<number, TrackSteps>();
   private frames = 0;
   private dropped = 0;
   private undeclared = 0;
@@ -384,20 +389,24 @@ export class LiveStream {
     this.tsOffset = offset;
     this.anyFrame = true;
     if (ts > this.newestNs) this.newestNs = ts;
-    const prev = this.lastTs.get(frame.track);
-    if (prev !== undefined && ts > prev && ts - prev <= MAX_TRUSTED_DURATION_NS) {
-      const d1 = ts - prev;
-      const d0 = this.lastStep.get(frame.track) ?? d1;
-      this.lastStep.set(frame.track, d1);
-      this.step.set(frame.track, d0 > d1 ? d0 : d1);
+    let st = this.trackSteps.get(frame.track);
+    if (st === undefined) {
+      st = { ts, step: 0, prevStep: 0 };
+      this.trackSteps.set(frame.track, st);
+    } else {
+      if (ts > st.ts && ts - st.ts <= MAX_TRUSTED_DURATION_NS) {
+        st.prevStep = st.step || ts - st.ts;
+        st.step = ts - st.ts;
+      }
+      st.ts = ts;
     }
-    this.lastTs.set(frame.track, ts);
-    // Without a duration (SimpleBlocks, no DefaultDuration), the track's last step stands in: a spliced
-    // source then starts at least one frame after this one. (ffmpeg maps video to frame slots: a
-    // keyframe placed at the last audio frame's end, a few ms after the last frame of a 30 fps stream,
-    // shared its slot: "non monotonically increasing dts".)
+    // Without a duration (SimpleBlocks, no DefaultDuration), the larger of the track's last two steps
+    // stands in: a spliced source then starts at least one frame after this one. (ffmpeg maps video to
+    // frame slots: a keyframe placed at the last audio frame's end, a few ms after the last frame of a
+    // 30 fps stream, shared its slot: "non monotonically increasing dts". Whole-ms 30 fps alternates
+    // steps of 33 and 34 ms: the larger is over one frame period.)
     const d = frame.duration;
-    const dur = d !== undefined && d > 0 && d <= MAX_TRUSTED_DURATION_NS ? d : (this.step.get(frame.track) ?? 0);
+    const dur = d !== undefined && d > 0 && d <= MAX_TRUSTED_DURATION_NS ? d : Math.max(st.step, st.prevStep);
     const end = ts + dur;
     if (end > this.newestEndNs) this.newestEndNs = end;
   }

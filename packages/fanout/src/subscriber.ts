@@ -299,20 +299,6 @@ export class Subscriber {
       let i = this.idx;
       let skipped = 0;
       let offset = this.cursorOffset;
-      // The common case, a caught-up subscriber: the rest of the cluster lies in one run, fits the
-      // limit, and nothing of it is withheld (every frame of the cluster is at or above the origin):
-      // one view, without walking the blocks. (A cluster's blocks are contiguous within a run.)
-      if (!mute && i < n && c.minTicks >= base && runs[i] === runs[n - 1]) {
-        const first = blocks[i];
-        const last = blocks[n - 1];
-        const len = last.byteOffset + last.length - first.byteOffset;
-        if (bytes + len <= limit) {
-          out.push(c.view(i, n));
-          bytes += len;
-          offset += len;
-          i = n;
-        }
-      }
       // Blocks sent go out as views over runs of consecutive blocks [from, i) in one shared run.
       let from = -1;
       while (i < n && bytes < limit) {

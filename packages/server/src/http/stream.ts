@@ -242,7 +242,7 @@ export class Flusher {
   private resumeAt = -1;
   private serveImmediate: NodeJS.Immediate | undefined;
   private readonly serveDueFn = (): void => this.serveDue();
-  /** Turns that ran out of budget and yielded (for tests and metrics). */
+  /** Turns that ran out of budget and yielded (for tests). */
   yields = 0;
   /** Joined clients waiting for their burst, oldest first, from joinHead on. */
   private joins: StreamClient[] = [];
