@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ffmpegErrors, hasFfmpeg, parseMedia, sleep, waitFor } from '../testlib/helpers.js';
 import type { Capture } from '../testlib/helpers.js';
-import { TOKEN, ffmpegPush, makeHighBitrate, startServer, view, waitEvent } from '../testlib/ingest.js';
+import { TOKEN, cutRelay, ffmpegPush, makeHighBitrate, startServer, view, waitEvent } from '../testlib/ingest.js';
 import type { TestServer } from '../testlib/ingest.js';
 
 /** Per track, timestamps of a capture never go backwards; returns the first offending track or 0. */
@@ -41,35 +41,35 @@ async function killAndReconnect(t: Test, protocol: 'http' | 'tcp'): Promise<void
       : { name: 'live', input: 'tcp://127.0.0.1:0?listen', sourceGraceMs: GRACE, sourceIdleTimeoutMs: 3000 },
   ]);
   t.teardown(() => s.close());
-  let target = `http://source:${TOKEN}@127.0.0.1:${s.port}/live`;
+  const direct =
+    protocol === 'http' ? s.port : (await waitEvent(s, 'ingest_listen'), s.server.mounts.get('live')!.ingest!.tcpPort!);
+  // The first source goes through a relay that ends the connection inside the element ffmpeg was writing
+  // when it was killed (a SIGKILL alone lands between two elements in about 40 % of runs: see cutRelay).
+  const relay = await cutRelay(direct);
+  t.teardown(() => relay.close());
+  const at = (port: number): string =>
+    protocol === 'http' ? `http://source:${TOKEN}@127.0.0.1:${port}/live` : `tcp://127.0.0.1:${port}`;
   const extra = protocol === 'http' ? ['-method', 'PUT'] : [];
-  if (protocol === 'tcp') {
-    await waitEvent(s, 'ingest_listen');
-    target = `tcp://127.0.0.1:${s.server.mounts.get('live')!.ingest!.tcpPort!}`;
-  }
   const viewer = view(s.port, 'live', 90_000);
-  // Faster than real time: the server's pacing holds the source back (backpressure), so a SIGKILL lands
-  // in the middle of whatever ffmpeg was writing: a cut Cluster. When it happens to land between two
-  // elements, the next source is killed too (each one is spliced in), up to three times.
-  let kills = 0;
-  let cut: Record<string, unknown> | undefined;
-  while (!cut && kills < 3) {
-    const a = ffmpegPush(target, { file: HIGH, loop: true, re: false, extra });
-    t.teardown(() => a.child.kill('SIGKILL'));
-    await waitFor(() => s.events('source_connect').length === kills + 1, 10_000, 'the source');
-    await sleep(2500);
-    a.child.kill('SIGKILL');
-    kills++;
-    await waitFor(() => s.events('source_end').length + s.events('source_drop').length === kills, 15_000, 'its end');
-    cut = s.events('input_demux_warning').find((e) => e['code'] === 'TRUNCATED');
-  }
-  t.ok(cut, `a source was killed inside an element (${kills} kill(s)): ${String(cut?.['error'])}`);
+  // Faster than real time: the server's pacing holds the source back (backpressure) while it writes.
+  const a = ffmpegPush(at(relay.port), { file: HIGH, loop: true, re: false, extra });
+  t.teardown(() => a.child.kill('SIGKILL'));
+  await waitFor(() => s.events('source_connect').length === 1, 10_000, 'the source');
+  await sleep(2500);
+  a.child.kill('SIGKILL');
+  await waitFor(() => s.events('source_end').length + s.events('source_drop').length === 1, 15_000, 'its end');
+  const cut = s.events('input_demux_warning').find((e) => e['code'] === 'TRUNCATED');
+  t.match(
+    String(cut?.['error']),
+    /^input ended inside \w+ \(\d+ of \d+ bytes\) at byte \d+/,
+    'the source was cut inside an element',
+  );
   const drop = s.events('source_drop').at(-1);
   t.equal(drop?.['reason'], 'lost', 'the source killed mid-Cluster counts as lost (a drop)');
   const killedAt = s.status('live').input.positionSec;
   t.equal(s.status('live').clients, 1, 'the viewer stays connected without a source');
   // A new source with the same layout, within the grace period.
-  const b = ffmpegPush(target, { file: HIGH, extra });
+  const b = ffmpegPush(at(direct), { file: HIGH, extra });
   t.teardown(() => b.child.kill('SIGKILL'));
   t.equal((await b.exit).code, 0, b.stderr());
   const cap = await viewer;
@@ -85,9 +85,9 @@ async function killAndReconnect(t: Test, protocol: 'http' | 'tcp'): Promise<void
   const after = m.frames.find((f) => f.track === video && f.timestamp > killedAt * 1e9 + 1e6);
   t.equal(after?.keyframe, true, 'the viewer continues from a keyframe of the new source');
   const st = s.status('live');
-  t.equal(st.input.splices, kills, 'a splice per new source');
-  t.equal(st.ingest!.sources, kills + 1);
-  t.ok(st.ingest!.drops >= 1, `${st.ingest!.drops} drop(s)`);
+  t.equal(st.input.splices, 1, 'the new source was spliced in');
+  t.equal(st.ingest!.sources, 2);
+  t.equal(st.ingest!.drops, 1, 'one drop: the killed source');
   // No source, grace period over: new viewers are told to come back later.
   const late = await view(s.port, 'live', 3000);
   t.equal(late.status, 503);

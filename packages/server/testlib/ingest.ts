@@ -1,6 +1,8 @@
 // Helpers for the ingest tests: a server with push/TCP mounts and a log kept in memory, real source
 // processes (ffmpeg, curl, gst-launch) as children, and a viewer that records a mount's stream.
 import { spawn, spawnSync } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { MkvServer } from '../src/server.js';
 import type { MountOptions } from '../src/server.js';
@@ -161,4 +163,56 @@ export async function makeHighBitrate(path: string, seconds = 6): Promise<void> 
   ]);
   const r = await p.exit;
   if (r.code !== 0) throw new Error(`ffmpeg could not make ${path}: ${p.stderr()}`);
+}
+
+/** A TCP relay in front of a server port that ends each connection inside the source's last write. */
+export interface CutRelay {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Relays a source's connection to `targetPort`, holding back the last `hold` bytes it received until
+ * more come; when the source goes away, the held bytes are dropped and the server's side is ended. Why:
+ * ffmpeg's writes end at packet and Cluster boundaries, so a SIGKILL alone cuts between two elements in
+ * about 40 % of the runs here; with the tail held back the cut is always `hold` bytes before the end of
+ * ffmpeg's last write, inside the element it was writing (its packets are larger than `hold`). The first
+ * `passFirst` bytes go through at once (an HTTP client may wait for an answer to its head). Both
+ * directions keep backpressure.
+ */
+export async function cutRelay(targetPort: number, hold = 100, passFirst = 65_536): Promise<CutRelay> {
+  const sockets = new Set<Socket>();
+  const server = createServer((source) => {
+    const target = connect(targetPort, '127.0.0.1');
+    sockets.add(source).add(target);
+    let held: Buffer = Buffer.alloc(0);
+    let seen = 0;
+    source.on('data', (d: Buffer) => {
+      held = held.length === 0 ? d : Buffer.concat([held, d]);
+      seen += d.length;
+      const keep = seen <= passFirst ? 0 : hold;
+      if (held.length <= keep) return;
+      const out = held.subarray(0, held.length - keep);
+      held = Buffer.from(held.subarray(held.length - keep));
+      if (!target.write(out)) {
+        source.pause();
+        target.once('drain', () => source.resume());
+      }
+    });
+    source.on('close', () => target.end());
+    source.on('error', () => target.end());
+    target.on('error', () => source.destroy());
+    target.on('close', () => source.destroy());
+    target.pipe(source);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr ? addr.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const x of sockets) x.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
