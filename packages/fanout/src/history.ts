@@ -157,6 +157,9 @@ export class History {
   totalBytes = 0;
   /** Clusters ever evicted. */
   evicted = 0;
+  /** Bumped by every change to what is held (a block, a cluster opened, closed or evicted): a pull
+   *  result computed at one version holds as long as the version does (PullShare). */
+  version = 0;
 
   constructor(limits: HistoryLimits, allocate: Allocate = defaultAllocate, runBytes = RUN_BYTES) {
     this.limits = limits;
@@ -215,11 +218,15 @@ export class History {
     this.closeNewest();
     const c = new Cluster(this.nextSeq++, epoch, ticks, join, this.totalBytes, this.allocate);
     this.clusters.push(c);
+    this.version++;
     this.evict();
     return c;
   }
 
+  /** Closes the newest cluster. Always a new version: LiveStream calls it when the input ends and when
+   *  the layout changes, which end the pulls of caught-up subscribers differently. */
   closeNewest(): void {
+    this.version++;
     const last = this.newest;
     if (last !== undefined && !last.closed) {
       last.closed = true;
@@ -253,6 +260,7 @@ export class History {
     c.bytes += length;
     this.bytes += length;
     this.totalBytes += length;
+    this.version++;
     if (this.bytes > this.limits.maxBytes) this.evict();
     return view;
   }
@@ -264,6 +272,7 @@ export class History {
       const c = this.clusters.shift()!;
       this.bytes -= c.bytes;
       this.evicted++;
+      this.version++;
     }
   }
 }

@@ -5,5 +5,6 @@
 export { LiveStream } from './live-stream.js';
 export type { LiveStreamOptions, LiveStreamStats, CheckResult } from './live-stream.js';
 export { Subscriber } from './subscriber.js';
+export { PullShare } from './pull-share.js';
 export type { JoinMode, SubscriberState, DropReason, FinishReason, SubscribeOptions } from './subscriber.js';
 export { sameStreamLayout } from './layout.js';

@@ -3,6 +3,7 @@
 // the Cluster start (ID + unknown size + Timestamp) is per subscriber, because of rebasing.
 
 import type { Cluster, Epoch, History } from './history.js';
+import type { PullShare } from './pull-share.js';
 
 export type JoinMode = 'latest-keyframe' | 'next-keyframe';
 export type SubscriberState = 'waiting' | 'active' | 'finished' | 'dropped' | 'closed';
@@ -215,15 +216,89 @@ export class Subscriber {
    */
   pull(maxBytes?: number): Uint8Array[] | null {
     const out: Uint8Array[] = [];
-    return this.pullInto(out, maxBytes) < 0 ? null : out;
+    return this.pullOwn(out, maxBytes) < 0 ? null : out;
   }
 
   /**
    * pull() into a caller's array (appended to it; no array allocated per call): returns the bytes
    * appended, or -1 where pull() returns null (what was appended before finishing is still the last of
-   * the stream).
+   * the stream). With a `share`, a subscriber at the same place as the last one pulled with it (same
+   * position and origin, unchanged history, same maxBytes) gets that pull's result without walking the
+   * cluster again: the same parts and the same effect. Subscribers with an onReadable callback always
+   * pull on their own.
    */
-  pullInto(out: Uint8Array[], maxBytes?: number): number {
+  pullInto(out: Uint8Array[], maxBytes?: number, share?: PullShare): number {
+    if (share === undefined || this.onReadable !== undefined) return this.pullOwn(out, maxBytes);
+    const h = this.host.history;
+    const limit = maxBytes !== undefined && maxBytes > 0 ? maxBytes : Infinity;
+    if (
+      share.valid &&
+      this.st === 'active' &&
+      this.seq === share.seq &&
+      this.idx === share.idx &&
+      this.cursorOffset === share.offset &&
+      this.started === share.started &&
+      this.mute === share.mute &&
+      this.base === share.base &&
+      this.epochId === share.epochId &&
+      limit === share.limit &&
+      h.version === share.version &&
+      this.host.newestNs === share.newestNs
+    ) {
+      share.shared++;
+      const parts = share.parts;
+      for (let k = 0; k < parts.length; k++) out.push(parts[k]);
+      this.lastPullMs = this.host.clock();
+      this.sent += share.bytes;
+      this.seq = this.dSeq = share.toSeq;
+      this.idx = this.dIdx = share.toIdx;
+      this.started = share.toStarted;
+      this.mute = share.toMute;
+      this.cursorOffset = share.toOffset;
+      this.cursorNs = this.deliveredNs = share.toNs;
+      return share.bytes;
+    }
+    share.computed++;
+    const { seq, idx, started, mute, base, epochId, cursorOffset, nWithheld } = this;
+    const active = this.st === 'active';
+    const out0 = out.length;
+    const n = this.pullOwn(out, maxBytes);
+    // Plain: from a place in the history to a place in it, nothing set or withheld on the way, not ended.
+    share.valid =
+      n >= 0 &&
+      active &&
+      this.st === 'active' &&
+      seq >= h.firstSeq &&
+      !Number.isNaN(base) &&
+      epochId === this.epochId &&
+      nWithheld === this.nWithheld &&
+      !this.host.ended;
+    if (share.valid) {
+      share.seq = seq;
+      share.idx = idx;
+      share.started = started;
+      share.mute = mute;
+      share.base = base;
+      share.epochId = epochId;
+      share.offset = cursorOffset;
+      share.limit = limit;
+      share.version = h.version;
+      share.newestNs = this.host.newestNs;
+      const parts = share.parts;
+      parts.length = 0;
+      for (let k = out0; k < out.length; k++) parts.push(out[k]);
+      share.bytes = n;
+      share.toSeq = this.seq;
+      share.toIdx = this.idx;
+      share.toStarted = this.started;
+      share.toMute = this.mute;
+      share.toOffset = this.cursorOffset;
+      share.toNs = this.cursorNs;
+    } else share.parts.length = 0;
+    return n;
+  }
+
+  private pullOwn(out: Uint8Array[], maxBytes: number | undefined): number {
     if (this.st !== 'waiting' && this.st !== 'active') return -1;
     const host = this.host;
     const now = host.clock();

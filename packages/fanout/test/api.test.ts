@@ -14,7 +14,7 @@ import * as advanced from '../src/advanced.js';
 const PKG = join(import.meta.dirname, '..');
 
 t.test('export lists', async (t) => {
-  t.same(Object.keys(main).sort(), ['LiveStream', 'Subscriber', 'sameStreamLayout']);
+  t.same(Object.keys(main).sort(), ['LiveStream', 'PullShare', 'Subscriber', 'sameStreamLayout']);
   t.same(Object.keys(advanced).sort(), [
     'Cluster',
     'Clusterer',
@@ -43,6 +43,12 @@ t.test('internals are not in the published declarations', async (t) => {
     /^\s+(readonly )?(history|currentEpoch|newestNs)[:;]/m,
   );
   t.match(sub, /get state\(\): SubscriberState;/, 'state is read-only for users');
+  const share = readFileSync(join(dist, 'pull-share.d.ts'), 'utf8');
+  t.same(
+    [...share.matchAll(/^\s+(?:readonly )?(\w+)[(:]/gm)].map((m) => m[1]),
+    ['shared', 'computed', 'reset'],
+    'PullShare declares its counters and reset() only',
+  );
 });
 
 t.test('a strict consumer type-checks against the built declarations', async (t) => {
@@ -57,15 +63,17 @@ t.test('a strict consumer type-checks against the built declarations', async (t)
     writeFileSync(
       join(dir, 'consumer.ts'),
       [
-        "import { LiveStream, Subscriber, sameStreamLayout } from '@mkvserve/fanout';",
+        "import { LiveStream, PullShare, Subscriber, sameStreamLayout } from '@mkvserve/fanout';",
         "import type { LiveStreamStats, SubscriberState, FinishReason } from '@mkvserve/fanout';",
         "import { Clusterer, History, primaryVideoTrack } from '@mkvserve/fanout/advanced';",
         'const s = new LiveStream({ historyMaxBytes: 1 << 20 });',
         'const sub: Subscriber = s.subscribe();',
         'const st: SubscriberState = sub.state;',
+        'const share = new PullShare();',
+        'const n: number = sub.pullInto([], 65536, share) + share.shared + share.computed;',
         'const fin: FinishReason | undefined = sub.finishReason;',
         'const stats: LiveStreamStats = s.stats;',
-        'export const used = [st, fin, stats.undeclaredFrames, sameStreamLayout, Clusterer, History, primaryVideoTrack];',
+        'export const used = [st, fin, n, stats.undeclaredFrames, sameStreamLayout, Clusterer, History, primaryVideoTrack];',
         '// @ts-expect-error internal cursor fields are not part of the API',
         'sub.seq = 3;',
         '// @ts-expect-error state is read-only',

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { LiveStream } from '@mkvserve/fanout';
 import {
   Flusher,
   JOIN_PRESSURE_MS,
@@ -419,4 +420,57 @@ t.test('a saturated event loop stretches the interval: the same bytes in fewer w
     [1, 2],
   ]);
   t.same(run(4), { writes: 20, bytes: 200 }, 'back to one write per client per round');
+});
+
+t.test('a slot of caught-up viewers shares one pull: each gets the same bytes, one write each', async (t) => {
+  const live = new LiveStream({ softLimitNs: Infinity, hardLimitNs: Infinity, idleTimeoutMs: Infinity });
+  live.setHeader({
+    ebml: {
+      docType: 'webm',
+      docTypeVersion: 4,
+      docTypeReadVersion: 2,
+      ebmlVersion: 1,
+      ebmlReadVersion: 1,
+      ebmlMaxIdLength: 4,
+      ebmlMaxSizeLength: 8,
+    },
+    info: { timestampScale: 1e6 },
+    tracks: [
+      { number: 1, uid: 1n, kind: 'video', type: 1, codecId: 'V_VP8', video: { pixelWidth: 64, pixelHeight: 64 } },
+    ],
+    segmentDataOffset: 0,
+    segmentSize: -1,
+  });
+  let i = 0;
+  const push = (n: number): void => {
+    for (const end = i + n; i < end; i++) {
+      const data = new Uint8Array(500).fill(i & 0xff);
+      live.pushFrame({ track: 1, timestamp: i * 40e6, keyframe: i % 25 === 0, data, duration: 40e6 });
+    }
+  };
+  push(10);
+  const f = new Flusher({ intervalMs: 20, slices: 1 });
+  const socks = Array.from({ length: 8 }, () => {
+    const sock = new FakeSocket();
+    f.attach(new StreamClient(sock as unknown as Socket, live.subscribe(), 'm', { onClientClosed: () => {} }), 'H');
+    return sock;
+  });
+  f.drainJoins();
+  const bursts = socks.map((s) => s.writes.length);
+  for (let round = 0; round < 3; round++) {
+    push(round === 1 ? 20 : 3); // round 1 crosses a keyframe: a new Cluster (a Cluster start per viewer)
+    const before = f.share.shared;
+    f.tick();
+    t.equal(f.share.shared - before, socks.length - 1, `round ${round}: one pull, shared by the 7 others`);
+  }
+  const bytes = socks.map((s) =>
+    Buffer.concat(s.writes.slice(bursts[0]).map((w) => (typeof w === 'string' ? Buffer.from(w) : w))).toString('hex'),
+  );
+  t.ok(bytes[0].length > 0);
+  t.same(new Set(bytes).size, 1, 'every viewer got the same bytes after its burst');
+  t.same(
+    socks.map((s) => s.writes.length - bursts[0]),
+    socks.map(() => socks[0].writes.length - bursts[0]),
+    'the same writes each',
+  );
 });

@@ -22,6 +22,7 @@
 // viewers, whose connections otherwise wait in the kernel's accept queue for seconds (measured: see
 // the server README, Performance). Established clients lose nothing: seconds of kernel buffer absorb it.
 
+import { PullShare } from '@mkvserve/fanout';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { clientAddress, clientPort } from './client-address.js';
@@ -30,8 +31,9 @@ import { clientAddress, clientPort } from './client-address.js';
 export interface SubscriberLike {
   onReadable: (() => void) | undefined;
   pull(maxBytes?: number): Uint8Array[] | null;
-  /** pull() into `out`: bytes appended, or -1 where pull() gives null. */
-  pullInto(out: Uint8Array[], maxBytes?: number): number;
+  /** pull() into `out`: bytes appended, or -1 where pull() gives null; subscribers at the same place
+   *  as the last one pulled with `share` get its result (see @mkvserve/fanout PullShare). */
+  pullInto(out: Uint8Array[], maxBytes?: number, share?: PullShare): number;
   close(): void;
   readonly state: string;
   readonly dropReason?: string | undefined;
@@ -251,6 +253,8 @@ export class Flusher {
   private readonly drainJoinsFn = (): void => this.drainJoins();
   /** What pullInto() fills for one client (reused: no array per write). */
   private readonly parts: Uint8Array[] = [];
+  /** The last slot pull, for the next client at the same place (most of a slot, once caught up). */
+  readonly share = new PullShare();
   private readonly heads = new Map<string, Buffer>();
   private slot = 0;
   private nextSlot = 0;
@@ -480,6 +484,7 @@ export class Flusher {
     }
     this.due.length = 0;
     this.dueHead = 0;
+    this.share.reset(); // (lets go of the last parts)
   }
 
   /** Pulls and writes (one write, or one corked writev) for one client; returns the bytes written.
@@ -497,7 +502,8 @@ export class Flusher {
     // socket's buffer.)
     if (s.writableNeedDrain && !join) return 0;
     const parts = this.parts;
-    const n = sub.pullInto(parts, maxBytes === Infinity ? undefined : maxBytes);
+    // A joiner's burst is its own; the slot's clients share pulls.
+    const n = sub.pullInto(parts, maxBytes === Infinity ? undefined : maxBytes, join ? undefined : this.share);
     if (parts.length === 1) {
       s.write(parts[0]);
       this.writes++;
