@@ -15,6 +15,8 @@ export class PullShare {
 
   /** @internal A plain pull is recorded below. */
   valid = false;
+  /** @internal The stream it was pulled from (one server loop serves the subscribers of many). */
+  stream: unknown = undefined;
   /** @internal What it started from: the subscriber's place and origin, and what it was given. */
   seq = 0;
   /** @internal */
@@ -55,6 +57,7 @@ export class PullShare {
   /** Forgets the recorded pull (never needed for correctness: a changed history is detected). */
   reset(): void {
     this.valid = false;
+    this.stream = undefined;
     this.parts.length = 0;
   }
 }

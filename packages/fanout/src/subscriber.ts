@@ -223,7 +223,7 @@ export class Subscriber {
    * pull() into a caller's array (appended to it; no array allocated per call): returns the bytes
    * appended, or -1 where pull() returns null (what was appended before finishing is still the last of
    * the stream). With a `share`, a subscriber at the same place as the last one pulled with it (same
-   * position and origin, unchanged history, same maxBytes) gets that pull's result without walking the
+   * stream, position and origin, unchanged history, same maxBytes) gets that pull's result without walking the
    * cluster again: the same parts and the same effect. Subscribers with an onReadable callback always
    * pull on their own.
    */
@@ -233,6 +233,7 @@ export class Subscriber {
     const limit = maxBytes !== undefined && maxBytes > 0 ? maxBytes : Infinity;
     if (
       share.valid &&
+      share.stream === this.host &&
       this.st === 'active' &&
       this.seq === share.seq &&
       this.idx === share.idx &&
@@ -274,6 +275,7 @@ export class Subscriber {
       nWithheld === this.nWithheld &&
       !this.host.ended;
     if (share.valid) {
+      share.stream = this.host;
       share.seq = seq;
       share.idx = idx;
       share.started = started;

@@ -193,3 +193,29 @@ t.test('subscribers with an onReadable callback pull on their own', (t) => {
   t.equal(share.shared + share.computed, 0, 'the share was not used (parking is per subscriber)');
   t.end();
 });
+
+t.test('a share is per stream: another stream at the same position pulls on its own', (t) => {
+  // Two streams with the same timing and sizes (same versions, offsets, timestamps), other bytes.
+  const streams = [1, 2].map((fill) => {
+    const stream = new LiveStream({ clock: () => 0, ...NO_LIMITS });
+    stream.setHeader(makeHeader());
+    return {
+      stream,
+      feed: makeFeed({ durationMs: 2000, gop: 10 }).map((f) => ({ ...f, data: f.data.map(() => fill) })),
+    };
+  });
+  const subs = streams.map(({ stream }) => stream.subscribe());
+  const share = new PullShare();
+  for (let k = 0; k < 40; k++) for (const { stream, feed } of streams) stream.pushFrame(feed[k]);
+  for (const s of subs) s.pullInto([], undefined, share);
+  for (let k = 40; k < 60; k++) for (const { stream, feed } of streams) stream.pushFrame(feed[k]);
+  const outs = subs.map((s) => {
+    const out: Uint8Array[] = [];
+    s.pullInto(out, undefined, share);
+    return Buffer.concat(out);
+  });
+  t.equal(share.shared, 0, 'not shared across streams');
+  t.equal(outs[0].length, outs[1].length, 'same sizes');
+  t.not(outs[0].toString('hex'), outs[1].toString('hex'), "each got its own stream's bytes");
+  t.end();
+});
