@@ -16,6 +16,7 @@ import {
   StreamClient,
 } from '../src/http/stream.js';
 import type { SubscriberLike } from '../src/http/stream.js';
+import { vp8OnlyHeader } from '../testlib/helpers.js';
 
 class FakeSocket extends EventEmitter {
   corks = 0;
@@ -424,23 +425,7 @@ t.test('a saturated event loop stretches the interval: the same bytes in fewer w
 
 t.test('a slot of caught-up viewers shares one pull: each gets the same bytes, one write each', async (t) => {
   const live = new LiveStream({ softLimitNs: Infinity, hardLimitNs: Infinity, idleTimeoutMs: Infinity });
-  live.setHeader({
-    ebml: {
-      docType: 'webm',
-      docTypeVersion: 4,
-      docTypeReadVersion: 2,
-      ebmlVersion: 1,
-      ebmlReadVersion: 1,
-      ebmlMaxIdLength: 4,
-      ebmlMaxSizeLength: 8,
-    },
-    info: { timestampScale: 1e6 },
-    tracks: [
-      { number: 1, uid: 1n, kind: 'video', type: 1, codecId: 'V_VP8', video: { pixelWidth: 64, pixelHeight: 64 } },
-    ],
-    segmentDataOffset: 0,
-    segmentSize: -1,
-  });
+  live.setHeader(vp8OnlyHeader());
   let i = 0;
   const push = (n: number): void => {
     for (const end = i + n; i < end; i++) {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import type { Frame } from '@mkvserve/ebml';
 import { LiveStream } from '@mkvserve/fanout';
 import { Flusher, StreamClient } from '../src/http/stream.js';
-import { waitFor } from '../testlib/helpers.js';
+import { vp8OnlyHeader, waitFor } from '../testlib/helpers.js';
 
 const hasSs = spawnSync('ss', ['-V']).status === 0;
 
@@ -19,23 +19,7 @@ function kernelSockets(port: number): string[] {
 
 t.test('a dropped viewer is reset and the kernel lets go of its queue', { skip: !hasSs && 'ss missing' }, async (t) => {
   const live = new LiveStream({ hardLimitNs: 2e9, softLimitNs: 1e9, idleTimeoutMs: 60_000 });
-  live.setHeader({
-    ebml: {
-      docType: 'webm',
-      docTypeVersion: 4,
-      docTypeReadVersion: 2,
-      ebmlVersion: 1,
-      ebmlReadVersion: 1,
-      ebmlMaxIdLength: 4,
-      ebmlMaxSizeLength: 8,
-    },
-    info: { timestampScale: 1e6 },
-    tracks: [
-      { number: 1, uid: 1n, kind: 'video', type: 1, codecId: 'V_VP8', video: { pixelWidth: 64, pixelHeight: 64 } },
-    ],
-    segmentDataOffset: 0,
-    segmentSize: -1,
-  });
+  live.setHeader(vp8OnlyHeader());
   const flusher = new Flusher({ intervalMs: 20 });
   flusher.start();
   let client: StreamClient | undefined;

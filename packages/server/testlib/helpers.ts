@@ -237,3 +237,25 @@ export async function silentInput(): Promise<Input> {
     close: () => release?.(),
   };
 }
+
+/** A WebM header with one 64x64 VP8 track (number 1, ms timestamps): for tests that feed a LiveStream
+ *  synthetic frames directly. */
+export function vp8OnlyHeader(): MatroskaHeader {
+  return {
+    ebml: {
+      docType: 'webm',
+      docTypeVersion: 4,
+      docTypeReadVersion: 2,
+      ebmlVersion: 1,
+      ebmlReadVersion: 1,
+      ebmlMaxIdLength: 4,
+      ebmlMaxSizeLength: 8,
+    },
+    info: { timestampScale: 1e6 },
+    tracks: [
+      { number: 1, uid: 1n, kind: 'video', type: 1, codecId: 'V_VP8', video: { pixelWidth: 64, pixelHeight: 64 } },
+    ],
+    segmentDataOffset: 0,
+    segmentSize: -1,
+  };
+}
