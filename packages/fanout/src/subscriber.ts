@@ -40,6 +40,11 @@ export interface SubscriberHost {
 
 const NO_BASE = Number.NaN;
 
+/** The byte limit of one pull: maxBytes when it is a positive number, else none. */
+function pullLimit(maxBytes: number | undefined): number {
+  return maxBytes !== undefined && maxBytes > 0 ? maxBytes : Infinity;
+}
+
 /** Why a subscriber finished: the input ended ('end'), or the source's track layout changed
  *  ('layout': its player needs a new response to get the new init part). */
 export type FinishReason = 'end' | 'layout';
@@ -230,7 +235,7 @@ export class Subscriber {
   pullInto(out: Uint8Array[], maxBytes?: number, share?: PullShare): number {
     if (share === undefined || this.onReadable !== undefined) return this.pullOwn(out, maxBytes);
     const h = this.host.history;
-    const limit = maxBytes !== undefined && maxBytes > 0 ? maxBytes : Infinity;
+    const limit = pullLimit(maxBytes);
     if (
       share.valid &&
       share.stream === this.host &&
@@ -251,12 +256,13 @@ export class Subscriber {
       for (let k = 0; k < parts.length; k++) out.push(parts[k]);
       this.lastPullMs = this.host.clock();
       this.sent += share.bytes;
-      this.seq = this.dSeq = share.toSeq;
-      this.idx = this.dIdx = share.toIdx;
+      this.seq = share.toSeq;
+      this.idx = share.toIdx;
       this.started = share.toStarted;
       this.mute = share.toMute;
       this.cursorOffset = share.toOffset;
-      this.cursorNs = this.deliveredNs = share.toNs;
+      this.cursorNs = share.toNs;
+      this.markDelivered();
       return share.bytes;
     }
     share.computed++;
@@ -305,7 +311,7 @@ export class Subscriber {
     const host = this.host;
     const now = host.clock();
     this.lastPullMs = now;
-    const limit = maxBytes !== undefined && maxBytes > 0 ? maxBytes : Infinity;
+    const limit = pullLimit(maxBytes);
     const out0 = out.length;
     let bytes = 0;
     const h = host.history;
