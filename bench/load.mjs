@@ -94,6 +94,22 @@ const KINDS = {
   ref: 'another mkvserve build (--ref-cli, e.g. a checkout of the previous version)',
 };
 
+/** What write interval mkvserve used over the window (samples once a second): each value's share, the
+ *  first and last, and the event loop's utilization. */
+function intervalNote(flushMs, loopUse) {
+  if (!flushMs?.length) return '';
+  const counts = new Map();
+  for (const ms of flushMs) counts.set(ms, (counts.get(ms) ?? 0) + 1);
+  const shares = [...counts.keys()]
+    .sort((a, b) => a - b)
+    .map((ms) => `${ms} ms ${fmt((counts.get(ms) / flushMs.length) * 100, 0)} %`)
+    .join(', ');
+  const use = loopUse?.length
+    ? `; event loop utilization ${fmt(median(loopUse), 2)} (median; ${fmt(Math.min(...loopUse), 2)}-${fmt(Math.max(...loopUse), 2)})`
+    : '';
+  return `write interval over the window (${flushMs.length} samples): ${shares}; ${flushMs[0]} ms at its start, ${flushMs.at(-1)} ms at its end${use}`;
+}
+
 /** Starts one server under test; resolves {pid, port, tail(), exited(), stop()}. */
 async function startServer(kind, o, file, bitrate, pin) {
   const port = await freePort();
@@ -230,9 +246,11 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
     // mkvserve: a few joiners during the mass join are demuxed: each must start on a keyframe.
     const probes = [];
     let probeTimer;
-    // mkvserve stretches its write interval while its event loop is saturated: read it at the window's
-    // start and end (from /metrics: no per-client listing), so the table says what interval was measured.
+    // mkvserve stretches its write interval while its event loop is saturated: read it (and the loop's
+    // utilization) every second over the window (from /metrics: no per-client listing), so the table
+    // says what interval was measured.
     const flushMs = [];
+    const loopUse = [];
     const readFlush = () =>
       kind === 'mkvserve' || kind === 'ref'
         ? fetch(`http://127.0.0.1:${s.port}/metrics`)
@@ -240,10 +258,13 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
             .then((txt) => {
               const m = /^mkvserve_flush_interval_seconds (\S+)/m.exec(txt);
               if (m) flushMs.push(Math.round(Number(m[1]) * 1000));
+              const u = /^mkvserve_event_loop_utilization (\S+)/m.exec(txt);
+              if (u) loopUse.push(Number(u[1]));
             })
             .catch(() => {})
         : Promise.resolve();
     const flushReads = [];
+    let flushSampler;
     if (kind === 'mkvserve' || kind === 'ref') {
       const every = Math.max(200, (n / rate) * 50); // about 20 over the ramp
       probeTimer = setInterval(() => {
@@ -296,12 +317,15 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
           sample();
           sampler = setInterval(sample, 500);
           flushReads.push(readFlush());
+          if (kind === 'mkvserve' || kind === 'ref')
+            flushSampler = setInterval(() => flushReads.push(readFlush()), 1000);
         },
         end: () => {
           cpu1 = procCpuSeconds(s.pid);
           tw1 = performance.now();
           core1 = coreTimes();
           clearInterval(sampler);
+          clearInterval(flushSampler);
           sample();
           memEnd = procMem(s.pid);
           flushReads.push(readFlush());
@@ -310,6 +334,7 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
       hardMs,
     );
     clearInterval(sampler);
+    clearInterval(flushSampler);
     clearInterval(probeTimer);
     const probed = await Promise.all(probes);
     await Promise.all(flushReads);
@@ -328,12 +353,16 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
     // Load on the two cores that was NOT ours: on a busy machine this says how far to trust the row.
     const serverCoreBusy = core0 && core1 ? coreBusyPct(core0, core1, o.serverCore) : NaN;
     const clientCoreBusy = core0 && core1 ? coreBusyPct(core0, core1, o.clientCore) : NaN;
+    const stretches = s.stretches ?? [];
     return {
       kind,
       n,
       rate,
       keyframeJoins,
       flushMs,
+      loopUse,
+      stretchUps: kind === 'mkvserve' || kind === 'ref' ? stretches.length : undefined,
+      halvingsUndone: stretches.filter((l) => l.includes('next try')).length,
       client: r,
       cpuPct,
       connectCpuPct,
@@ -524,7 +553,10 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
             r.keyframeJoins
               ? `joiners probed during the ramp starting on a keyframe: ${r.keyframeJoins.ok}/${r.keyframeJoins.of}${r.keyframeJoins.why.length ? ` (${r.keyframeJoins.why.join('; ')})` : ''}${r.keyframeJoins.noData ? `, ${r.keyframeJoins.noData} more got no data within 3 s` : ''}`
               : '',
-            r.flushMs?.length ? `write interval at the window's start / end: ${r.flushMs.join(' / ')} ms` : '',
+            intervalNote(r.flushMs, r.loopUse),
+            r.stretchUps
+              ? `interval doubled ${r.stretchUps}x over the run (${r.halvingsUndone} undoing a halving that did not fit)`
+              : '',
             r.error,
             r.client.closedBeforeWindowEnd ? `${r.client.closedBeforeWindowEnd} closed early` : '',
             r.client.failedConnect

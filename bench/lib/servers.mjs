@@ -44,8 +44,15 @@ export function spawnServer(o, argv, core, pin, cwd) {
   const [cmd, args] = pinned(core, ['bash', '-c', script, 'bash', ...argv], pin);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   let tail = '';
+  let partial = '';
+  // mkvserve's flush_stretch warnings (the interval doubled; "next try": a halving was undone), kept
+  // apart from the tail so that the load report can count them.
+  const stretches = [];
   const keep = (d) => {
     tail = (tail + d).slice(-4000);
+    const lines = (partial + d).split('\n');
+    partial = lines.pop().slice(-4000);
+    for (const line of lines) if (line.includes('flush_stretch') && stretches.length < 1000) stretches.push(line);
   };
   child.stdout.setEncoding('utf8').on('data', keep);
   child.stderr.setEncoding('utf8').on('data', keep);
@@ -53,7 +60,7 @@ export function spawnServer(o, argv, core, pin, cwd) {
   child.on('exit', (code, sig) => {
     exited = { code, sig };
   });
-  return { child, pid: child.pid, tail: () => tail, exited: () => exited };
+  return { child, pid: child.pid, tail: () => tail, exited: () => exited, stretches };
 }
 
 export function mkvserveArgv(o, port, file, extraNode = []) {
