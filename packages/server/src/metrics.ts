@@ -171,6 +171,12 @@ const SERVER_FAMILIES: (Family & { value: (s: ServerSnapshot) => number })[] = [
     help: 'Write coalescing interval now: flushMs, stretched up to flushMaxMs while the event loop is saturated.',
     value: (s) => s.flushIntervalMs / 1000,
   },
+  {
+    name: 'mkvserve_event_loop_utilization',
+    type: 'gauge',
+    help: "Share of the last 250 ms the event loop was busy (0..1), as the write interval's stretch judges it (NaN before the first 250 ms).",
+    value: (s) => s.eventLoopUtilization ?? NaN,
+  },
 ];
 
 /** Every mkvserve_* family name and type (documentation and tests). */

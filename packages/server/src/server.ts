@@ -222,14 +222,16 @@ export class MkvServer implements ConnectionHandler, RouteContext {
     this.flusher = new Flusher({
       intervalMs: s.flushMs,
       maxIntervalMs: s.flushMaxMs,
-      onStretch: (factor, previous, utilization) =>
+      onStretch: (factor, previous, utilization, retryMs) =>
         this.log[factor > previous ? 'warn' : 'info']('flush_stretch', {
           intervalMs: factor * s.flushMs,
           eventLoopUtilization: Math.round(utilization * 100) / 100,
           reason:
-            factor > previous
-              ? 'the event loop is saturated: fewer, larger writes per client, so new viewers are answered'
-              : 'the event loop has time again',
+            retryMs > 0
+              ? `the shorter interval saturated the event loop: back to ${factor * s.flushMs} ms, the next try in ${Math.round(retryMs / 1000)} s (--flush-max-ms ${s.flushMs} never stretches; more CPU or fewer viewers per process keep it short)`
+              : factor > previous
+                ? 'the event loop is saturated: fewer, larger writes per client, so new viewers are answered'
+                : 'the event loop has time again: trying the shorter interval',
         }),
     });
     this.createDemuxer = options.createDemuxer ?? defaultDemuxer;
@@ -547,6 +549,9 @@ export class MkvServer implements ConnectionHandler, RouteContext {
         writes: this.flusher.writes,
       },
       flushIntervalMs: this.flusher.intervalMs * this.flusher.stretch,
+      eventLoopUtilization: Number.isNaN(this.flusher.utilization)
+        ? null
+        : Math.round(this.flusher.utilization * 1000) / 1000,
     };
   }
 

@@ -144,4 +144,6 @@ export interface ServerSnapshot {
   totals: { connections: number; requests: number; rejected: number; writes: number };
   /** The write coalescing interval now (flushMs, or more while the event loop is saturated). */
   flushIntervalMs: number;
+  /** The event loop's utilization (0..1) over the last 250 ms check, or null before the first. */
+  eventLoopUtilization: number | null;
 }

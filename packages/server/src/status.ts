@@ -103,6 +103,9 @@ export interface ServerStatus {
   totals: { clients: number; connections: number; requests: number; rejected: number; bytesSent: number };
   /** The write coalescing interval now (ms): flushMs, more while the event loop is saturated. */
   flushIntervalMs: number;
+  /** The event loop's utilization (0..1) over the last 250 ms (what the interval's stretch judges), or
+   *  null before the first 250 ms. */
+  eventLoopUtilization: number | null;
 }
 
 const round3 = (ns: number): number => Math.round(ns / 1e6) / 1000;
@@ -226,5 +229,6 @@ export function buildStatus(snap: ServerSnapshot): ServerStatus {
       bytesSent,
     },
     flushIntervalMs: snap.flushIntervalMs,
+    eventLoopUtilization: snap.eventLoopUtilization,
   };
 }

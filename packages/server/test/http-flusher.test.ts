@@ -13,6 +13,10 @@ import {
   STRETCH_BUSY,
   STRETCH_CALM,
   STRETCH_CALM_CHECKS,
+  STRETCH_CHECK_MS,
+  STRETCH_RETRY_MAX_MS,
+  STRETCH_RETRY_MS,
+  STRETCH_TRIAL_CHECKS,
   StreamClient,
 } from '../src/http/stream.js';
 import type { SubscriberLike } from '../src/http/stream.js';
@@ -363,12 +367,12 @@ t.test('half-close by the viewer ends its stream', async (t) => {
 });
 
 t.test('a saturated event loop stretches the interval: the same bytes in fewer writes; calm shrinks it', async (t) => {
-  const events: [number, number][] = [];
+  const events: [number, number, number][] = [];
   const f = new Flusher({
     intervalMs: 100,
     slices: 5,
     maxIntervalMs: 400,
-    onStretch: (factor, previous) => events.push([factor, previous]),
+    onStretch: (factor, previous, _u, retryMs) => events.push([factor, previous, retryMs]),
   });
   t.equal(f.maxFactor, 4, 'up to 400 ms = 4 x 100 ms');
   t.equal(new Flusher({ intervalMs: 100, maxIntervalMs: 399 }).maxFactor, 2, 'powers of two within the bound');
@@ -403,23 +407,75 @@ t.test('a saturated event loop stretches the interval: the same bytes in fewer w
   t.equal(stretched.bytes, 400, 'stretched: the same bytes');
   t.equal(stretched.writes, 15, 'one write per client every 4th round: 3 of the 12 rounds, not 8 (40 writes)');
 
-  f.adapt(0.9);
-  t.equal(f.stretch, 4, 'busy but not saturated: stays');
-  for (let i = 0; i < STRETCH_CALM_CHECKS - 1; i++) f.adapt(STRETCH_CALM - 0.1);
-  t.equal(f.stretch, 4, 'calm for a moment only: stays (it would saturate again at once)');
-  f.adapt(STRETCH_CALM - 0.1);
-  t.equal(f.stretch, 2, `calm for ${STRETCH_CALM_CHECKS} checks in a row: halved`);
-  f.adapt(0.7);
-  for (let i = 0; i < STRETCH_CALM_CHECKS - 1; i++) f.adapt(0.1);
-  t.equal(f.stretch, 2, 'the calm streak starts again after a busier check');
-  f.adapt(0.1);
-  t.equal(f.stretch, 1);
+  const feed = (u: number, checks: number): number => {
+    for (let i = 0; i < checks; i++) f.adapt(u);
+    return f.stretch;
+  };
+  t.equal(feed(0.9, STRETCH_CALM_CHECKS + 4), 4, 'busy but not saturated: stays');
+  f.adapt(1);
+  t.equal(f.stretch, 4, 'saturated at the largest stretch: stays');
+  // 0.9 and 0.2 by turns: never two calm checks in a row, but 0.55 on average over 2 s.
+  for (let i = 0; i < STRETCH_CALM_CHECKS - 1; i++) f.adapt(i % 2 === 0 ? 0.9 : 0.2);
+  t.equal(f.stretch, 4, `fewer than ${STRETCH_CALM_CHECKS} checks since the last change: stays`);
+  f.adapt(0.2);
+  t.equal(
+    f.stretch,
+    2,
+    `${STRETCH_CALM_CHECKS} checks averaging below ${STRETCH_CALM} (the loop moving up and down): halved`,
+  );
+  t.equal(feed(0.1, STRETCH_CALM_CHECKS - 1), 2, 'a stretch just halved waits for its own checks');
+
+  // That halving does not fit: the loop saturates within STRETCH_TRIAL_CHECKS; undone and backed off.
+  f.adapt(1);
+  t.equal(f.stretch, 4, 'the shorter interval saturated the loop: back to the longer one');
+  const retry = STRETCH_RETRY_MS / STRETCH_CHECK_MS;
+  t.equal(feed(0.1, retry - 1), 4, `no halving for ${STRETCH_RETRY_MS} ms however calm`);
+  t.equal(feed(0.1, 1), 2, 'then it is tried again');
+  f.adapt(0.97);
+  t.equal(f.stretch, 4, 'and does not fit again');
+  t.equal(feed(0.1, 2 * retry - 1), 4, 'the wait doubles after a second halving in a row that did not fit');
+  t.equal(feed(0.1, 1), 2);
+  t.equal(feed(0.7, STRETCH_TRIAL_CHECKS), 2, `busy but below saturation for ${STRETCH_TRIAL_CHECKS} checks: it fits`);
+  t.equal(feed(0.1, 1), 2, 'the average (0.7 x 7 + 0.1) / 8 is not below the line yet');
+  t.equal(feed(0.1, 1), 1, '(0.7 x 6 + 0.1 x 2) / 8 is');
+  f.adapt(1);
+  t.equal(f.stretch, 2, 'that halving did not fit');
+  t.equal(feed(0.1, retry - 1), 2, `after a halving that held, the wait starts at ${STRETCH_RETRY_MS} ms again`);
+  t.equal(feed(0.1, 1), 1);
+  t.equal(feed(0.5, STRETCH_TRIAL_CHECKS + 100), 1, 'held');
+  f.adapt(1);
+  t.equal(f.stretch, 2, 'saturated long after the halving: new load, stretched with no wait to come');
+  t.equal(feed(0.1, STRETCH_CALM_CHECKS), 1, 'so it is halved after the usual 2 s');
   t.same(events, [
-    [2, 1],
-    [4, 2],
-    [2, 4],
-    [1, 2],
+    [2, 1, 0],
+    [4, 2, 0],
+    [2, 4, 0],
+    [4, 2, STRETCH_RETRY_MS],
+    [2, 4, 0],
+    [4, 2, 2 * STRETCH_RETRY_MS],
+    [2, 4, 0],
+    [1, 2, 0],
+    [2, 1, STRETCH_RETRY_MS],
+    [1, 2, 0],
+    [2, 1, 0],
+    [1, 2, 0],
   ]);
+  const retryMax = new Flusher({ intervalMs: 100, maxIntervalMs: 200 });
+  const waits: number[] = [];
+  for (let k = 0; k < 8; k++) {
+    retryMax.adapt(1); // stretched (or, after a halving: that halving did not fit)
+    let n = 0;
+    while (retryMax.stretch > 1) {
+      retryMax.adapt(0.1);
+      n++;
+    }
+    waits.push(n);
+  }
+  t.same(
+    waits.map((n) => (n * STRETCH_CHECK_MS) / 1000),
+    [2, 30, 60, 120, 240, 480, 480, 480],
+    `the wait doubles up to ${STRETCH_RETRY_MAX_MS / 1000} s (s before each halving)`,
+  );
   t.same(run(4), { writes: 20, bytes: 200 }, 'back to one write per client per round');
 });
 

@@ -141,6 +141,14 @@ t.test('status JSON and metrics text', async (t) => {
     t.ok(text.includes(name), name);
   }
   // The exposition is checked with a real parser in metrics.test.ts.
+  // The loop's utilization, as the interval's stretch judges it: checked every 250 ms.
+  let use: unknown = null;
+  for (let i = 0; i < 40 && use === null; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    use = JSON.parse((await get(port, '/api/status')).body.toString()).eventLoopUtilization;
+  }
+  t.ok(typeof use === 'number' && use >= 0 && use < 0.95, `eventLoopUtilization in /api/status: ${String(use)}`);
+  t.match((await get(port, '/metrics')).body.toString(), /^mkvserve_event_loop_utilization 0(\.\d+)?$/m);
   sock.destroy();
 });
 

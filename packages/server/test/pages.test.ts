@@ -122,6 +122,7 @@ function snapshot(loopback: boolean): ServerSnapshot {
     mounts: [m],
     totals: { connections: 0, requests: 0, rejected: 0, writes: 0 },
     flushIntervalMs: 100,
+    eventLoopUtilization: 0.25,
   };
 }
 

@@ -177,11 +177,14 @@ export interface FlusherOptions {
   joinTurnBudgetMs?: number;
   /** Most ms between two writes to a client when the event loop is saturated (default: intervalMs,
    *  never stretched). Checked every STRETCH_CHECK_MS: the stretch doubles while the loop is busier
-   *  than STRETCH_BUSY and halves after STRETCH_CALM_CHECKS checks in a row below STRETCH_CALM. */
+   *  than STRETCH_BUSY and halves when its utilization over the last STRETCH_CALM_CHECKS checks averaged
+   *  below STRETCH_CALM; a halving that saturates the loop again is undone and not tried again for
+   *  STRETCH_RETRY_MS (doubling each time in a row, up to STRETCH_RETRY_MAX_MS). */
   maxIntervalMs?: number;
   /** Called when the stretch changes: each client is now served every `factor` x intervalMs (it was
-   *  `previous` x intervalMs). */
-  onStretch?(factor: number, previous: number, utilization: number): void;
+   *  `previous` x intervalMs). `retryMs` > 0: a halving just did not fit (the loop saturated again),
+   *  and none is tried for this long. */
+  onStretch?(factor: number, previous: number, utilization: number, retryMs: number): void;
   /** Called after a subscriber turns out dropped (the socket is destroyed by then). */
   onDropped?(c: StreamClient): void;
   /** Called after a finished response was ended. */
@@ -192,13 +195,24 @@ export interface FlusherOptions {
 const HEAD_CACHE_MAX = 64;
 /** Event-loop utilization above which the write interval is stretched (the loop is saturated). */
 export const STRETCH_BUSY = 0.95;
-/** Utilization below which a stretched interval is shrunk again: halving the interval can double the
- *  work, so below 0.4 the loop stays under 0.8 afterwards and does not saturate again at once. */
-export const STRETCH_CALM = 0.4;
+/** Average utilization (over STRETCH_CALM_CHECKS checks) below which a stretched interval is halved:
+ *  halving it made the process's work 1.4x on the load benchmark (the bytes are the same, the writes
+ *  double), so from below 0.6 the loop should stay under 0.85. If it saturates anyway, the halving is
+ *  undone and backed off (STRETCH_RETRY_MS). An average, not every check: the loop's use moves by
+ *  +-0.3 from one 250 ms check to the next (a Cluster start, a GC), so a streak of checks each below
+ *  the line would hardly ever come (with 5,000 viewers, 47 % of a core, it never did). */
+export const STRETCH_CALM = 0.6;
 /** How often the utilization is checked (ms). */
 export const STRETCH_CHECK_MS = 250;
-/** Calm checks in a row before a stretched interval is halved (2 s). */
+/** Checks averaged before a stretched interval is halved (2 s, counted from the last change: a
+ *  stretched loop looks calm at once). */
 export const STRETCH_CALM_CHECKS = 8;
+/** A halving followed by a saturated check within this many checks (2 s) did not fit: undone. */
+export const STRETCH_TRIAL_CHECKS = 8;
+/** After a halving that did not fit, no halving for this long (ms); doubled for each such halving in a
+ *  row, up to STRETCH_RETRY_MAX_MS; back to this once a halving holds. */
+export const STRETCH_RETRY_MS = 30_000;
+export const STRETCH_RETRY_MAX_MS = 8 * 60_000;
 /** Serving a slot looks at the clock after this many clients (the turn budget's granularity: a
  *  client's write costs 10-150 us, the clock 0.1 us). */
 export const SERVE_CHECK_EVERY = 4;
@@ -225,8 +239,19 @@ export class Flusher {
   readonly maxFactor: number;
   /** Current stretch (1 = every interval): a power of two up to maxFactor. */
   private factor = 1;
-  /** Checks in a row that found the loop calm. */
-  private calmChecks = 0;
+  /** Utilization of the checks since the last change (the last STRETCH_CALM_CHECKS of them). */
+  private readonly recent: number[] = [];
+  /** Checks so far (the stretch's clock). */
+  private checks = 0;
+  /** Check number of the last halving (-Infinity: none). */
+  private halvedAt = -Infinity;
+  /** No halving before this check number (a halving did not fit). */
+  private retryAt = 0;
+  /** Checks to wait after the next halving that does not fit (0: the first wait, STRETCH_RETRY_MS). */
+  private retryChecks = 0;
+  /** The event loop's utilization (0..1) over the last check (every STRETCH_CHECK_MS while started;
+   *  NaN before the first). */
+  utilization = NaN;
   /** Rounds (passes over all slots) so far: a stretched flusher serves every factor-th round. */
   private round = 0;
   private adaptTimer: NodeJS.Timeout | undefined;
@@ -283,18 +308,18 @@ export class Flusher {
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => this.tick(), this.intervalMs / this.slices);
-    if (this.maxFactor > 1) {
-      this.elu = performance.eventLoopUtilization();
-      this.adaptTimer = setInterval(() => {
-        const now = performance.eventLoopUtilization();
-        const d = performance.eventLoopUtilization(now, this.elu);
-        // A check that came late runs right before the next one: judge spans of a full period only.
-        if (d.idle + d.active < STRETCH_CHECK_MS / 2) return;
-        this.elu = now;
-        this.adapt(d.utilization);
-      }, STRETCH_CHECK_MS);
-      this.adaptTimer.unref();
-    }
+    // Measured even when the interval cannot stretch: status and metrics show it.
+    this.elu = performance.eventLoopUtilization();
+    this.adaptTimer = setInterval(() => {
+      const now = performance.eventLoopUtilization();
+      const d = performance.eventLoopUtilization(now, this.elu);
+      // A check that came late runs right before the next one: judge spans of a full period only.
+      if (d.idle + d.active < STRETCH_CHECK_MS / 2) return;
+      this.elu = now;
+      this.utilization = d.utilization;
+      if (this.maxFactor > 1) this.adapt(d.utilization);
+    }, STRETCH_CHECK_MS);
+    this.adaptTimer.unref();
   }
 
   stop(): void {
@@ -406,18 +431,44 @@ export class Flusher {
   }
 
   /** Takes the event loop's utilization (0..1) over the last check: stretches the interval (x2, up to
-   *  maxFactor) while the loop is saturated, shrinks it (/2) once it was calm for STRETCH_CALM_CHECKS
-   *  checks in a row (a stretched loop looks calm at once: shrinking at the first calm check would
-   *  saturate it again, back and forth). */
+   *  maxFactor) while the loop is saturated; shrinks it (/2) once the checks since the last change (at
+   *  least STRETCH_CALM_CHECKS) averaged below STRETCH_CALM and no halving is being backed off. A
+   *  halving followed by saturation within STRETCH_TRIAL_CHECKS did not fit: it is undone (the doubling)
+   *  and halving waits STRETCH_RETRY_MS, twice that after the next such one, and so on. */
   adapt(utilization: number): void {
     const before = this.factor;
-    this.calmChecks = utilization < STRETCH_CALM ? this.calmChecks + 1 : 0;
-    if (utilization > STRETCH_BUSY && this.factor < this.maxFactor) this.factor *= 2;
-    else if (this.calmChecks >= STRETCH_CALM_CHECKS && this.factor > 1) {
-      this.factor /= 2;
-      this.calmChecks = 0;
+    const check = ++this.checks;
+    const recent = this.recent;
+    let retryMs = 0;
+    if (utilization > STRETCH_BUSY) {
+      if (check - this.halvedAt <= STRETCH_TRIAL_CHECKS) {
+        // The last halving did not fit: back off before trying again.
+        const min = Math.ceil(STRETCH_RETRY_MS / STRETCH_CHECK_MS);
+        this.retryChecks = Math.min(
+          this.retryChecks > 0 ? this.retryChecks * 2 : min,
+          Math.ceil(STRETCH_RETRY_MAX_MS / STRETCH_CHECK_MS),
+        );
+        this.retryAt = check + this.retryChecks;
+        this.halvedAt = -Infinity;
+        retryMs = this.retryChecks * STRETCH_CHECK_MS;
+      }
+      if (this.factor < this.maxFactor) this.factor *= 2;
+      recent.length = 0;
+    } else {
+      if (check - this.halvedAt === STRETCH_TRIAL_CHECKS) this.retryChecks = 0; // that halving held
+      recent.push(utilization);
+      if (recent.length > STRETCH_CALM_CHECKS) recent.shift();
+      if (this.factor > 1 && recent.length >= STRETCH_CALM_CHECKS && check >= this.retryAt) {
+        let sum = 0;
+        for (const u of recent) sum += u;
+        if (sum / recent.length < STRETCH_CALM) {
+          this.factor /= 2;
+          this.halvedAt = check;
+          recent.length = 0;
+        }
+      }
     }
-    if (this.factor !== before) this.opts.onStretch?.(this.factor, before, utilization);
+    if (this.factor !== before) this.opts.onStretch?.(this.factor, before, utilization, retryMs);
   }
 
   /** Serves the clients of the next slot (every factor-th round only, while stretched), within this
