@@ -111,20 +111,17 @@ function resolveOptions(options: MkvServerOptions): { config: ResolvedConfig; ho
 }
 
 const kOwner = Symbol('mkvserve.owner');
-type OwnedSocket = Socket & { [kOwner]?: Set<Socket> };
-/** Shared 'close' listener (no per-connection closure): forget the socket. */
-function onOwnedSocketClose(this: OwnedSocket): void {
-  this[kOwner]?.delete(this);
-}
-
 const kIpCount = Symbol('mkvserve.ipCount');
-type CountedSocket = Socket & { [kIpCount]?: Map<string, number> };
-/** Shared 'close' listener of an admitted viewer: its address counts one stream less. */
-function onCountedSocketClose(this: CountedSocket): void {
-  const counts = this[kIpCount];
+type OwnedSocket = Socket & { [kOwner]?: Set<Socket>; [kIpCount]?: Map<string, number> };
+/** ConnectionHandler.closed of both listeners (no listener or closure per connection): the server
+ *  forgets the socket, and an admitted viewer's address counts one stream less. */
+function socketClosed(socket: Socket): void {
+  const s = socket as OwnedSocket;
+  s[kOwner]?.delete(s);
+  const counts = s[kIpCount];
   if (!counts) return;
-  this[kIpCount] = undefined;
-  const key = clientAddress(this);
+  s[kIpCount] = undefined;
+  const key = clientAddress(s);
   const n = (counts.get(key) ?? 1) - 1;
   if (n <= 0) counts.delete(key);
   else counts.set(key, n);
@@ -147,6 +144,9 @@ class AdminPort implements ConnectionHandler {
   }
   trustsPeer(socket: Socket): boolean {
     return this.server.trustsPeer(socket);
+  }
+  closed(socket: Socket): void {
+    socketClosed(socket);
   }
 }
 
@@ -448,14 +448,18 @@ export class MkvServer implements ConnectionHandler, RouteContext {
       return;
     }
     this.sockets.add(socket);
-    (socket as OwnedSocket)[kOwner] = this.sockets;
-    socket.once('close', onOwnedSocketClose);
+    (socket as OwnedSocket)[kOwner] = this.sockets; // (forgotten in socketClosed)
     acceptConnection(socket, handler);
   }
 
   /** ConnectionHandler: a trusted proxy may send a PROXY protocol header first. */
   trustsPeer(socket: Socket): boolean {
     return this.trust.size > 0 && this.trust.has(peerAddress(socket));
+  }
+
+  /** ConnectionHandler: the socket closed. */
+  closed(socket: Socket): void {
+    socketClosed(socket);
   }
 
   /** ConnectionHandler: bad or slow request head. */
@@ -523,8 +527,7 @@ export class MkvServer implements ConnectionHandler, RouteContext {
       if (!isHead) {
         // Counted from admission (also while waiting for the header) until the socket closes.
         perIp.set(key, n + 1);
-        (socket as CountedSocket)[kIpCount] = perIp;
-        socket.once('close', onCountedSocketClose);
+        (socket as OwnedSocket)[kIpCount] = perIp; // (released in socketClosed)
       }
     }
     return undefined;
