@@ -113,7 +113,7 @@ function resolveOptions(options: MkvServerOptions): { config: ResolvedConfig; ho
 const kOwner = Symbol('mkvserve.owner');
 const kIpCount = Symbol('mkvserve.ipCount');
 type OwnedSocket = Socket & { [kOwner]?: Set<Socket>; [kIpCount]?: Map<string, number> };
-/** ConnectionHandler.closed of both listeners (no listener or closure per connection): the server
+/** ConnectionHandler.closed of the public and the admin port (no listener per connection): the server
  *  forgets the socket, and an admitted viewer's address counts one stream less. */
 function socketClosed(socket: Socket): void {
   const s = socket as OwnedSocket;

@@ -212,6 +212,7 @@ export const STRETCH_TRIAL_CHECKS = 8;
 /** After a halving that did not fit, no halving for this long (ms); doubled for each such halving in a
  *  row, up to STRETCH_RETRY_MAX_MS; back to this once a halving holds. */
 export const STRETCH_RETRY_MS = 30_000;
+/** The longest wait between two halvings that keep not fitting (ms). */
 export const STRETCH_RETRY_MAX_MS = 8 * 60_000;
 /** Serving a slot looks at the clock after this many clients (the turn budget's granularity: a
  *  client's write costs 10-150 us, the clock 0.1 us). */
