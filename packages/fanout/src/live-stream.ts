@@ -124,6 +124,8 @@ interface TrackSteps {
   /** The last step between two of its frames, and the one before (ns; 0: none yet). */
   step: number;
   prevStep: number;
+  /** The last frame's duration, or the step standing in for it (ns; 0: none yet). */
+  dur: number;
 }
 
 /** A frame held back until the first video keyframe (timestamp after restart offsets). */
@@ -335,7 +337,7 @@ export class LiveStream {
     }
     let offset = this.tsOffset;
     if (this.restartPending && this.anyFrame && frame.timestamp + offset < this.newestEndNs) {
-      offset = this.newestEndNs - frame.timestamp; // source restarted: keep time going forward
+      offset = this.restartAt(frame) - frame.timestamp; // source restarted: keep time going forward
     }
     const ts = frame.timestamp + offset;
     if (!(Math.abs(ts / epoch.timestampScale) <= MAX_TICKS)) {
@@ -383,6 +385,20 @@ export class LiveStream {
     if (this.parked.size > 0) this.wake();
   }
 
+  /** Where the first frame of a restarted source goes: after the end of every track's last frame; a
+   *  video keyframe (an origin's burst starts with one) on the old video's cadence, a whole number of
+   *  frame periods after its last frame. ffmpeg maps video to frame slots (1/fps): placed at the
+   *  audio's end instead, the keyframe shifted every later frame's phase, and near half a slot whole-ms
+   *  timestamps put two frames in one slot ("non monotonically increasing dts"). */
+  private restartAt(frame: Frame): number {
+    const at = this.newestEndNs;
+    if (!frame.keyframe || frame.track !== this.clusterer!.options.videoTrack) return at;
+    const st = this.trackSteps.get(frame.track);
+    if (st === undefined || !(st.dur > 0)) return at;
+    const periods = Math.max(1, Math.ceil((at - st.ts) / st.dur - 1e-6));
+    return Math.max(at, st.ts + periods * st.dur);
+  }
+
   /** A frame was accepted (placed or held): time moves on. */
   private commitTime(frame: Frame, ts: number, offset: number): void {
     this.restartPending = false;
@@ -391,7 +407,7 @@ export class LiveStream {
     if (ts > this.newestNs) this.newestNs = ts;
     let st = this.trackSteps.get(frame.track);
     if (st === undefined) {
-      st = { ts, step: 0, prevStep: 0 };
+      st = { ts, step: 0, prevStep: 0, dur: 0 };
       this.trackSteps.set(frame.track, st);
     } else {
       if (ts > st.ts && ts - st.ts <= MAX_TRUSTED_DURATION_NS) {
@@ -407,6 +423,7 @@ export class LiveStream {
     // steps of 33 and 34 ms: the larger is over one frame period.)
     const d = frame.duration;
     const dur = d !== undefined && d > 0 && d <= MAX_TRUSTED_DURATION_NS ? d : Math.max(st.step, st.prevStep);
+    st.dur = dur;
     const end = ts + dur;
     if (end > this.newestEndNs) this.newestEndNs = end;
   }

@@ -708,6 +708,46 @@ t.test('a splice leaves at least one frame step after the last video frame, dura
   t.same(v2, [0, 33, 67, 100, 134], 'spliced 34 ms after the last frame');
 });
 
+t.test('a spliced keyframe keeps the old video cadence when the audio ran past the last frame', async (t) => {
+  // As demo.webm: 30 fps video with a DefaultDuration of 33.333 ms at 7, 40, 73 ms..., Opus in 20 ms
+  // frames. An edge's origin restarts: the edge's new source starts with a keyframe at 0. The last
+  // audio frame ends 12 ms after the last video frame's end; placed there, the keyframe moved every
+  // later frame off the 1/30 s grid ffmpeg maps video to, and at half a slot two frames fell into
+  // one (a CI run: "non monotonically increasing dts to muxer in stream 0: 347 >= 347").
+  const period = 1e9 / 30;
+  const v30 = (k: number, key: boolean, at = 7): Frame => ({
+    ...vf(0, key),
+    timestamp: Math.round(ms(at) + k * period),
+    duration: Math.round(period),
+  });
+  const run = (audioEndMs: number): number[] => {
+    const s = new LiveStream({ clock: () => 0 });
+    s.setHeader(makeHeader());
+    const sub = s.subscribe({ join: 'next-keyframe' });
+    const parts = feedPulling(s, sub, [v30(0, true), af(0), v30(1, false), af(20), v30(2, false), af(audioEndMs - 20)]);
+    s.setHeader(makeHeader());
+    parts.push(...feedPulling(s, sub, [v30(0, true, 0), af(0), v30(1, false, 0), v30(2, false, 0)]));
+    s.end();
+    parts.push(...drain(sub));
+    return allBlocks(walk(concat(parts))[0])
+      .filter((b) => b.track === 1)
+      .map((b) => b.ticks);
+  };
+  // The last video frame: 7 + 2 x 33.333 = 73.7 ms, ending at 107 ms. (A subscriber's timestamps
+  // start at its first keyframe: 7 ms is its 0.)
+  const late = run(119);
+  t.same(late.slice(0, 3), [0, 33, 67]);
+  t.same(
+    late.slice(3),
+    [133, 167, 200],
+    'two frame periods after the last frame (the first ended before the audio did): 4, 5, 6 x 33.3 ms',
+  );
+  t.ok(late[3] >= 119 - 7, 'and after the end of the audio');
+  const slots = late.map((x) => Math.round((x * 30) / 1000));
+  t.same(slots, [0, 1, 2, 4, 5, 6], 'one 1/30 s slot each, one left empty at the splice');
+  t.same(run(100).slice(3), [100, 133, 167], 'audio ending before the video: one frame period after it');
+});
+
 t.test('frames of undeclared tracks are dropped and counted; a duplicate track number is declared once', async (t) => {
   const h = makeHeader();
   const dup = { ...h, tracks: [...h.tracks, { ...h.tracks[1], codecId: 'A_VORBIS' }, { ...h.tracks[0], number: 0 }] };
