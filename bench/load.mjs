@@ -249,10 +249,11 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
     // mkvserve stretches its write interval while its event loop is saturated: read it (and the loop's
     // utilization) every second over the window (from /metrics: no per-client listing), so the table
     // says what interval was measured.
+    const isMkvserve = kind === 'mkvserve' || kind === 'ref';
     const flushMs = [];
     const loopUse = [];
     const readFlush = () =>
-      kind === 'mkvserve' || kind === 'ref'
+      isMkvserve
         ? fetch(`http://127.0.0.1:${s.port}/metrics`)
             .then((res) => res.text())
             .then((txt) => {
@@ -265,7 +266,7 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
         : Promise.resolve();
     const flushReads = [];
     let flushSampler;
-    if (kind === 'mkvserve' || kind === 'ref') {
+    if (isMkvserve) {
       const every = Math.max(200, (n / rate) * 50); // about 20 over the ramp
       probeTimer = setInterval(() => {
         if (probes.length < 20) probes.push(keyframeProbe(s.port, o.path));
@@ -317,8 +318,7 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
           sample();
           sampler = setInterval(sample, 500);
           flushReads.push(readFlush());
-          if (kind === 'mkvserve' || kind === 'ref')
-            flushSampler = setInterval(() => flushReads.push(readFlush()), 1000);
+          if (isMkvserve) flushSampler = setInterval(() => flushReads.push(readFlush()), 1000);
         },
         end: () => {
           cpu1 = procCpuSeconds(s.pid);
@@ -361,7 +361,7 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
       keyframeJoins,
       flushMs,
       loopUse,
-      stretchUps: kind === 'mkvserve' || kind === 'ref' ? stretches.length : undefined,
+      stretchUps: isMkvserve ? stretches.length : undefined,
       halvingsUndone: stretches.filter((l) => l.includes('next try')).length,
       client: r,
       cpuPct,

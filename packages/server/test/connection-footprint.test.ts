@@ -5,17 +5,8 @@
 // 'end' once the head is read. The bookkeeping those listeners did still happens: the per-address count
 // is released and the server forgets the socket.
 import t from 'tap';
-import net from 'node:net';
 import { MkvServer } from '../src/server.js';
-import { FIX, waitFor } from '../testlib/helpers.js';
-
-function view(port: number): { sock: net.Socket; got: () => number } {
-  const sock = net.connect(port, '127.0.0.1', () => sock.write('GET /a HTTP/1.1\r\n\r\n'));
-  let got = 0;
-  sock.on('data', (d) => (got += d.length));
-  sock.on('error', () => {});
-  return { sock, got: () => got };
-}
+import { FIX, viewer, waitFor } from '../testlib/helpers.js';
 
 t.test('a viewer socket has at most two listeners per event; closing it still releases its counts', async (t) => {
   const s = new MkvServer({
@@ -26,7 +17,7 @@ t.test('a viewer socket has at most two listeners per event; closing it still re
   await s.start();
   t.teardown(() => s.stop(0));
   const clients = s.mounts.get('a')!.clients;
-  const v = view(s.port);
+  const v = viewer(s.port, '/a');
   t.teardown(() => v.sock.destroy());
   await waitFor(() => v.got() > 0 && clients.size === 1, 10_000, 'the viewer to get its burst');
   const socket = [...clients][0].socket;
@@ -37,12 +28,12 @@ t.test('a viewer socket has at most two listeners per event; closing it still re
   t.equal(s.status().totals.clients, 1);
 
   // maxClientsPerIp 1: a second viewer from this address is refused until the first one closes.
-  const refused = view(s.port);
+  const refused = viewer(s.port, '/a');
   t.teardown(() => refused.sock.destroy());
   await new Promise((r) => refused.sock.once('close', r));
   v.sock.destroy();
   await waitFor(() => clients.size === 0, 5000, 'the server to see the viewer go');
-  const again = view(s.port);
+  const again = viewer(s.port, '/a');
   t.teardown(() => again.sock.destroy());
   await waitFor(() => again.got() > 0 && clients.size === 1, 10_000, 'a new viewer from the same address');
   t.pass('the per-address count was released on close');

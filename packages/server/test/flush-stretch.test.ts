@@ -4,11 +4,10 @@
 // (the next try 30 s later). Read through /api/status (flushIntervalMs, eventLoopUtilization) and the
 // flush_stretch log lines, with a viewer connected all along.
 import t from 'tap';
-import net from 'node:net';
 import { MkvServer } from '../src/server.js';
 import { createLogger } from '../src/log.js';
 import { STRETCH_RETRY_MS } from '../src/http/stream.js';
-import { FIX, waitFor } from '../testlib/helpers.js';
+import { FIX, viewer, waitFor } from '../testlib/helpers.js';
 
 /** Keeps the event loop busy (setImmediate after 20 ms of spinning: timers still run) until stopped. */
 function saturate(): () => void {
@@ -37,12 +36,9 @@ t.test(
     });
     await s.start();
     t.teardown(() => s.stop(0));
-    const sock = net.connect(s.port, '127.0.0.1', () => sock.write('GET /a HTTP/1.1\r\n\r\n'));
-    let got = 0;
-    sock.on('data', (d) => (got += d.length));
-    sock.on('error', () => {});
+    const { sock, got } = viewer(s.port, '/a');
     t.teardown(() => sock.destroy());
-    await waitFor(() => got > 0, 10_000, 'the viewer to get its burst');
+    await waitFor(() => got() > 0, 10_000, 'the viewer to get its burst');
     const interval = (): number => s.status().flushIntervalMs;
     await waitFor(() => s.status().eventLoopUtilization !== null, 2000, 'a first utilization check');
     // (A busy machine can make the start look saturated: then it comes back within a few seconds.)
@@ -59,9 +55,9 @@ t.test(
       'doubled twice, logged as warnings',
     );
     t.match(ups[0].reason, /saturated/);
-    const before = got;
+    const before = got();
     await waitFor(() => interval() === 200, 5000, 'the first halving once the loop is free');
-    t.ok(got > before, 'the viewer was served meanwhile');
+    t.ok(got() > before, 'the viewer was served meanwhile');
 
     // Saturated again right after that halving: it did not fit; undone, and no halving for 30 s.
     stop = saturate();

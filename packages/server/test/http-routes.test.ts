@@ -5,7 +5,7 @@ import net from 'node:net';
 import { MkvServer } from '../src/server.js';
 import type { ServerSettingsInput } from '../src/config.js';
 import type { Logger } from '../src/log.js';
-import { FIX, get, rawRequest, parseMedia, waitFor } from '../testlib/helpers.js';
+import { FIX, get, rawRequest, parseMedia, viewer, waitFor } from '../testlib/helpers.js';
 
 async function start(extra: ServerSettingsInput & { log?: Logger } = {}): Promise<MkvServer> {
   const s = new MkvServer({
@@ -94,11 +94,8 @@ t.test('status JSON and metrics text', async (t) => {
   t.teardown(() => s.stop(0));
   const port = s.port;
   // One client connected while we look.
-  const sock = net.connect(port, '127.0.0.1', () => sock.write('GET /stream HTTP/1.1\r\n\r\n'));
-  let got = 0;
-  sock.on('data', (d) => (got += d.length));
-  sock.on('error', () => {});
-  await waitFor(() => got > 0, 10_000, 'the stream client to receive its burst');
+  const { sock, got } = viewer(port, '/stream');
+  await waitFor(() => got() > 0, 10_000, 'the stream client to receive its burst');
   const st = await get(port, '/api/status');
   t.equal(st.status, 200);
   t.match(st.headers.get('content-type'), /application\/json/);

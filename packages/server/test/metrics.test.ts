@@ -4,10 +4,9 @@
 // and event-loop families are there. promtool checks the naming rules too when it is installed.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import net from 'node:net';
 import { MkvServer } from '../src/server.js';
 import { METRIC_FAMILIES } from '../src/metrics.js';
-import { FIX, get, waitFor } from '../testlib/helpers.js';
+import { FIX, get, viewer, waitFor } from '../testlib/helpers.js';
 
 // Debian's python3 (a pyenv python may sit first in PATH without the Debian modules).
 const python = ['/usr/bin/python3', 'python3'].find(
@@ -37,12 +36,9 @@ t.test(
     });
     await s.start();
     t.teardown(() => s.stop(0));
-    const sock = net.connect(s.port, '127.0.0.1', () => sock.write('GET /a HTTP/1.1\r\n\r\n'));
-    let got = 0;
-    sock.on('data', (d) => (got += d.length));
-    sock.on('error', () => {});
+    const { sock, got } = viewer(s.port, '/a');
     t.teardown(() => sock.destroy());
-    await waitFor(() => got > 0, 10_000, 'the client to receive data');
+    await waitFor(() => got() > 0, 10_000, 'the client to receive data');
     await get(s.port, '/metrics'); // the first scrape starts the event-loop monitor
     const r = await get(s.port, '/metrics');
     t.equal(r.status, 200);

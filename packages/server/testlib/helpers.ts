@@ -208,6 +208,15 @@ export function runCli(
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A stream viewer on loopback: GETs `path` and counts the bytes it receives (errors ignored). */
+export function viewer(port: number, path: string): { sock: net.Socket; got: () => number } {
+  const sock = net.connect(port, '127.0.0.1', () => sock.write(`GET ${path} HTTP/1.1\r\n\r\n`));
+  let got = 0;
+  sock.on('data', (d: Buffer) => (got += d.length));
+  sock.on('error', () => {});
+  return { sock, got: () => got };
+}
+
 /** Polls `cond` every `everyMs` until it is true; rejects after `timeoutMs` (an event wait, not a fixed sleep). */
 export async function waitFor(
   cond: () => boolean,
