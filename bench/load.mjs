@@ -10,6 +10,7 @@
 // Usage: node bench/load.mjs [--quick] [--clients 1000,5000,7500,10000] [--servers mkvserve,bare,cubemap]
 //                            [--rounds 1] [--window 30] [--warmup 10] [--cycles 10000] [--slow 60]
 //                            [--cpu-prof DIR] [--ttfb-dump DIR] [--mkvserve-cli PATH] [--mkvserve-args "..."]
+//                            [--mkvserve-node-args "..."]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,6 +75,7 @@ export const LOAD_DEFAULTS = {
   slowRcvbuf: 16384,
   mkvserveCli: '',
   mkvserveArgs: '',
+  mkvserveNodeArgs: '',
   refCli: '',
 };
 export const LOAD_QUICK = {
@@ -119,8 +121,10 @@ async function startServer(kind, o, file, bitrate, pin) {
   };
   if (kind === 'mkvserve' || kind === 'ref') {
     const prof = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfRunDir] : [];
+    // Node/V8 flags for this build only (not ref): an A/B of a flag in one run.
+    const flags = kind === 'mkvserve' ? o.mkvserveNodeArgs.split(/\s+/).filter(Boolean) : [];
     const oo = kind === 'ref' ? { ...o, mkvserveCli: o.refCli } : o;
-    const s = spawnServer(o, mkvserveArgv(oo, port, file, prof), o.serverCore, pin);
+    const s = spawnServer(o, mkvserveArgv(oo, port, file, [...flags, ...prof]), o.serverCore, pin);
     parts.push(s);
     return { ...s, port, stop: () => stopAll(o.cpuProf ? 15_000 : 3000) };
   }
@@ -523,6 +527,7 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
     ...(o.mkvserveCli ? [`mkvserve CLI: ${o.mkvserveCli}`] : []),
     ...(o.refCli ? [`ref CLI: ${o.refCli}`] : []),
     ...(o.mkvserveArgs ? [`mkvserve extra arguments: ${o.mkvserveArgs}`] : []),
+    ...(o.mkvserveNodeArgs ? [`mkvserve (not ref) started with Node flags: ${o.mkvserveNodeArgs}`] : []),
     ...notes,
     ...(o.concurrent
       ? [

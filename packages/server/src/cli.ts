@@ -474,6 +474,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(packageVersion() + '\n');
     return 0;
   }
+  // Serving: V8's young generation may not grow until the serve command sets its cap (./heap.ts).
+  if (argv[0] !== 'inspect' && argv[0] !== 'remux') (await import('./heap.js')).holdYoungGeneration();
   const { default: yargs } = await import('yargs');
   const { closeHttpAgents } = await import('./inputs/open.js');
   let code = 0;

@@ -1,30 +1,46 @@
-// capYoungGeneration: once V8's new space reached the cap it stops doubling (the growth factor is read
-// at every growth). Process-wide and dependent on a fresh heap, so each case runs in its own child
-// process doing the same survivor-heavy churn (objects that live through a few scavenges, like writes
-// in flight): without a cap V8 grows the new space to its 32 MiB maximum, with one it stays small.
+// The young-generation cap (../src/heap.ts): V8's new space grows by doubling when enough objects
+// survived scavenges, and the cap keeps the growth factor at 1 once one more doubling would pass it.
+// Process-wide and dependent on a fresh heap, so each case runs in its own child process doing the
+// same survivor-heavy churn (objects that live through a few scavenges, like writes in flight): without
+// a cap V8 grows the new space to its 32 MiB maximum. A start-up stretch (synchronous churn, no turn for
+// the check to run) is what took the serve command past its cap before holdYoungGeneration.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { capYoungGeneration } from '../src/heap.js';
+import { CLI, FIX } from '../testlib/helpers.js';
 
 const heapJs = fileURLToPath(new URL('../dist/heap.js', import.meta.url));
+// argv: [hold (0/1), synchronous start-up churn rounds, cap MiB]; prints the new space's largest size
+// seen after the cap was set, and its size at the end, in MiB.
 const child = `
-import v8 from 'node:v8';
-const { capYoungGeneration } = await import(${JSON.stringify(heapJs)});
-capYoungGeneration(Number(process.argv[1]));
-const newSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+const { holdYoungGeneration, capYoungGeneration, newSpaceBytes } = await import(${JSON.stringify(heapJs)});
+const [hold, startup, cap] = process.argv.slice(1).map(Number);
 let keep = [];
+const churn = () => { for (let i = 0; i < 15000; i++) { keep.push({ a: i, b: [i] }); if (keep.length > 40000) keep = []; } };
+if (hold) holdYoungGeneration();
+for (let round = 0; round < startup; round++) churn();
+capYoungGeneration(cap);
+let max = newSpaceBytes();
 for (let round = 0; round < 200; round++) {
-  for (let i = 0; i < 15000; i++) { keep.push({ a: i, b: [i] }); if (keep.length > 40000) keep = []; }
+  churn();
+  max = Math.max(max, newSpaceBytes());
   await new Promise((r) => setImmediate(r));
 }
-process.stdout.write(String(newSpace() / 1048576));
+process.stdout.write(JSON.stringify({ max: max / 1048576, end: newSpaceBytes() / 1048576 }));
 `;
 
-function newSpaceAfterChurn(capMiB: number): number {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', child, String(capMiB)], { encoding: 'utf8' });
+function churned(hold: boolean, startupRounds: number, capMiB: number): { max: number; end: number } {
+  const r = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', child, hold ? '1' : '0', String(startupRounds), String(capMiB)],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(r.stderr);
-  return Number(r.stdout);
+  return JSON.parse(r.stdout) as { max: number; end: number };
 }
 
 t.test('0 or less: no cap, nothing to stop', async (t) => {
@@ -32,11 +48,52 @@ t.test('0 or less: no cap, nothing to stop', async (t) => {
   t.type(capYoungGeneration(-1), 'function');
 });
 
-t.test('without a cap the churn grows the new space; with one it stays near the cap', async (t) => {
-  const free = newSpaceAfterChurn(0);
-  const capped = newSpaceAfterChurn(4);
-  t.ok(free >= 16, `uncapped new space grew to ${free} MiB`);
-  // The check runs after GCs between event-loop turns: it may overshoot by a doubling.
-  t.ok(capped <= 8, `capped at 4 MiB: new space ${capped} MiB`);
-  t.ok(capped < free, 'the cap made a difference');
+t.test('without a cap the churn grows the new space; with one it stays at the cap', async (t) => {
+  const free = churned(false, 0, 0);
+  t.ok(free.end >= 16, `uncapped new space grew to ${free.end} MiB`);
+  const capped = churned(false, 0, 8);
+  t.ok(capped.max <= 8, `capped at 8 MiB: new space at most ${capped.max} MiB`);
+  t.ok(capped.end >= 4, `it may grow up to the cap (${capped.end} MiB)`);
+  t.ok(churned(false, 0, 4).max <= 4, 'capped at 4 MiB: at most 4');
+});
+
+t.test('a start-up stretch before the cap is set: held, the new space does not grow past the cap', async (t) => {
+  // 100 rounds of churn with no turn in between, as module loading and configuration are.
+  const unheld = churned(false, 100, 8);
+  t.ok(unheld.max > 8, `not held, start-up took it to ${unheld.max} MiB before the cap was set`);
+  const held = churned(true, 100, 8);
+  t.ok(held.max <= 8, `held: at most ${held.max} MiB`);
+  // Held, then no cap: V8's own growth again.
+  t.ok(churned(true, 100, 0).end >= 16, 'held, then a cap of 0: V8 grows it as before');
+});
+
+t.test('the serve command: start-up leaves the new space within --young-gen-mb', async (t) => {
+  // A probe preloaded into the real CLI prints the new space's size 1.5 s after start (the server is
+  // up and streaming by then). Before the hold, start-up alone took it to 16 MiB whatever the cap.
+  const dir = mkdtempSync(join(tmpdir(), 'mkvserve-heap-'));
+  const probe = join(dir, 'probe.cjs');
+  writeFileSync(
+    probe,
+    `setTimeout(() => { const s = require('v8').getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+      process.stderr.write('NEWSPACE ' + s.space_size + '\\n'); }, 1500).unref();`,
+  );
+  const p = spawn(
+    process.execPath,
+    ['--require', probe, CLI, '--port', '0', '--young-gen-mb', '4', '--loop', FIX('vp9-opus.webm')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.teardown(() => p.kill('SIGKILL'));
+  let err = '';
+  const bytes = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no probe line within 20 s; stderr: ${err}`)), 20_000);
+    p.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      const m = /NEWSPACE (\d+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  t.ok(bytes <= 4 * 1048576, `new space ${bytes / 1048576} MiB with --young-gen-mb 4`);
 });
