@@ -10,7 +10,7 @@
 // Usage: node bench/load.mjs [--quick] [--clients 1000,5000,7500,10000] [--servers mkvserve,bare,cubemap]
 //                            [--rounds 1] [--window 30] [--warmup 10] [--cycles 10000] [--slow 60]
 //                            [--cpu-prof DIR] [--ttfb-dump DIR] [--mkvserve-cli PATH] [--mkvserve-args "..."]
-//                            [--mkvserve-node-args "..."]
+//                            [--mkvserve-node-args "..."] [--ref-cli PATH] [--ref-args "..."]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,6 +77,7 @@ export const LOAD_DEFAULTS = {
   mkvserveArgs: '',
   mkvserveNodeArgs: '',
   refCli: '',
+  refArgs: '',
 };
 export const LOAD_QUICK = {
   clients: '100,500',
@@ -123,7 +124,7 @@ async function startServer(kind, o, file, bitrate, pin) {
     const prof = o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfRunDir] : [];
     // Node/V8 flags for this build only (not ref): an A/B of a flag in one run.
     const flags = kind === 'mkvserve' ? o.mkvserveNodeArgs.split(/\s+/).filter(Boolean) : [];
-    const oo = kind === 'ref' ? { ...o, mkvserveCli: o.refCli } : o;
+    const oo = kind === 'ref' ? { ...o, mkvserveCli: o.refCli, mkvserveArgs: o.refArgs || o.mkvserveArgs } : o;
     const s = spawnServer(o, mkvserveArgv(oo, port, file, [...flags, ...prof]), o.serverCore, pin);
     parts.push(s);
     return { ...s, port, stop: () => stopAll(o.cpuProf ? 15_000 : 3000) };
@@ -525,7 +526,7 @@ function report(o, { file, info, bitrate, pin, ns, servers, results, cycles, slo
     `Stream: ${file.split('/').pop()} (${fmt(bitrate / 1e6, 3)} Mbit/s average, ${fmt(info.duration, 0)} s, looped). All N clients join at N/10 per second${o.connectRate > 0 ? ` (here: ${o.connectRate}/s)` : ''}; then warm-up ${o.warmup} s, window ${o.window} s. "Keeping up" = open at the end of the window and >= ${o.keep * 100} % of ${fmt(bitrate / 1e6, 3)} Mbit/s received during it.`,
     `Servers: ${servers.map((k) => `**${k}**: ${KINDS[k]}`).join('; ')}.`,
     ...(o.mkvserveCli ? [`mkvserve CLI: ${o.mkvserveCli}`] : []),
-    ...(o.refCli ? [`ref CLI: ${o.refCli}`] : []),
+    ...(o.refCli ? [`ref CLI: ${o.refCli}${o.refArgs ? `, with arguments ${o.refArgs}` : ''}`] : []),
     ...(o.mkvserveArgs ? [`mkvserve extra arguments: ${o.mkvserveArgs}`] : []),
     ...(o.mkvserveNodeArgs ? [`mkvserve (not ref) started with Node flags: ${o.mkvserveNodeArgs}`] : []),
     ...notes,

@@ -33,7 +33,8 @@ const HELP = `usage: node bench/run.mjs [options]
   --cpu-prof DIR       load: run the Node servers with --cpu-prof into DIR; report the split
   --ttfb-dump DIR      load: write every connection's start (s) and ttfb (ms) to DIR/<server>-N<n>-<t>.txt
   --ref-cli PATH       load: also run another mkvserve build (e.g. a checkout of main) as 'ref'
-  --mkvserve-args "A"  load: extra arguments for mkvserve
+  --mkvserve-args "A"  load: extra arguments for mkvserve (and ref, unless --ref-args)
+  --ref-args "A"       load: extra arguments for ref instead (e.g. the same build with another setting)
   --mkvserve-node-args "A"  load: Node/V8 flags for mkvserve (not ref), e.g. an A/B of a V8 flag
   --load-seconds S     load: length of the generated 2 Mbit/s WebM (default 90)
   --path P             load: request path (default /stream)   --mount M  passed to mkvserve as --mount M
