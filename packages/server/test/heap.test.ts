@@ -48,20 +48,22 @@ t.test('0 or less: no cap, nothing to stop', async (t) => {
   t.type(capYoungGeneration(-1), 'function');
 });
 
+// The check runs after GCs, between event-loop turns: within one synchronous stretch V8 may double the
+// space again before it runs, so "at the cap" is asserted with that one doubling of slack (seen in CI,
+// with coverage on: the 4 MiB cap ended at 8).
 t.test('without a cap the churn grows the new space; with one it stays at the cap', async (t) => {
   const free = churned(false, 0, 0);
   t.ok(free.end >= 16, `uncapped new space grew to ${free.end} MiB`);
-  const capped = churned(false, 0, 8);
-  t.ok(capped.max <= 8, `capped at 8 MiB: new space at most ${capped.max} MiB`);
-  t.ok(capped.end >= 4, `it may grow up to the cap (${capped.end} MiB)`);
-  t.ok(churned(false, 0, 4).max <= 4, 'capped at 4 MiB: at most 4');
+  const capped = churned(false, 0, 4);
+  t.ok(capped.max <= 8, `capped at 4 MiB: new space at most ${capped.max} MiB`);
+  t.ok(capped.max < free.end, 'the cap made a difference');
 });
 
 t.test('a start-up stretch before the cap is set: held, the new space does not grow past the cap', async (t) => {
   // 100 rounds of churn with no turn in between, as module loading and configuration are.
-  const unheld = churned(false, 100, 8);
-  t.ok(unheld.max > 8, `not held, start-up took it to ${unheld.max} MiB before the cap was set`);
-  const held = churned(true, 100, 8);
+  const unheld = churned(false, 100, 4);
+  t.ok(unheld.max >= 16, `not held, start-up took it to ${unheld.max} MiB before the cap was set`);
+  const held = churned(true, 100, 4);
   t.ok(held.max <= 8, `held: at most ${held.max} MiB`);
   // Held, then no cap: V8's own growth again.
   t.ok(churned(true, 100, 0).end >= 16, 'held, then a cap of 0: V8 grows it as before');
@@ -95,5 +97,6 @@ t.test('the serve command: start-up leaves the new space within --young-gen-mb',
       }
     });
   });
-  t.ok(bytes <= 4 * 1048576, `new space ${bytes / 1048576} MiB with --young-gen-mb 4`);
+  // (The previous build: 32 MiB here. One doubling of slack, as above.)
+  t.ok(bytes <= 8 * 1048576, `new space ${bytes / 1048576} MiB with --young-gen-mb 4`);
 });
