@@ -474,8 +474,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(packageVersion() + '\n');
     return 0;
   }
-  // Serving: V8's young generation may not grow until the serve command sets its cap (./heap.ts).
-  if (argv[0] !== 'inspect' && argv[0] !== 'remux') (await import('./heap.js')).holdYoungGeneration();
+  // The serve command (the default): anything but inspect and remux.
+  const serving = argv[0] !== 'inspect' && argv[0] !== 'remux';
+  // V8's young generation may not grow until the serve command sets its cap (./heap.ts).
+  if (serving) (await import('./heap.js')).holdYoungGeneration();
   const { default: yargs } = await import('yargs');
   const { closeHttpAgents } = await import('./inputs/open.js');
   let code = 0;
@@ -498,7 +500,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   // The serve flags describe their defaults from the defaults table (config.ts).
-  const cfg = firstArg === 'inspect' || firstArg === 'remux' ? undefined : await import('./config.js');
+  const cfg = serving ? await import('./config.js') : undefined;
 
   const y = yargs(argv)
     .scriptName('mkvserve')
