@@ -5,13 +5,13 @@
 // a cap V8 grows the new space to its 32 MiB maximum. A start-up stretch (synchronous churn, no turn for
 // the check to run) is what took the serve command past its cap before holdYoungGeneration.
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { capYoungGeneration } from '../src/heap.js';
-import { CLI, FIX } from '../testlib/helpers.js';
+import { FIX, runCli, waitFor } from '../testlib/helpers.js';
 
 const heapJs = fileURLToPath(new URL('../dist/heap.js', import.meta.url));
 // argv: [hold (0/1), synchronous start-up churn rounds, cap MiB]; prints the new space's largest size
@@ -70,33 +70,23 @@ t.test('a start-up stretch before the cap is set: held, the new space does not g
 });
 
 t.test('the serve command: start-up leaves the new space within --young-gen-mb', async (t) => {
-  // A probe preloaded into the real CLI prints the new space's size 1.5 s after start (the server is
-  // up and streaming by then). Before the hold, start-up alone took it to 16 MiB whatever the cap.
+  // A probe imported into the real CLI prints the new space's size 1.5 s after start (the server is up
+  // and streaming by then). Before the hold, start-up alone took it to 16 MiB whatever the cap.
   const dir = mkdtempSync(join(tmpdir(), 'mkvserve-heap-'));
-  const probe = join(dir, 'probe.cjs');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const probe = join(dir, 'probe.mjs');
   writeFileSync(
     probe,
-    `setTimeout(() => { const s = require('v8').getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
-      process.stderr.write('NEWSPACE ' + s.space_size + '\\n'); }, 1500).unref();`,
+    `import { newSpaceBytes } from ${JSON.stringify(pathToFileURL(heapJs).href)};
+setTimeout(() => process.stderr.write('NEWSPACE ' + newSpaceBytes() + '\\n'), 1500).unref();`,
   );
-  const p = spawn(
-    process.execPath,
-    ['--require', probe, CLI, '--port', '0', '--young-gen-mb', '4', '--loop', FIX('vp9-opus.webm')],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  t.teardown(() => p.kill('SIGKILL'));
-  let err = '';
-  const bytes = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no probe line within 20 s; stderr: ${err}`)), 20_000);
-    p.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      const m = /NEWSPACE (\d+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
+  const run = runCli(['--port', '0', '--young-gen-mb', '4', '--loop', FIX('vp9-opus.webm')], {
+    stdin: 'ignore',
+    nodeArgs: ['--import', pathToFileURL(probe).href],
   });
+  t.teardown(() => run.child.kill('SIGKILL'));
+  await waitFor(() => /NEWSPACE \d+/.test(run.stderr()), 20_000, 'the probe line');
+  const bytes = Number(/NEWSPACE (\d+)/.exec(run.stderr())![1]);
   // (The previous build: 32 MiB here. One doubling of slack, as above.)
   t.ok(bytes <= 8 * 1048576, `new space ${bytes / 1048576} MiB with --young-gen-mb 4`);
 });
