@@ -143,6 +143,9 @@ t.test('backpressure: no pull while the socket needs drain; served again on the 
   const { sock, sub } = client(f);
   sock.writableNeedDrain = true;
   sub.push(10);
+  f.tick(); // this write returns false: the socket's buffer is full
+  t.equal(sock.writes.length, 4, 'written');
+  sub.push(10);
   const pulls = sub.pulls;
   f.tick();
   f.tick();
@@ -151,7 +154,7 @@ t.test('backpressure: no pull while the socket needs drain; served again on the 
   sock.writableNeedDrain = false;
   f.tick();
   t.equal(sub.pulls, pulls + 1, 'pulled on the next turn');
-  t.equal(sock.writes.length, 4);
+  t.equal(sock.writes.length, 5);
 });
 
 t.test('one part: a plain write; several: one corked writev; nothing new: no write', async (t) => {

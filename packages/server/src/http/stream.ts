@@ -26,6 +26,8 @@ import { PullShare } from '@mkvserve/fanout';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { clientAddress, clientPort } from './client-address.js';
+import { canWriteDirect, isDestroyed, mustWait, writeBytes, writeParts } from './socket-write.js';
+import type { WriteResult } from './socket-write.js';
 
 /** The fanout Subscriber surface used here (@mkvserve/fanout Subscriber satisfies it). */
 export interface SubscriberLike {
@@ -80,6 +82,10 @@ export class StreamClient {
   slotIndex = -1;
   /** @internal In the flusher's join queue (burst not sent yet). */
   joining = false;
+  /** @internal The last write left bytes queued (./socket-write.ts): ask mustWait() before the next. */
+  queued = false;
+  /** @internal Written under the socket's Writable (./socket-write.ts canWriteDirect, at attach). */
+  direct = false;
   private readonly events: ClientEvents;
   private closedOnce = false;
 
@@ -341,8 +347,15 @@ export class Flusher {
     c.slot = this.nextSlot;
     this.nextSlot = (this.nextSlot + 1) % this.slices;
     const bytes = typeof head === 'string' ? this.headBytes(head) : head;
-    c.socket.write(bytes);
     c.bytesWritten += bytes.byteLength;
+    // From here on, this socket is written by this flusher only (its Writable stays empty).
+    c.direct = canWriteDirect(c.socket);
+    const r = writeBytes(c.socket, bytes, c.direct);
+    if (r instanceof Error) {
+      c.destroy('error');
+      return;
+    }
+    c.queued = r === 'queued';
     c.joining = true;
     this.joins.push(c);
     this.joinImmediate ??= setImmediate(this.drainJoinsFn);
@@ -385,7 +398,7 @@ export class Flusher {
       spent += bytes;
       if (c.ended) continue;
       // A burst bigger than one turn's share: the rest goes first thing next turn.
-      if (bytes >= this.maxBytesPerTick && !c.socket.writableNeedDrain) {
+      if (bytes >= this.maxBytesPerTick && !(c.queued && mustWait(c.socket))) {
         c.joining = true;
         list.push(c);
       } else this.addToSlot(c);
@@ -549,23 +562,28 @@ export class Flusher {
       this.opts.onDropped?.(c);
       return 0;
     }
-    if (s.destroyed) return 0;
+    if (isDestroyed(s, c.direct)) return 0;
     // Not pulling counts against the subscriber's lag. (A joiner's head alone never fills the
     // socket's buffer.)
-    if (s.writableNeedDrain && !join) return 0;
+    if (c.queued && !join) {
+      if (mustWait(s)) return 0;
+      c.queued = false;
+    }
     const parts = this.parts;
     // A joiner's burst is its own; the slot's clients share pulls.
     const n = sub.pullInto(parts, maxBytes === Infinity ? undefined : maxBytes, join ? undefined : this.share);
-    if (parts.length === 1) {
-      s.write(parts[0]);
-      this.writes++;
-    } else if (parts.length > 1) {
-      s.cork();
-      for (let k = 0; k < parts.length; k++) s.write(parts[k]);
-      s.uncork();
+    let r: WriteResult = 'sent';
+    if (parts.length > 0) {
+      r = writeParts(s, parts, c.direct);
       this.writes++;
     }
     while (parts.length > 0) parts.pop(); // (cheaper than setting length)
+    if (r === 'queued') c.queued = true;
+    else if (r !== 'sent') {
+      // The peer is gone (reset, or the socket closed under us): 'close' follows.
+      c.destroy('error');
+      return 0;
+    }
     const bytes = n > 0 ? n : 0;
     c.bytesWritten += bytes;
     this.bytes += bytes;
