@@ -53,6 +53,9 @@ export class PullShare {
   toOffset = 0;
   /** @internal */
   toNs = 0;
+  /** @internal The clock when it was pulled (a pull's time for the idle timeout: one clock read per
+   *  computed pull, not per subscriber). */
+  nowMs = 0;
 
   /** Forgets the recorded pull (never needed for correctness: a changed history is detected). */
   reset(): void {

@@ -229,8 +229,9 @@ export class Subscriber {
    * appended, or -1 where pull() returns null (what was appended before finishing is still the last of
    * the stream). With a `share`, a subscriber at the same place as the last one pulled with it (same
    * stream, position and origin, unchanged history, same maxBytes) gets that pull's result without walking the
-   * cluster again: the same parts and the same effect. Subscribers with an onReadable callback always
-   * pull on their own.
+   * cluster again: the same parts and the same effect, with that pull's clock reading as its pull
+   * time (a batch is one moment; reset the share between batches). Subscribers with an onReadable
+   * callback always pull on their own.
    */
   pullInto(out: Uint8Array[], maxBytes?: number, share?: PullShare): number {
     if (share === undefined || this.onReadable !== undefined) return this.pullOwn(out, maxBytes);
@@ -254,7 +255,7 @@ export class Subscriber {
       share.shared++;
       const parts = share.parts;
       for (let k = 0; k < parts.length; k++) out.push(parts[k]);
-      this.lastPullMs = this.host.clock();
+      this.lastPullMs = share.nowMs;
       this.sent += share.bytes;
       this.seq = share.toSeq;
       this.idx = share.toIdx;
@@ -302,6 +303,7 @@ export class Subscriber {
       share.toMute = this.mute;
       share.toOffset = this.cursorOffset;
       share.toNs = this.cursorNs;
+      share.nowMs = this.lastPullMs;
     } else share.parts.length = 0;
     return n;
   }

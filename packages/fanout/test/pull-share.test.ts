@@ -144,6 +144,38 @@ t.test('caught-up subscribers share one pull: the same parts, the same effect', 
   t.end();
 });
 
+t.test('a batch is one moment: only the computed pull reads the clock; the shared ones count as pulled then', (t) => {
+  let now = 0;
+  let reads = 0;
+  const clock = (): number => {
+    reads++;
+    return now;
+  };
+  const stream = new LiveStream({ clock, ...NO_LIMITS, idleTimeoutMs: 1000 });
+  stream.setHeader(makeHeader());
+  const feed = makeFeed({ durationMs: 3000, gop: 10 });
+  const subs = [stream.subscribe(), stream.subscribe(), stream.subscribe()];
+  const share = new PullShare();
+  let k = 0;
+  for (; k < 40; k++) stream.pushFrame(feed[k]);
+  for (const s of subs) s.pullInto([], undefined, share);
+  for (; k < 60; k++) stream.pushFrame(feed[k]);
+  share.reset();
+  now = 5000;
+  const before = reads;
+  for (const s of subs) s.pullInto([], undefined, share);
+  t.equal(share.shared, 2, 'two answered from the first');
+  t.equal(reads - before, 1, 'one clock read for the three pulls');
+  // All three pulled at 5000: none is idle 1000 ms later, all are just after.
+  t.same(stream.checkSubscribers(6000).dropped, [], 'not idle at the timeout');
+  t.same(
+    stream.checkSubscribers(6001).dropped.map((s) => subs.indexOf(s)),
+    [0, 1, 2],
+    'idle past it: the shared pulls counted at the batch time',
+  );
+  t.end();
+});
+
 t.test('a share is not used across a change of the history, another place, or the end', (t) => {
   const { stream, feed } = live();
   const a = stream.subscribe();
