@@ -50,6 +50,12 @@ import {
   probeGet,
 } from './lib/servers.mjs';
 
+/** How often mkvserve's /metrics is read during the window. Not every second: a scrape costs the
+ *  server about 9 ms of CPU with 1,500 viewers (prom-client's process metrics list every open fd and
+ *  handle), which read every second was 4-5 % of its CPU in that run, a cost the baselines do not
+ *  pay (server README, "Under the Writable"). Every 10 s it is under 1 %. */
+const STATUS_READ_MS = 10_000;
+
 export const LOAD_DEFAULTS = {
   clients: '1000,5000,7500,10000',
   servers: 'mkvserve,bare,cubemap',
@@ -252,8 +258,8 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
     const probes = [];
     let probeTimer;
     // mkvserve stretches its write interval while its event loop is saturated: read it (and the loop's
-    // utilization) every second over the window (from /metrics: no per-client listing), so the table
-    // says what interval was measured.
+    // utilization) every STATUS_READ_MS over the window (from /metrics: no per-client listing), so the
+    // table says what interval was measured; each doubling is also logged (the flush_stretch count).
     const isMkvserve = kind === 'mkvserve' || kind === 'ref';
     const flushMs = [];
     const loopUse = [];
@@ -323,7 +329,7 @@ async function measureN(kind, o, bin, file, bitrate, n, pin) {
           sample();
           sampler = setInterval(sample, 500);
           flushReads.push(readFlush());
-          if (isMkvserve) flushSampler = setInterval(() => flushReads.push(readFlush()), 1000);
+          if (isMkvserve) flushSampler = setInterval(() => flushReads.push(readFlush()), STATUS_READ_MS);
         },
         end: () => {
           cpu1 = procCpuSeconds(s.pid);
