@@ -179,3 +179,24 @@ t.test("Flusher: a viewer whose kernel buffer is full is not pulled until libuv'
   t.equal(c.bytesWritten, 'HTTP/1.1 200 OK\r\n\r\n'.length + (pulls + 1) * 64 * 1024, 'every pulled byte counted');
   f.stop();
 });
+
+t.test("Flusher: a viewer whose peer reset the connection is destroyed with reason 'error'", async (t) => {
+  const { server, client } = await pair(t);
+  const f = new Flusher({ intervalMs: 100, slices: 1 });
+  const closed: StreamClient[] = [];
+  const c = new StreamClient(server, new Firehose(), 'stream', { onClientClosed: (x) => closed.push(x) });
+  server.on('error', () => {});
+  f.attach(c, 'HTTP/1.1 200 OK\r\n\r\n');
+  f.drainJoins();
+  client.resetAndDestroy();
+  // The server does not read (pauseOnConnect): it learns of the reset from a write, sync or async.
+  for (let i = 0; i < 200 && !c.ended; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    f.tick();
+  }
+  t.ok(c.ended, 'ended');
+  t.equal(c.reason, 'error', "reason 'error'");
+  for (let i = 0; i < 100 && closed.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  t.same(closed, [c], "closed once, through the socket's 'close'");
+  f.stop();
+});

@@ -1,14 +1,15 @@
 // Writes a viewer's bytes straight to its TCP handle, under net.Socket's Writable. Why: the flusher
 // polls its clients and writes each one once per interval, so the Writable's buffer, its per-write
-// state and its after-write tick buy nothing there; they cost 2-3 % of the serving CPU on the load
-// benchmark (server README, "Under the Writable"). Backpressure is read from libuv's own write queue
-// instead: a socket with bytes still queued there (the kernel's buffer was full) waits, as it waited
-// for 'writableNeedDrain' before.
+// state and its after-write tick buy nothing there; writing under it took 5-7 % off the serving CPU on
+// the load benchmark (server README, "Under the Writable"). Backpressure is read from libuv's own write
+// queue instead: a socket with bytes still queued there (the kernel's buffer was full) waits, as it
+// waited for 'writableNeedDrain' before.
 //
 // This uses two Node internals: net.Socket#_writeGeneric (what the Writable's _write calls) and the
-// TCP handle's writeQueueSize (Node 10 to 24). A socket that lacks either, is still connecting, has
-// ended, or has bytes in its Writable (written there by other code: ordering) is written through the
-// Writable as before: the same bytes in the same order. test/socket-write.test.ts runs both paths.
+// TCP handle's writeQueueSize (Node 10 to 24). Whether a socket is written under its Writable is
+// decided once, when its writer takes it over (canWriteDirect): one that lacks either internal, is
+// still connecting, has ended, or has bytes in its Writable (which a direct write would overtake) is
+// written through the Writable: the same bytes in the same order. test/socket-write.test.ts runs both.
 
 import type { Socket } from 'node:net';
 
