@@ -69,8 +69,11 @@ export function isDestroyed(s: Socket, direct: boolean): boolean {
   return direct ? (s as Socket & HandleSocket)._handle == null : s.destroyed;
 }
 
-/** What the direct write just dispatched did. */
-function result(): WriteResult {
+/** One write (or writev) under the Writable, and what it did. */
+function dispatch(s: Socket, writev: boolean, data: unknown, encoding: string): WriteResult {
+  called = false;
+  failure = undefined;
+  (s as Socket & HandleSocket)._writeGeneric!(writev, data, encoding, onWritten);
   const err = failure;
   failure = undefined;
   if (err !== undefined) return err;
@@ -80,10 +83,7 @@ function result(): WriteResult {
 /** Writes one buffer (as writeParts). */
 export function writeBytes(s: Socket, b: Uint8Array, direct: boolean): WriteResult {
   if (!useHandle(s, direct)) return s.write(b) ? 'sent' : 'queued';
-  called = false;
-  failure = undefined;
-  (s as Socket & HandleSocket)._writeGeneric!(false, b, 'buffer', onWritten);
-  return result();
+  return dispatch(s, false, b, 'buffer');
 }
 
 /**
@@ -106,10 +106,7 @@ export function writeParts(s: Socket, parts: readonly Uint8Array[], direct: bool
   const chunks: WritevChunks = new Array(n);
   for (let k = 0; k < n; k++) chunks[k] = { chunk: parts[k] };
   chunks.allBuffers = true;
-  called = false;
-  failure = undefined;
-  (s as Socket & HandleSocket)._writeGeneric!(true, chunks, '', onWritten);
-  return result();
+  return dispatch(s, true, chunks, '');
 }
 
 /** Bytes handed to `s` that the kernel has not taken yet are waiting (in libuv's queue, or enough of

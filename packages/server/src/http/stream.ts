@@ -350,12 +350,7 @@ export class Flusher {
     c.bytesWritten += bytes.byteLength;
     // From here on, this socket is written by this flusher only (its Writable stays empty).
     c.direct = canWriteDirect(c.socket);
-    const r = writeBytes(c.socket, bytes, c.direct);
-    if (r instanceof Error) {
-      c.destroy('error');
-      return;
-    }
-    c.queued = r === 'queued';
+    if (!this.wrote(c, writeBytes(c.socket, bytes, c.direct))) return;
     c.joining = true;
     this.joins.push(c);
     this.joinImmediate ??= setImmediate(this.drainJoinsFn);
@@ -398,7 +393,7 @@ export class Flusher {
       spent += bytes;
       if (c.ended) continue;
       // A burst bigger than one turn's share: the rest goes first thing next turn.
-      if (bytes >= this.maxBytesPerTick && !(c.queued && mustWait(c.socket))) {
+      if (bytes >= this.maxBytesPerTick && !this.mustWait(c)) {
         c.joining = true;
         list.push(c);
       } else this.addToSlot(c);
@@ -552,6 +547,27 @@ export class Flusher {
     this.share.reset(); // (lets go of the last parts)
   }
 
+  /** Bytes of `c`'s last write still wait to be taken by the kernel: write nothing more yet. (Asks the
+   *  socket only after a write that was 'queued'.) */
+  private mustWait(c: StreamClient): boolean {
+    if (!c.queued) return false;
+    if (mustWait(c.socket)) return true;
+    c.queued = false;
+    return false;
+  }
+
+  /** Records what a write to `c` did; false when the kernel refused it (the peer is gone: reset, or the
+   *  socket closed under us), and `c` was destroyed ('close' follows). */
+  private wrote(c: StreamClient, r: WriteResult): boolean {
+    if (r instanceof Error) {
+      c.destroy('error');
+      return false;
+    }
+    // (Cleared by mustWait() once the bytes are gone, not by a later write that went through.)
+    if (r === 'queued') c.queued = true;
+    return true;
+  }
+
   /** Pulls and writes (one write, or one corked writev) for one client; returns the bytes written.
    *  `join`: its first serve (the burst). */
   private serve(c: StreamClient, maxBytes: number, join: boolean): number {
@@ -565,10 +581,7 @@ export class Flusher {
     if (isDestroyed(s, c.direct)) return 0;
     // Not pulling counts against the subscriber's lag. (A joiner's head alone never fills the
     // socket's buffer.)
-    if (c.queued && !join) {
-      if (mustWait(s)) return 0;
-      c.queued = false;
-    }
+    if (!join && this.mustWait(c)) return 0;
     const parts = this.parts;
     // A joiner's burst is its own; the slot's clients share pulls.
     const n = sub.pullInto(parts, maxBytes === Infinity ? undefined : maxBytes, join ? undefined : this.share);
@@ -578,12 +591,7 @@ export class Flusher {
       this.writes++;
     }
     while (parts.length > 0) parts.pop(); // (cheaper than setting length)
-    if (r === 'queued') c.queued = true;
-    else if (r !== 'sent') {
-      // The peer is gone (reset, or the socket closed under us): 'close' follows.
-      c.destroy('error');
-      return 0;
-    }
+    if (!this.wrote(c, r)) return 0;
     const bytes = n > 0 ? n : 0;
     c.bytesWritten += bytes;
     this.bytes += bytes;
